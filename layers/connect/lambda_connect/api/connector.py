@@ -1,0 +1,221 @@
+"""Connectors and tasks: the plugin contract for moving data in and out of Kafka.
+
+Lifecycle in lambda-connect (what differs from a Kafka Connect worker is that a task lives
+for one invocation, or for as long as a container keeps it warm — never longer):
+
+Sink, per Lambda invocation with a batch of records from an event source mapping:
+    task = TaskClass(); task.initialize(context); task.start(task_config)   # once per container/config version
+    task.put(records)      # the whole (converted, transformed) batch, in partition order
+    task.flush(offsets)    # must make everything put so far durable before returning
+    -> returning from the invocation commits the batch's offsets in the consumer group;
+       raising makes the event source mapping redeliver the batch (at least once).
+    task.stop()            # when the container is recycled or the config changes (best effort)
+
+Source, per scheduled invocation:
+    task.initialize(context); task.start(task_config)
+    repeatedly: records = task.poll()    # until the time budget is spent or poll returns None/[]
+    -> the runtime produces the records, waits for Kafka's acknowledgements, then commits the
+       source offsets of acknowledged records; ``commit_record``/``commit`` tell the task.
+    task.stop()
+
+Connectors themselves only validate configuration and split work into task configs:
+``task_configs(max_tasks)`` returns at most ``max_tasks`` string maps.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from .config import ConfigDef, ConfigValue
+from .records import SinkRecord, SourceRecord
+
+__all__ = [
+    "Connector",
+    "OffsetStorageReader",
+    "SinkConnector",
+    "SinkTask",
+    "SinkTaskContext",
+    "SourceConnector",
+    "SourceTask",
+    "SourceTaskContext",
+    "Task",
+    "TopicPartition",
+]
+
+TopicPartition = tuple[str, int]
+ErrantRecordReporter = Callable[[SinkRecord, BaseException], None]
+
+
+class Task(ABC):
+    """Common task lifecycle; ``start`` receives the task's own config (a string map)."""
+
+    def version(self) -> str:
+        return "unknown"
+
+    @abstractmethod
+    def start(self, props: Mapping[str, str]) -> None:
+        """Called once before any data; open connections here, not in ``__init__``."""
+
+    def stop(self) -> None:
+        """Called when the task is discarded; release connections. Must not raise."""
+
+
+class Connector(ABC):
+    """A connector plugin: configuration definition plus the split into task configs.
+
+    ``name`` is the class name users put in ``connector.class`` (Kafka-style, e.g.
+    ``org.apache.kafka.connect.file.FileStreamSinkConnector``); aliases are derived from it.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str | None] = None
+    config_def: ClassVar[ConfigDef] = ConfigDef()
+
+    def __init__(self) -> None:
+        self.props: dict[str, str] = {}
+
+    @classmethod
+    @abstractmethod
+    def task_class(cls) -> type[Task]:
+        """The task implementation."""
+
+    def start(self, props: Mapping[str, str]) -> None:
+        """Remember the connector config; called before ``task_configs``."""
+        self.props = dict(props)
+
+    @abstractmethod
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """Split the work into at most ``max_tasks`` task configs."""
+
+    def stop(self) -> None:
+        """Release anything ``start`` opened."""
+
+    @classmethod
+    def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
+        """Cross-field checks beyond ``config_def``; returned values are merged into the
+        validation result (errors keyed by config name). The default checks nothing."""
+        return {}
+
+
+class SinkTaskContext:
+    """What the runtime offers a sink task: identity, an errant record reporter (KIP-610)."""
+
+    def __init__(
+        self,
+        connector_name: str,
+        task_id: int,
+        config: Mapping[str, str],
+        errant_record_reporter: ErrantRecordReporter | None = None,
+    ) -> None:
+        self.connector_name = connector_name
+        self.task_id = task_id
+        self.config = dict(config)
+        self.errant_record_reporter = errant_record_reporter
+
+
+class SinkTask(Task):
+    """Writes records to an external system.
+
+    ``put`` may buffer; ``flush`` must make everything durable. Raise
+    ``RetriableException`` for a transient failure (the runtime retries the batch within the
+    invocation's budget, then fails it for redelivery); any other exception fails the
+    batch and marks the task FAILED. To reject single records without failing the batch,
+    call ``context.errant_record_reporter(record, error)`` when it is set.
+    """
+
+    def __init__(self) -> None:
+        self.context: SinkTaskContext | None = None
+
+    def initialize(self, context: SinkTaskContext) -> None:
+        self.context = context
+
+    @abstractmethod
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        """Deliver (or buffer) a batch; records of one partition are in offset order."""
+
+    def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Make every record passed to ``put`` durable. ``offsets`` maps each partition to
+        the next offset to consume; returning means the runtime may commit them."""
+
+    def pre_commit(self, offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
+        """Offsets safe to commit (Kafka's ``preCommit``); flushes by default."""
+        self.flush(offsets)
+        return offsets
+
+
+class SinkConnector(Connector):
+    """A connector whose tasks read from Kafka topics (``topics`` or ``topics.regex``)."""
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """Kafka's usual shape: ``max_tasks`` copies of the connector config."""
+        return [dict(self.props) for _ in range(max_tasks)]
+
+
+class OffsetStorageReader(ABC):
+    """Committed source offsets, by source partition (Kafka's ``OffsetStorageReader``)."""
+
+    @abstractmethod
+    def offsets(self, partitions: Sequence[Mapping[str, Any]]) -> dict[Any, dict[str, Any] | None]:
+        """Map each requested partition (as a frozen key) to its committed offset or None."""
+
+    def offset(self, partition: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The committed offset of one source partition, or None if never committed."""
+        found = self.offsets([partition])
+        return next(iter(found.values()), None)
+
+
+class SourceTaskContext:
+    """What the runtime offers a source task: identity and committed offsets."""
+
+    def __init__(
+        self,
+        connector_name: str,
+        task_id: int,
+        config: Mapping[str, str],
+        offset_storage_reader: OffsetStorageReader,
+    ) -> None:
+        self.connector_name = connector_name
+        self.task_id = task_id
+        self.config = dict(config)
+        self.offset_storage_reader = offset_storage_reader
+
+
+class SourceTask(Task):
+    """Reads from an external system.
+
+    ``poll`` returns the next records (or ``None``/``[]`` when there is nothing right now);
+    it should return within about a second so the runtime can respect the Lambda deadline.
+    Raise ``RetriableException`` for a transient failure (logged, ``poll`` called again).
+    """
+
+    def __init__(self) -> None:
+        self.context: SourceTaskContext | None = None
+
+    def initialize(self, context: SourceTaskContext) -> None:
+        self.context = context
+
+    @abstractmethod
+    def poll(self) -> list[SourceRecord] | None:
+        """The next batch of records, each with its source partition and offset."""
+
+    def commit(self) -> None:
+        """Offsets of everything acknowledged so far have been committed."""
+
+    def commit_record(self, record: SourceRecord, metadata: Any) -> None:
+        """Kafka acknowledged ``record`` (metadata: topic, partition, offset), or None when
+        it was filtered by a transform."""
+
+
+class SourceConnector(Connector):
+    """A connector whose tasks write to Kafka."""
+
+    def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
+        """True when tasks can run in exactly-once mode (KIP-618); None means unknown."""
+        return None
+
+    def alter_offsets(self, props: Mapping[str, str], offsets: Mapping[Any, Any]) -> bool:
+        """Called before offsets are altered/reset through the REST API; return True when
+        the connector manages no external offsets (the message says 'altered successfully')."""
+        return False

@@ -1,0 +1,70 @@
+"""Built-in plugins, registered in exactly one place: ``BUILTINS``.
+
+Each entry is ``(kafka_class_name, "module:attribute")``. The registry indexes names and
+aliases from this list without importing anything, and imports a plugin's module only when
+a config uses it — a sink that needs the JsonConverter never pays for the Avro serde.
+A new connector is one package under ``connectors/`` plus one line here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BUILTINS"]
+
+_T = "org.apache.kafka.connect.transforms."
+_P = "org.apache.kafka.connect.transforms.predicates."
+_tm = "lambda_connect.plugins.transforms."
+
+
+def _kv(name: str, module: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The ``$Key``/``$Value`` pair of an SMT whose class nests ``Key`` and ``Value``."""
+    return (
+        (f"{_T}{name}$Key", f"{_tm}{module}:{name}.Key"),
+        (f"{_T}{name}$Value", f"{_tm}{module}:{name}.Value"),
+    )
+
+
+BUILTINS: tuple[tuple[str, str], ...] = (
+    # converters
+    ("org.apache.kafka.connect.json.JsonConverter", "lambda_connect.plugins.converters.json:JsonConverter"),
+    ("org.apache.kafka.connect.storage.StringConverter", "lambda_connect.plugins.converters.string:StringConverter"),
+    (
+        "org.apache.kafka.connect.converters.ByteArrayConverter",
+        "lambda_connect.plugins.converters.bytearray:ByteArrayConverter",
+    ),
+    (
+        "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "lambda_connect.plugins.converters.simple_header:SimpleHeaderConverter",
+    ),
+    ("io.confluent.connect.avro.AvroConverter", "lambda_connect.plugins.converters.avro:AvroConverter"),
+    ("io.confluent.connect.json.JsonSchemaConverter", "lambda_connect.plugins.converters.json_schema:JsonSchemaConverter"),
+    # transformations
+    *_kv("Cast", "cast"),
+    (f"{_T}DropHeaders", f"{_tm}drop_headers:DropHeaders"),
+    *_kv("ExtractField", "extract_field"),
+    (f"{_T}Filter", f"{_tm}filter:Filter"),
+    *_kv("Flatten", "flatten"),
+    *_kv("HeaderFrom", "header_from"),
+    *_kv("HoistField", "hoist_field"),
+    *_kv("InsertField", "insert_field"),
+    (f"{_T}InsertHeader", f"{_tm}insert_header:InsertHeader"),
+    *_kv("MaskField", "mask_field"),
+    (f"{_T}RegexRouter", f"{_tm}regex_router:RegexRouter"),
+    *_kv("ReplaceField", "replace_field"),
+    *_kv("SetSchemaMetadata", "set_schema_metadata"),
+    *_kv("TimestampConverter", "timestamp_converter"),
+    (f"{_T}TimestampRouter", f"{_tm}timestamp_router:TimestampRouter"),
+    (f"{_T}ValueToKey", f"{_tm}value_to_key:ValueToKey"),
+    # predicates
+    (f"{_P}HasHeaderKey", "lambda_connect.plugins.predicates.has_header_key:HasHeaderKey"),
+    (f"{_P}RecordIsTombstone", "lambda_connect.plugins.predicates.record_is_tombstone:RecordIsTombstone"),
+    (f"{_P}TopicNameMatches", "lambda_connect.plugins.predicates.topic_name_matches:TopicNameMatches"),
+    # connectors
+    (
+        "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        "lambda_connect.plugins.connectors.file.sink:FileStreamSinkConnector",
+    ),
+    (
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        "lambda_connect.plugins.connectors.file.source:FileStreamSourceConnector",
+    ),
+)

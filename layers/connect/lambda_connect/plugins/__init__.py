@@ -67,4 +67,15 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "org.apache.kafka.connect.file.FileStreamSourceConnector",
         "lambda_connect.plugins.connectors.file.source:FileStreamSourceConnector",
     ),
+    ("io.confluent.connect.jdbc.JdbcSinkConnector", "lambda_connect.plugins.connectors.jdbc.sink:JdbcSinkConnector"),
+    ("io.confluent.connect.jdbc.JdbcSourceConnector", "lambda_connect.plugins.connectors.jdbc.source:JdbcSourceConnector"),
+    ("io.confluent.connect.s3.S3SinkConnector", "lambda_connect.plugins.connectors.s3.sink:S3SinkConnector"),
+    (
+        "io.confluent.connect.s3.source.S3SourceConnector",
+        "lambda_connect.plugins.connectors.s3.source:S3SourceConnector",
+    ),
+    (
+        "io.confluent.kafka.connect.datagen.DatagenConnector",
+        "lambda_connect.plugins.connectors.datagen.connector:DatagenConnector",
+    ),
 )

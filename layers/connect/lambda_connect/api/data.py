@@ -43,6 +43,7 @@ __all__ = [
     "STRING_SCHEMA",
     "Date",
     "Decimal",
+    "OutOfRangeTimestamp",
     "Field",
     "Schema",
     "SchemaAndValue",
@@ -180,13 +181,14 @@ class Schema:
             raise SchemaBuilderException("A MAP schema requires key and value schemas")
         self.key_schema = key_schema
         self.value_schema = value_schema
+        # Set before validating: a STRUCT default compares its schema with this one.
+        self.default = default
+        self._hash: int | None = None
         if default is not None and validate_default:
             try:
                 validate_value(self, default)
             except DataException as e:
                 raise SchemaBuilderException(f"Invalid default value: {e}") from e
-        self.default = default
-        self._hash: int | None = None
 
     # --- constructors -------------------------------------------------------------------
     @classmethod
@@ -482,8 +484,21 @@ class Time:
         return _dt.time(h, m, s, ms * 1000)
 
 
+class OutOfRangeTimestamp(int):
+    """A Timestamp whose epoch milliseconds lie outside ``datetime``'s years 1-9999.
+
+    Java's ``Date`` holds any 64-bit millisecond value (Kafka's own tests use Long.MAX_VALUE),
+    so such values must survive conversion; they are carried as their raw milliseconds.
+    """
+
+    __slots__ = ()
+
+
 class Timestamp:
-    """``org.apache.kafka.connect.data.Timestamp``: INT64 milliseconds since the epoch (UTC)."""
+    """``org.apache.kafka.connect.data.Timestamp``: INT64 milliseconds since the epoch (UTC).
+
+    Values are aware ``datetime`` objects, or ``OutOfRangeTimestamp`` beyond datetime's range.
+    """
 
     LOGICAL_NAME = "org.apache.kafka.connect.data.Timestamp"
 
@@ -492,15 +507,20 @@ class Timestamp:
         return Schema(Type.INT64, name=Timestamp.LOGICAL_NAME, version=1, optional=optional, default=default)
 
     @staticmethod
-    def from_logical(schema: Schema | None, value: _dt.datetime) -> int:
+    def from_logical(schema: Schema | None, value: _dt.datetime | OutOfRangeTimestamp) -> int:
+        if isinstance(value, OutOfRangeTimestamp):
+            return int(value)
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         delta = value - _EPOCH
         return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
     @staticmethod
-    def to_logical(schema: Schema | None, value: int) -> _dt.datetime:
-        return _EPOCH + _dt.timedelta(milliseconds=value)
+    def to_logical(schema: Schema | None, value: int) -> _dt.datetime | OutOfRangeTimestamp:
+        try:
+            return _EPOCH + _dt.timedelta(milliseconds=value)
+        except OverflowError:
+            return OutOfRangeTimestamp(value)
 
 
 LOGICAL_TYPES = {
@@ -514,7 +534,7 @@ _LOGICAL_PY = {
     Decimal.LOGICAL_NAME: (_decimal.Decimal,),
     Date.LOGICAL_NAME: (_dt.date,),
     Time.LOGICAL_NAME: (_dt.time,),
-    Timestamp.LOGICAL_NAME: (_dt.datetime,),
+    Timestamp.LOGICAL_NAME: (_dt.datetime, OutOfRangeTimestamp),
 }
 
 _PY_TYPES: dict[Type, tuple[type, ...]] = {

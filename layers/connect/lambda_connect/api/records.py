@@ -147,27 +147,21 @@ class ConnectRecord:
         This is the only way transforms should derive records; it is on the hot path, so
         it copies slots directly instead of going through ``__init__``.
         """
-        cls = type(self)
-        new = cls.__new__(cls)
-        for slot in cls._all_slots:  # type: ignore[attr-defined]
-            object.__setattr__(new, slot, getattr(self, slot))
-        if topic is not _UNSET:
-            new.topic = topic
-        if kafka_partition is not _UNSET:
-            new.kafka_partition = kafka_partition
-        if key_schema is not _UNSET:
-            new.key_schema = key_schema
-        if key is not _UNSET:
-            new.key = key
-        if value_schema is not _UNSET:
-            new.value_schema = value_schema
-        if value is not _UNSET:
-            new.value = value
-        if timestamp is not _UNSET:
-            new.timestamp = timestamp
-        if headers is not _UNSET:
-            new.headers = headers
+        new = self._blank_copy()
+        new.topic = self.topic if topic is _UNSET else topic
+        new.kafka_partition = self.kafka_partition if kafka_partition is _UNSET else kafka_partition
+        new.key_schema = self.key_schema if key_schema is _UNSET else key_schema
+        new.key = self.key if key is _UNSET else key
+        new.value_schema = self.value_schema if value_schema is _UNSET else value_schema
+        new.value = self.value if value is _UNSET else value
+        new.timestamp = self.timestamp if timestamp is _UNSET else timestamp
+        new.headers = self.headers if headers is _UNSET else headers
         return new
+
+    def _blank_copy(self) -> Any:
+        """A new instance carrying this record's subclass-specific fields; the common ones
+        are filled in by ``new_record``. Explicit per class because it is on the hot path."""
+        return type(self).__new__(type(self))
 
     def with_value(self, value_schema: Schema | None, value: Any) -> Any:
         """Fast path for the most common derivation: only the value side changes."""
@@ -233,6 +227,15 @@ class SinkRecord(ConnectRecord):
         )
         self.original_kafka_offset = original_kafka_offset if original_kafka_offset is not None else kafka_offset
 
+    def _blank_copy(self) -> SinkRecord:
+        new = SinkRecord.__new__(SinkRecord)
+        new.kafka_offset = self.kafka_offset
+        new.timestamp_type = self.timestamp_type
+        new.original_topic = self.original_topic
+        new.original_kafka_partition = self.original_kafka_partition
+        new.original_kafka_offset = self.original_kafka_offset
+        return new
+
 
 SinkRecord._all_slots = ConnectRecord.__slots__ + SinkRecord.__slots__  # type: ignore[attr-defined]
 
@@ -263,6 +266,12 @@ class SourceRecord(ConnectRecord):
         super().__init__(topic, kafka_partition, key_schema, key, value_schema, value, timestamp, headers)
         self.source_partition = dict(source_partition) if source_partition is not None else None
         self.source_offset = dict(source_offset) if source_offset is not None else None
+
+    def _blank_copy(self) -> SourceRecord:
+        new = SourceRecord.__new__(SourceRecord)
+        new.source_partition = self.source_partition
+        new.source_offset = self.source_offset
+        return new
 
 
 SourceRecord._all_slots = ConnectRecord.__slots__ + SourceRecord.__slots__  # type: ignore[attr-defined]

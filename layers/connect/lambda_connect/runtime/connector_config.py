@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from lambda_connect.api.config import (
@@ -83,11 +83,13 @@ def _unique_list(name: str, value: Any) -> None:
     seen: set[str] = set()
     for alias in value or []:
         if alias in seen:
-            raise ConfigException.for_key(name, ",".join(value), f"Duplicate alias provided: {alias}")
+            raise ConfigException.for_key(name, ",".join(value), "Duplicate alias provided.")
         seen.add(alias)
 
 
-def _k(name: str, type_: ConfigType, default: Any, doc: str, group: str, order: int, display: str, **kw: Any) -> ConfigKey:
+def _k(
+    name: str, type_: ConfigType, default: Any, doc: str, group: str, order: int, display: str, **kw: Any
+) -> ConfigKey:
     return ConfigKey(
         name=name,
         type=type_,
@@ -103,9 +105,9 @@ def _k(name: str, type_: ConfigType, default: Any, doc: str, group: str, order: 
 
 
 COMMON = ConfigDef(
-    _k("name", ConfigType.STRING, None, "Globally unique name to use for this connector.", COMMON_GROUP, 1,
+    _k("name", ConfigType.STRING, REQUIRED, "Globally unique name to use for this connector.", COMMON_GROUP, 1,
        "Connector name", validator=LambdaValidator(_check_name, "non-empty string without ISO control characters")),
-    _k("connector.class", ConfigType.STRING, None,
+    _k("connector.class", ConfigType.STRING, REQUIRED,
        "Name or alias of the class for this connector. Must be a subclass of SinkConnector or SourceConnector. "
        "The full class name (e.g. org.apache.kafka.connect.file.FileStreamSinkConnector), its simple name "
        "(FileStreamSinkConnector) or the simple name without the Connector suffix (FileStreamSink) is accepted.",

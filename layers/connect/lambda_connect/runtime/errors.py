@@ -115,17 +115,20 @@ class ErrorPolicy:
         operation: Callable[[], T],
         stage: Stage,
         plugin_class: str,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        first_failure: RetriableException | None = None,
     ) -> T:
         """Run ``operation``; retry only ``RetriableException`` within the retry budget.
 
         ``deadline`` is a ``clock()`` value (seconds) past which no sleep may reach — the
-        Lambda's end of invocation. Any other exception, or a retriable one once the budget
-        is spent, becomes a ``StageError`` (post KAFKA-18073: exhausted retries are failures,
-        never silent skips).
+        Lambda's end of invocation. ``first_failure`` says the caller already ran the
+        operation once and it failed (the hot path tries before paying for the policy).
+        Any other exception, or a retriable one once the budget is spent, becomes a
+        ``StageError`` (post KAFKA-18073: exhausted retries are failures, never skips).
         """
+        do_sleep = sleep if sleep is not None else time.sleep
         start = clock()
         if self.retry_timeout_ms < 0:
             budget_end = deadline if deadline is not None else float("inf")
@@ -134,17 +137,20 @@ class ErrorPolicy:
             if deadline is not None:
                 budget_end = min(budget_end, deadline)
         attempt = 0
+        error: RetriableException | None = first_failure
         while True:
-            attempt += 1
+            if error is not None:
+                attempt += 1
+                now = clock()
+                if now >= budget_end:
+                    raise StageError(stage, plugin_class, error) from error
+                delay = min(self.backoff_ms(attempt) / 1000.0, budget_end - now)
+                if delay > 0:
+                    do_sleep(delay)
             try:
                 return operation()
             except RetriableException as e:
-                now = clock()
-                if now >= budget_end:
-                    raise StageError(stage, plugin_class, e) from e
-                delay = min(self.backoff_ms(attempt) / 1000.0, budget_end - now)
-                if delay > 0:
-                    sleep(delay)
+                error = e
             except StageError:
                 raise
             except Exception as e:

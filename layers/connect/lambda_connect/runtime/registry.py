@@ -204,7 +204,7 @@ class Registry:
             try:
                 cls = self.load(class_name)
             except (ConnectException, AttributeError) as e:
-                log.warning("Plugin %s is unavailable: %s", class_name, e)
+                log.info("Plugin %s is unavailable: %s", class_name, e)
                 continue
             for k in sorted(kinds_of(cls), key=KINDS.index):
                 if kind is None or kind == k:

@@ -37,6 +37,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..api.errors import ConflictException
+
 __all__ = [
     "DEFAULT_STATE_URL",
     "STATE_URL_ENV",
@@ -52,6 +54,8 @@ __all__ = [
     "open_store",
     "partition_digest",
     "partition_key",
+    "require_task",
+    "version_conflict",
 ]
 
 STATE_URL_ENV = "LAMBDA_CONNECT_STATE_URL"
@@ -188,6 +192,19 @@ def dedupe_offsets(offsets: Iterable[tuple[Mapping, Mapping | None]]) -> dict[st
     for partition, offset in offsets:
         out[partition_key(partition)] = (dict(partition), None if offset is None else dict(offset))
     return out
+
+
+def require_task(task: int | None) -> int:
+    """An epoch fences one task's lease, so a fenced commit must say which task it is."""
+    if task is None:
+        raise ValueError("commit_offsets: task must be given together with epoch")
+    return int(task)
+
+
+def version_conflict(name: str, expected: int, found: int | None) -> ConflictException:
+    """The error a lost compare-and-set on a connector config raises, worded alike everywhere."""
+    seen = f", found {found}" if found is not None else ""
+    return ConflictException(f"Connector {name} was modified concurrently: expected version {expected}{seen}")
 
 
 def now() -> float:

@@ -20,6 +20,7 @@ __all__ = [
     "KeyOrValue",
     "SchemaCache",
     "compile_java_regex",
+    "key_value_variants",
     "require_map",
     "require_map_or_null",
     "require_sink_record",
@@ -55,7 +56,9 @@ def _class_of(value: Any) -> str:
 def require_map(value: Any, purpose: str) -> dict[str, Any]:
     """Kafka's ``Requirements.requireMap``: schemaless operations need a map."""
     if not isinstance(value, dict):
-        raise DataException(f"Only Map objects supported in absence of schema for [{purpose}], found: {_class_of(value)}")
+        raise DataException(
+            f"Only Map objects supported in absence of schema for [{purpose}], found: {_class_of(value)}"
+        )
     return value
 
 
@@ -233,3 +236,34 @@ class JavaRegexValidator(Validator):
 
     def __str__(self) -> str:
         return "non-empty valid Java regex" if self.non_empty else "valid Java regex"
+
+
+_TRANSFORMS_PACKAGE = "org.apache.kafka.connect.transforms."
+_C = TypeVar("_C", bound=type)
+
+
+def key_value_variants(simple_name: str) -> Callable[[_C], _C]:
+    """Class decorator adding Kafka's nested ``$Key``/``$Value`` variants as ``cls.Key``/``cls.Value``.
+
+    Why a decorator: a Python class cannot subclass its enclosing class inside its own body,
+    and the two variants differ only in ``name`` and ``operates_on_key``. Declare
+    ``Key: ClassVar[type[Self]]`` / ``Value: ...`` on the class so type checkers see them.
+    """
+
+    def attach(cls: _C) -> _C:
+        for variant, on_key in (("Key", True), ("Value", False)):
+            sub = type(
+                variant,
+                (cls,),
+                {
+                    "__doc__": cls.__doc__,
+                    "__module__": cls.__module__,
+                    "__qualname__": f"{cls.__qualname__}.{variant}",
+                    "name": f"{_TRANSFORMS_PACKAGE}{simple_name}${variant}",
+                    "operates_on_key": on_key,
+                },
+            )
+            setattr(cls, variant, sub)
+        return cls
+
+    return attach

@@ -1,0 +1,316 @@
+"""One flush = one database transaction: the rows of the batch plus the partition high-water marks.
+
+Order of work, and why:
+1. read the stored marks (no lock) to drop records already written by an earlier delivery;
+2. run DDL (auto.create/auto.evolve) in separate transactions — MySQL commits around DDL;
+3. open the data transaction, lock the marks ``FOR UPDATE`` and filter again (another
+   invocation may have moved them since step 1), write every run in bulk, raise the marks,
+   hand rejected records to the errant record reporter, commit.
+If a bulk statement fails for a non-transient reason, the transaction is rolled back and
+replayed row by row under savepoints, so the one bad record is reported (or named in the
+error) and the rest of the batch still lands — all in one transaction again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lambda_connect.api import ConnectException, DataException, RetriableException, SinkRecord
+
+from .bulk import Run, execute_bulk, execute_row
+from .ddl import TableManager
+from .dialects import Column, Dialect, TableId
+from .offsets import OffsetStore, Partition
+from .schema_mapping import RowPlan, merge_schemas
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = ["Failed", "JdbcWriter", "WriteResult"]
+
+log = logging.getLogger(__name__)
+
+Reporter = Callable[[SinkRecord, BaseException], None]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A record that could not become a row; reported at flush, once its offset is known to be new."""
+
+    record: SinkRecord
+    error: BaseException
+
+
+Entry = RowPlan | Failed
+
+
+@dataclass
+class WriteResult:
+    written: int = 0
+    deleted: int = 0
+    skipped_duplicates: int = 0
+    errant: int = 0
+
+
+def _coords(entry: Entry) -> tuple[Partition, int]:
+    r = entry.record
+    return (r.original_topic, r.original_kafka_partition), r.original_kafka_offset
+
+
+def record_error(record: SinkRecord, error: BaseException, table: TableId | None = None) -> ConnectException:
+    where = f" to table {table}" if table is not None else ""
+    return ConnectException(
+        f"Exception writing record{where} (topic={record.topic}, partition={record.kafka_partition}, "
+        f"offset={record.kafka_offset}): {error}"
+    )
+
+
+class _Rejected(Exception):
+    """A record failed and there is no errant record reporter: the batch must fail."""
+
+    def __init__(self, error: ConnectException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class JdbcWriter:
+    def __init__(
+        self,
+        engine: Engine,
+        dialect: Dialect,
+        tables: TableManager,
+        offsets: OffsetStore,
+        *,
+        insert_mode: str,
+        batch_size: int,
+        reporter: Reporter | None,
+    ) -> None:
+        self.engine = engine
+        self.dialect = dialect
+        self.tables = tables
+        self.offsets = offsets
+        self.insert_mode = insert_mode
+        self.batch_size = batch_size
+        self.reporter = reporter
+
+    def write(self, entries: Sequence[Entry]) -> WriteResult:
+        """Write ``entries`` exactly once; raise RetriableException for transient DB failures."""
+        if not entries:
+            return WriteResult()
+        highest: dict[Partition, int] = {}
+        for e in entries:
+            p, o = _coords(e)
+            if o > highest.get(p, -1):
+                highest[p] = o
+        try:
+            return self._write(entries, highest)
+        except _Rejected as r:
+            raise r.error from r.error.__cause__
+        except ConnectException:
+            raise
+        except Exception as e:
+            if self.dialect.is_transient(e):
+                raise RetriableException(f"Transient database error, the batch will be retried: {e}") from e
+            raise ConnectException(f"Database error while writing the batch: {e}") from e
+
+    def _write(self, entries: Sequence[Entry], highest: dict[Partition, int]) -> WriteResult:
+        self.offsets.prepare(highest)
+        raw = self.engine.raw_connection()
+        try:
+            stored = self.offsets.read(raw.cursor(), highest, lock=False)
+            raw.rollback()
+        finally:
+            raw.close()
+        fresh = [e for e in entries if _coords(e)[1] > stored[_coords(e)[0]]]
+        prepared, failed = self._prepare_tables([e for e in fresh if isinstance(e, RowPlan)])
+        failed.extend(e for e in fresh if isinstance(e, Failed))
+        try:
+            result = self._transaction(prepared, failed, highest, bulk=True)
+        except _Rejected:
+            raise
+        except Exception as e:
+            if self.dialect.is_transient(e) or isinstance(e, ConnectException):
+                raise
+            log.warning("Bulk write failed (%s); replaying the batch row by row to isolate bad records", e)
+            for table in prepared:
+                self.tables.forget(table)
+            result = self._transaction(prepared, failed, highest, bulk=False)
+        result.skipped_duplicates += len(entries) - len(fresh)
+        return result
+
+    # --- tables ------------------------------------------------------------------------------
+    def _prepare_tables(
+        self, plans: Sequence[RowPlan]
+    ) -> tuple[dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]], list[Failed]]:
+        """Group plans by table, agree on one schema per column and make the table fit."""
+        by_table: dict[TableId, list[RowPlan]] = {}
+        for plan in plans:
+            by_table.setdefault(plan.table, []).append(plan)
+        prepared: dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]] = {}
+        failed: list[Failed] = []
+        for table, table_plans in by_table.items():
+            merged: dict[str, Column] = {}
+            ok: list[RowPlan] = []
+            for plan in table_plans:
+                try:
+                    update = {}
+                    for col in plan.columns:
+                        seen = merged.get(col.name)
+                        schema = col.schema if seen is None else merge_schemas(col.name, seen.schema, col.schema)
+                        update[col.name] = Column(col.name, schema, col.key or (seen is not None and seen.key))
+                except DataException as e:
+                    failed.append(Failed(plan.record, e))
+                    continue
+                merged.update(update)
+                ok.append(plan)
+            if not ok:
+                continue
+            try:
+                names = self.tables.ensure(table, list(merged.values()))
+            except ConnectException as e:
+                if self.reporter is None:
+                    raise
+                failed.extend(Failed(p.record, e) for p in ok)
+                continue
+            except Exception as e:
+                if self.dialect.is_transient(e) or self.reporter is None:
+                    raise
+                failed.extend(Failed(p.record, e) for p in ok)
+                continue
+            prepared[table] = (ok, names, {n: c.schema for n, c in merged.items()})
+        return prepared, failed
+
+    # --- the data transaction ------------------------------------------------------------------
+    def _transaction(
+        self,
+        prepared: dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]],
+        failed: list[Failed],
+        highest: dict[Partition, int],
+        *,
+        bulk: bool,
+    ) -> WriteResult:
+        result = WriteResult()
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            begin = self.dialect.begin()
+            if begin:
+                cur.execute(begin)
+            stored = self.offsets.read(cur, highest, lock=True)
+
+            def fresh(entry: Entry) -> bool:
+                p, o = _coords(entry)
+                return o > stored[p]
+
+            rejects = [(f.record, f.error, None) for f in failed if fresh(f)]
+            result.skipped_duplicates = len(failed) - len(rejects)
+            for table, (plans, names, schemas) in prepared.items():
+                live = [p for p in plans if fresh(p)]
+                result.skipped_duplicates += len(plans) - len(live)
+                bad: list[tuple[RowPlan, BaseException]] = []
+                for run in self._runs(table, live, names, schemas):
+                    bad.extend(self._execute(cur, run, bulk))
+                bad_ids = {id(p) for p, _ in bad}
+                for plan in live:
+                    if id(plan) in bad_ids:
+                        continue
+                    if plan.delete:
+                        result.deleted += 1
+                    else:
+                        result.written += 1
+                rejects.extend((plan.record, error, table) for plan, error in bad)
+            self.offsets.advance(cur, highest)
+            self._report(rejects)
+            result.errant = len(rejects)
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+        return result
+
+    def _report(self, rejects: Sequence[tuple[SinkRecord, BaseException, TableId | None]]) -> None:
+        if not rejects:
+            return
+        if self.reporter is None:
+            record, error, table = rejects[0]
+            wrapped = record_error(record, error, table)
+            wrapped.__cause__ = error
+            raise _Rejected(wrapped)
+        for record, error, table in rejects:
+            self.reporter(record, error if isinstance(error, ConnectException) else record_error(record, error, table))
+
+    def _execute(self, cur: Any, run: Run, bulk: bool) -> list[tuple[RowPlan, BaseException]]:
+        if run.kind == "update" and len(run.columns) == len(run.keys):
+            return []  # nothing but the key: an UPDATE would change nothing
+        if bulk:
+            execute_bulk(cur, self.dialect, run, self.batch_size)
+            return []
+        bad: list[tuple[RowPlan, BaseException]] = []
+        for plan in run.plans:
+            cur.execute("SAVEPOINT lc_row")
+            try:
+                execute_row(cur, self.dialect, run, plan)
+            except Exception as e:
+                cur.execute("ROLLBACK TO SAVEPOINT lc_row")
+                if self.dialect.is_transient(e):
+                    raise
+                bad.append((plan, e))
+            else:
+                cur.execute("RELEASE SAVEPOINT lc_row")
+        return bad
+
+    # --- runs ----------------------------------------------------------------------------------
+    def _runs(
+        self, table: TableId, plans: Sequence[RowPlan], names: dict[str, str], schemas: dict[str, Any]
+    ) -> list[Run]:
+        """Statement-shaped groups of rows.
+
+        With a key and upsert/update, only the last record per key matters (offset order), so
+        the batch collapses to one row per key and runs can be grouped freely. Plain inserts
+        keep their order: a delete between two inserts of a key must stay between them.
+        """
+        if not plans:
+            return []
+        keyed = bool(plans[0].keys) and self.insert_mode != "insert"
+        if keyed:
+            last: dict[tuple[Any, ...], RowPlan] = {}
+            for plan in plans:
+                k = plan.key_values
+                last.pop(k, None)  # re-insert so dict order follows the latest occurrence
+                last[k] = plan
+            groups: dict[tuple[str, tuple[str, ...]], Run] = {}
+            for plan in last.values():
+                kind = "delete" if plan.delete else self.insert_mode
+                fields = tuple(c.name for c in plan.columns)
+                run = groups.get((kind, fields))
+                if run is None:
+                    run = groups[(kind, fields)] = self._new_run(kind, table, fields, plan.keys, names, schemas)
+                run.plans.append(plan)
+            return sorted(groups.values(), key=lambda r: r.kind != "delete")
+        runs: list[Run] = []
+        for plan in plans:
+            kind = "delete" if plan.delete else self.insert_mode
+            fields = tuple(c.name for c in plan.columns)
+            if not runs or runs[-1].kind != kind or runs[-1].fields != fields:
+                runs.append(self._new_run(kind, table, fields, plan.keys, names, schemas))
+            runs[-1].plans.append(plan)
+        return runs
+
+    @staticmethod
+    def _new_run(
+        kind: str, table: TableId, fields: tuple[str, ...], keys: tuple[str, ...],
+        names: dict[str, str], schemas: dict[str, Any],
+    ) -> Run:
+        return Run(
+            kind=kind,
+            table=table,
+            fields=fields,
+            columns=tuple(names.get(f, f) for f in fields),
+            keys=tuple(names.get(k, k) for k in keys),
+            schemas=schemas,
+        )

@@ -1,0 +1,249 @@
+"""JsonConverter: Kafka's ``org.apache.kafka.connect.json.JsonConverter``.
+
+With ``schemas.enable=true`` every message is the envelope ``{"schema": ..., "payload": ...}``;
+with ``false`` the message is the bare JSON value. Most sinks read schemaless JSON, so that
+path is one ``orjson.loads`` / ``orjson.dumps`` per record; the schema-driven paths compile
+each schema once into converter closures and keep them in an LRU of ``schemas.cache.size``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from lambda_connect.api.config import CaseInsensitiveValidString, Config, ConfigDef, ConfigKey, ConfigType, Importance
+from lambda_connect.api.converter import Converter, HeaderConverter
+from lambda_connect.api.data import Schema, SchemaAndValue
+from lambda_connect.api.errors import DataException
+from lambda_connect.api.records import Headers
+
+from . import _json_text
+from ._json_codec import Codec, contains_decimal, java_class, schemaless_to_json
+
+__all__ = ["JsonConverter"]
+
+SCHEMAS_ENABLE_CONFIG = "schemas.enable"
+SCHEMAS_CACHE_SIZE_CONFIG = "schemas.cache.size"
+DECIMAL_FORMAT_CONFIG = "decimal.format"
+REPLACE_NULL_WITH_DEFAULT_CONFIG = "replace.null.with.default"
+
+ENVELOPE_ERROR = (
+    'JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields.'
+    " If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."
+)
+SERIALIZE_ERROR = "Converting Kafka Connect data to byte[] failed due to serialization error: "
+DESERIALIZE_ERROR = "Converting byte[] to Kafka Connect data failed due to serialization error: "
+_ENVELOPE_KEYS = frozenset(("schema", "payload"))
+_FAST_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    """A small LRU map; losing entries only costs recompilation."""
+
+    __slots__ = ("_data", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._size = size
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        if self._size <= 0:
+            return value
+        self._data[key] = value
+        if len(self._data) > self._size:
+            self._data.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class _Outgoing:
+    """What serialising with one schema needs: its rendered JSON and the value converter."""
+
+    __slots__ = ("convert", "schema_json")
+
+    def __init__(self, schema_json: bytes, convert: Callable[[Any], Any]) -> None:
+        self.schema_json = schema_json
+        self.convert = convert
+
+
+class _Incoming:
+    """What reading with one schema JSON needs: the Connect schema and the value converter."""
+
+    __slots__ = ("convert", "exact", "schema")
+
+    def __init__(self, schema: Schema | None, convert: Callable[[Any], Any] | None, exact: bool) -> None:
+        self.schema = schema
+        self.convert = convert
+        self.exact = exact
+
+
+def _fast_default(obj: Any) -> Any:
+    """orjson ``default`` for schemaless values: bytes become base64 as in Kafka; any other
+    type is left to the checked conversion, which raises Kafka's error for it."""
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return base64.b64encode(obj).decode("ascii")
+    raise TypeError(java_class(obj))
+
+
+class JsonConverter(Converter, HeaderConverter):
+    """Convert between Connect data and JSON, optionally with the schema embedded in each message.
+
+    Usable for keys, values and headers (``header.converter``); a header value is encoded
+    exactly like a message value.
+    """
+
+    name = "org.apache.kafka.connect.json.JsonConverter"
+    config_def = ConfigDef(
+        ConfigKey(
+            name=SCHEMAS_ENABLE_CONFIG,
+            type=ConfigType.BOOLEAN,
+            default="true",
+            importance=Importance.HIGH,
+            doc="Include schemas within each of the serialized values and keys.",
+            group="Schemas",
+            display_name="Enable Schemas",
+        ),
+        ConfigKey(
+            name=SCHEMAS_CACHE_SIZE_CONFIG,
+            type=ConfigType.INT,
+            default="1000",
+            importance=Importance.HIGH,
+            doc="The maximum number of schemas that can be cached in this converter instance.",
+            group="Schemas",
+            display_name="Schema Cache Size",
+        ),
+        ConfigKey(
+            name=DECIMAL_FORMAT_CONFIG,
+            type=ConfigType.STRING,
+            default="BASE64",
+            validator=CaseInsensitiveValidString("BASE64", "NUMERIC"),
+            importance=Importance.LOW,
+            doc="Controls which format this converter will serialize decimals in. This value is case insensitive "
+            "and can be either 'BASE64' (default) or 'NUMERIC'",
+            group="Serialization",
+            display_name="Decimal Format",
+        ),
+        ConfigKey(
+            name=REPLACE_NULL_WITH_DEFAULT_CONFIG,
+            type=ConfigType.BOOLEAN,
+            default="true",
+            importance=Importance.LOW,
+            doc="Whether to replace fields that have a default value and that are null to the default value. "
+            "When set to true, the default value is used, otherwise null is used.",
+            group="Serialization",
+            display_name="Replace null with default",
+        ),
+    )
+
+    def __init__(self, config: Config, *, is_key: bool = False) -> None:
+        Converter.__init__(self, config, is_key=is_key)
+        self.schemas_enabled: bool = config[SCHEMAS_ENABLE_CONFIG]
+        self.codec = Codec(
+            decimal_numeric=str(config[DECIMAL_FORMAT_CONFIG]).upper() == "NUMERIC",
+            replace_null_with_default=config[REPLACE_NULL_WITH_DEFAULT_CONFIG],
+        )
+        size = config[SCHEMAS_CACHE_SIZE_CONFIG]
+        self._outgoing: _Lru[Schema, _Outgoing] = _Lru(size)
+        self._incoming: _Lru[bytes, _Incoming] = _Lru(size)
+
+    # --- Connect -> bytes -------------------------------------------------------------------
+    def from_connect_data(
+        self, topic: str, schema: Schema | None, value: Any, headers: Headers | None = None
+    ) -> bytes | None:
+        if schema is None and value is None:
+            return None
+        if schema is None:
+            payload = self._dump_schemaless(value)
+            return b'{"schema":null,"payload":' + payload + b"}" if self.schemas_enabled else payload
+        out = self._outgoing_for(schema)
+        try:
+            payload = _json_text.dumps(out.convert(value))
+        except TypeError as e:
+            raise DataException(SERIALIZE_ERROR + str(e)) from e
+        if self.schemas_enabled:
+            return b'{"schema":' + out.schema_json + b',"payload":' + payload + b"}"
+        return payload
+
+    def _dump_schemaless(self, value: Any) -> bytes:
+        try:
+            return orjson.dumps(value, default=_fast_default, option=_FAST_OPTIONS)
+        except TypeError:
+            pass
+        tree = schemaless_to_json(value)  # raises Kafka's DataException for unsupported types
+        try:
+            return _json_text.dumps(tree)
+        except (TypeError, RecursionError) as e:
+            raise DataException(SERIALIZE_ERROR + str(e)) from e
+
+    def _outgoing_for(self, schema: Schema) -> _Outgoing:
+        cached = self._outgoing.get(schema)
+        if cached is None:
+            schema_json = _json_text.dumps(self.codec.schema_to_json(schema))
+            cached = self._outgoing.put(schema, _Outgoing(schema_json, self.codec.to_json(schema)))
+        return cached
+
+    # --- bytes -> Connect -------------------------------------------------------------------
+    def to_connect_data(self, topic: str, data: bytes | None, headers: Headers | None = None) -> SchemaAndValue:
+        if data is None:
+            return SchemaAndValue(None, None)
+        if not self.schemas_enabled:
+            if not data:
+                return SchemaAndValue(None, None)
+            return SchemaAndValue(None, self._parse(data))
+        envelope = self._parse(data) if data else None
+        if not isinstance(envelope, dict) or len(envelope) != 2 or envelope.keys() != _ENVELOPE_KEYS:
+            raise DataException(ENVELOPE_ERROR)
+        schema_node = envelope["schema"]
+        if schema_node is None:
+            return SchemaAndValue(None, envelope["payload"])
+        incoming = self._incoming_for(schema_node)
+        assert incoming.convert is not None
+        payload = envelope["payload"]
+        if incoming.exact:
+            payload = _json_text.loads_exact(bytes(data))["payload"]
+        return SchemaAndValue(incoming.schema, incoming.convert(payload))
+
+    @staticmethod
+    def _parse(data: bytes) -> Any:
+        try:
+            return _json_text.loads(data)
+        except (ValueError, RecursionError) as e:
+            raise DataException(DESERIALIZE_ERROR + str(e)) from e
+
+    def _incoming_for(self, schema_node: Any) -> _Incoming:
+        try:
+            key = orjson.dumps(schema_node, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # deeper than orjson's 255 levels
+            key = json.dumps(schema_node, sort_keys=True, separators=(",", ":")).encode()
+        cached = self._incoming.get(key)
+        if cached is None:
+            schema = self.codec.schema_from_json(schema_node)
+            assert schema is not None
+            cached = self._incoming.put(key, _Incoming(schema, self.codec.to_connect(schema), contains_decimal(schema)))
+        return cached
+
+    # --- headers ----------------------------------------------------------------------------
+    def from_connect_header(self, topic: str, header_key: str, schema: Schema | None, value: Any) -> bytes | None:
+        return self.from_connect_data(topic, schema, value)
+
+    def to_connect_header(self, topic: str, header_key: str, data: bytes | None) -> SchemaAndValue:
+        return self.to_connect_data(topic, data)
+
+    def close(self) -> None:
+        """Nothing to release: the converter holds only caches."""

@@ -1,0 +1,175 @@
+"""Request bodies: JSON parsing and the shape checks Kafka Connect's Jackson binding does.
+
+Kafka answers a body it cannot bind (not JSON, wrong shape, an unknown field of a typed
+request) with 500, not 400; these helpers raise :class:`ServerError` with a message that
+says what was wrong, and :class:`BadRequest` where Kafka's resources return 400.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+from .errors import BadRequest, ServerError
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "check_connector_name",
+    "config_map",
+    "json_body",
+    "patch_map",
+    "sink_offsets_body",
+    "source_offsets_body",
+]
+
+#: Longest accepted connector name: it becomes part of state-table keys, consumer group ids
+#: (≤ 200 characters for Lambda's Kafka event source mappings, with the ``connect-`` prefix)
+#: and function alias names.
+MAX_NAME_LENGTH = 180
+
+
+def json_body(body: bytes) -> Any:
+    if not body or not body.strip():
+        raise ServerError("Request body is missing: a JSON document is required")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ServerError(f"Request body is not valid JSON: {e}") from e
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def _require_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ServerError(f"{what} must be a JSON object, got {_type_name(value)}")
+    return value
+
+
+def _string_value(key: str, value: Any, *, allow_null: bool) -> str | None:
+    """Jackson's Map<String, String> binding: strings as is, numbers/booleans coerced,
+    nested objects and arrays refused."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        if allow_null:
+            return None
+        raise BadRequest(f"Null value can not be supplied as the configuration value of '{key}'.")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    raise ServerError(f"Configuration value of '{key}' must be a string, got {_type_name(value)}")
+
+
+def config_map(value: Any, what: str = "Connector configuration") -> dict[str, str]:
+    """A flat string → string connector config."""
+    obj = _require_object(value, what)
+    return {str(k): _string_value(k, v, allow_null=False) or "" for k, v in obj.items()}
+
+
+def patch_map(value: Any) -> dict[str, str | None]:
+    """A KIP-477 merge patch: JSON null removes the key."""
+    obj = _require_object(value, "Connector configuration patch")
+    return {str(k): _string_value(k, v, allow_null=True) for k, v in obj.items()}
+
+
+def check_connector_name(name: str) -> None:
+    """Names travel in URLs, state-table keys and AWS resource names; refuse the ones that
+    cannot (Kafka's own rules — non-empty, no control characters — are checked by validation)."""
+    if "/" in name:
+        raise BadRequest(f"Connector name {name!r} is invalid: it may not contain '/'")
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(
+            f"Connector name is too long ({len(name)} characters): the maximum is {MAX_NAME_LENGTH}"
+        )
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise BadRequest("Connector name may not contain control characters")
+
+
+def _offsets_list(value: Any) -> list[dict[str, Any]]:
+    obj = _require_object(value, "Offsets request")
+    unknown = sorted(set(obj) - {"offsets"})
+    if unknown:
+        raise ServerError(f'Unrecognized field "{unknown[0]}" (known properties: "offsets")')
+    offsets = obj.get("offsets")
+    if offsets is None or (isinstance(offsets, list) and not offsets):
+        raise BadRequest("Partitions / offsets need to be provided for an alter offsets request")
+    if not isinstance(offsets, list):
+        raise ServerError(f"'offsets' must be a JSON array, got {_type_name(offsets)}")
+    out = []
+    for entry in offsets:
+        item = _require_object(entry, "Each element of 'offsets'")
+        extra = sorted(set(item) - {"partition", "offset"})
+        if extra:
+            raise ServerError(f'Unrecognized field "{extra[0]}" (known properties: "partition", "offset")')
+        out.append(item)
+    return out
+
+
+def _integer(value: Any) -> int | None:
+    """Kafka accepts integers and their string forms (``"10"``) for sink partitions/offsets."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def sink_offsets_body(value: Any) -> list[tuple[str, int, int | None]]:
+    """(topic, partition, offset|None) from a sink offsets PATCH, with Kafka's 400 messages."""
+    out: list[tuple[str, int, int | None]] = []
+    for item in _offsets_list(value):
+        partition, offset = item.get("partition"), item.get("offset")
+        if not isinstance(partition, dict):
+            raise BadRequest("The partition for a sink connector offset cannot be null or missing")
+        if "kafka_topic" not in partition or "kafka_partition" not in partition:
+            raise BadRequest(
+                "The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'"
+            )
+        topic = partition["kafka_topic"]
+        if not isinstance(topic, str) or not topic:
+            raise BadRequest("Kafka topic names must be valid strings for sink connector offsets")
+        number = _integer(partition["kafka_partition"])
+        if number is None:
+            raise BadRequest(
+                "Failed to parse the following Kafka partition value in the provided offsets: "
+                f"'{partition['kafka_partition']}'. Partition values for sink connectors need to be integers."
+            )
+        if offset is None:
+            out.append((topic, number, None))
+            continue
+        if not isinstance(offset, dict) or "kafka_offset" not in offset:
+            raise BadRequest("The offset for a sink connector should either be null or contain the key 'kafka_offset'")
+        position = _integer(offset["kafka_offset"])
+        if position is None:
+            raise BadRequest(
+                "Failed to parse the following Kafka offset value in the provided offsets: "
+                f"'{offset['kafka_offset']}'. Offset values for sink connectors need to be integers."
+            )
+        if position < 0:
+            raise BadRequest(f"Kafka offsets must be non-negative, got {position}")
+        out.append((topic, number, position))
+    return out
+
+
+def source_offsets_body(value: Any) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(partition, offset|None) from a source offsets PATCH."""
+    out: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for item in _offsets_list(value):
+        partition, offset = item.get("partition"), item.get("offset")
+        if not isinstance(partition, dict):
+            raise BadRequest("The partition for a source connector offset cannot be null or missing")
+        if offset is not None and not isinstance(offset, dict):
+            raise BadRequest("The offset for a source connector should either be null or a JSON object")
+        out.append((partition, offset))
+    return out

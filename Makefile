@@ -29,5 +29,9 @@ demo: install
 bench: install
 	$(BIN)/python bench/transform_chain.py
 
+# The SAM artifacts (.aws-sam/build + template) for `sam deploy`, without Docker or python3.13.
+build: install
+	$(BIN)/python scripts/build.py
+
 clean:
 	rm -rf $(VENV) .aws-sam build .pytest_cache

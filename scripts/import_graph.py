@@ -162,6 +162,8 @@ class Reach:
     external: set[ImportRef] = field(default_factory=set)
     #: ``lambda_connect`` modules imported by name that do not exist.
     missing: set[str] = field(default_factory=set)
+    #: The entry file itself (module name ``__handler__``).
+    entry: ModuleInfo | None = None
 
 
 def reachable_modules(entry_file: Path, package_root: Path, *, exclude: Iterable[str] = ()) -> Reach:
@@ -174,6 +176,7 @@ def reachable_modules(entry_file: Path, package_root: Path, *, exclude: Iterable
     excluded = tuple(exclude)
     reach = Reach()
     entry = parse_module("__handler__", entry_file)
+    reach.entry = entry
     # (ref, lazy along the path, optional along the path)
     queue: list[tuple[ImportRef, bool, bool]] = [(r, r.lazy, r.optional) for r in entry.imports]
     visited: set[tuple[str, bool, bool]] = set()

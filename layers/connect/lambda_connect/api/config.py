@@ -13,8 +13,8 @@ generated docs. Two entry points, on purpose:
 from __future__ import annotations
 
 import enum
-from abc import ABC, abstractmethod
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -139,13 +139,17 @@ def parse_type(name: str, value: Any, type_: ConfigType) -> Any:
                 return value
             if isinstance(value, str):
                 return Password(value)
-            raise ConfigException.for_key(name, value, "Expected value to be a string, but it was a " + type(value).__name__)
+            raise ConfigException.for_key(
+                name, value, "Expected value to be a string, but it was a " + type(value).__name__
+            )
         if type_ is ConfigType.STRING or type_ is ConfigType.CLASS:
             if isinstance(value, str):
                 return value.strip()
             if type_ is ConfigType.CLASS and isinstance(value, type):
                 return value
-            raise ConfigException.for_key(name, value, "Expected value to be a string, but it was a " + type(value).__name__)
+            raise ConfigException.for_key(
+                name, value, "Expected value to be a string, but it was a " + type(value).__name__
+            )
         if type_ in _INT_BOUNDS:
             if isinstance(value, bool):
                 raise ConfigException.for_key(name, value, f"Expected value to be a {_java_type(type_)} number")
@@ -241,7 +245,9 @@ class Range(Validator):
         if value is None:
             raise ConfigException.for_key(name, None, "Value must be non-null")
         if self.min is not None and value < self.min:
-            reason = f"Value must be at least {self.min}" if self.max is None else f"Value must be no less than {self.min}"
+            reason = (
+                f"Value must be at least {self.min}" if self.max is None else f"Value must be no less than {self.min}"
+            )
             raise ConfigException.for_key(name, value, reason)
         if self.max is not None and value > self.max:
             raise ConfigException.for_key(name, value, f"Value must be no more than {self.max}")
@@ -295,7 +301,10 @@ class NonEmptyString(Validator):
 class NonNull(Validator):
     def __call__(self, name: str, value: Any) -> None:
         if value is None:
-            raise ConfigException(f"Invalid value null for configuration {name}: entry must be non null", {name: ["entry must be non null"]})
+            raise ConfigException(
+                f"Invalid value null for configuration {name}: entry must be non null",
+                {name: ["entry must be non null"]},
+            )
 
     def __str__(self) -> str:
         return "non-null value"
@@ -532,9 +541,7 @@ class Config(Mapping[str, Any]):
         return v.value() if isinstance(v, Password) else v
 
     def originals_with_prefix(self, prefix: str, strip: bool = True) -> dict[str, Any]:
-        return {
-            (k[len(prefix):] if strip else k): v for k, v in self.originals.items() if k.startswith(prefix)
-        }
+        return {(k[len(prefix) :] if strip else k): v for k, v in self.originals.items() if k.startswith(prefix)}
 
     def __repr__(self) -> str:
         return f"Config({self._values!r})"

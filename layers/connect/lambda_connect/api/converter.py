@@ -40,14 +40,10 @@ class Converter(ABC):
     @abstractmethod
     def from_connect_data(
         self, topic: str, schema: Schema | None, value: Any, headers: Headers | None = None
-    ) -> bytes | None:
-        ...
+    ) -> bytes | None: ...
 
     @abstractmethod
-    def to_connect_data(
-        self, topic: str, data: bytes | None, headers: Headers | None = None
-    ) -> SchemaAndValue:
-        ...
+    def to_connect_data(self, topic: str, data: bytes | None, headers: Headers | None = None) -> SchemaAndValue: ...
 
     def close(self) -> None:
         """Release clients (e.g. a schema registry connection)."""
@@ -64,16 +60,10 @@ class HeaderConverter(ABC):
         self.config = config
 
     @abstractmethod
-    def from_connect_header(
-        self, topic: str, header_key: str, schema: Schema | None, value: Any
-    ) -> bytes | None:
-        ...
+    def from_connect_header(self, topic: str, header_key: str, schema: Schema | None, value: Any) -> bytes | None: ...
 
     @abstractmethod
-    def to_connect_header(
-        self, topic: str, header_key: str, data: bytes | None
-    ) -> SchemaAndValue:
-        ...
+    def to_connect_header(self, topic: str, header_key: str, data: bytes | None) -> SchemaAndValue: ...
 
     def close(self) -> None:
         """Release resources."""

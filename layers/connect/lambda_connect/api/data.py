@@ -55,7 +55,7 @@ __all__ = [
     "validate_value",
 ]
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = _dt.date(1970, 1, 1)
 _MS_PER_DAY = 86_400_000
@@ -93,7 +93,7 @@ _INT_RANGES = {
 class Field:
     """A named, positioned member of a STRUCT schema."""
 
-    __slots__ = ("name", "index", "schema")
+    __slots__ = ("index", "name", "schema")
 
     def __init__(self, name: str, index: int, schema: Schema) -> None:
         self.name = name
@@ -124,18 +124,18 @@ class Schema:
     """
 
     __slots__ = (
-        "type",
-        "optional",
-        "default",
-        "name",
-        "version",
-        "doc",
-        "parameters",
-        "fields",
-        "key_schema",
-        "value_schema",
         "_field_index",
         "_hash",
+        "default",
+        "doc",
+        "fields",
+        "key_schema",
+        "name",
+        "optional",
+        "parameters",
+        "type",
+        "value_schema",
+        "version",
     )
 
     def __init__(
@@ -192,9 +192,7 @@ class Schema:
 
     # --- constructors -------------------------------------------------------------------
     @classmethod
-    def struct(
-        cls, fields: Iterable[tuple[str, Schema]] | Iterable[Field], **kwargs: Any
-    ) -> Schema:
+    def struct(cls, fields: Iterable[tuple[str, Schema]] | Iterable[Field], **kwargs: Any) -> Schema:
         return cls(Type.STRUCT, fields=fields, **kwargs)
 
     @classmethod
@@ -325,7 +323,7 @@ class SchemaAndValue:
 class Struct:
     """A value of a STRUCT schema; fields are set by name and checked against their schema."""
 
-    __slots__ = ("schema", "_values")
+    __slots__ = ("_values", "schema")
 
     def __init__(self, schema: Schema, values: Mapping[str, Any] | None = None) -> None:
         if schema.type is not Type.STRUCT:
@@ -409,7 +407,9 @@ class Decimal:
         params = {Decimal.SCALE_FIELD: str(scale)}
         if precision is not None:
             params["connect.decimal.precision"] = str(precision)
-        return Schema(Type.BYTES, name=Decimal.LOGICAL_NAME, version=1, optional=optional, parameters=params, default=default)
+        return Schema(
+            Type.BYTES, name=Decimal.LOGICAL_NAME, version=1, optional=optional, parameters=params, default=default
+        )
 
     @staticmethod
     def scale_of(schema: Schema) -> int:
@@ -422,11 +422,12 @@ class Decimal:
     def from_logical(schema: Schema, value: _decimal.Decimal) -> bytes:
         scale = Decimal.scale_of(schema)
         exp = value.as_tuple().exponent
-        if isinstance(exp, int) and -exp != scale:
-            if -exp > scale:
-                raise DataException(
-                    f"Decimal value has mismatching scale for given Decimal schema. Schema has scale {scale}, value has scale {-exp}."
-                )
+        # A value with fewer decimals than the schema's scale converts exactly; more would lose digits.
+        if isinstance(exp, int) and -exp > scale:
+            raise DataException(
+                "BigDecimal has mismatching scale value for given Decimal schema. "
+                f"Schema has scale {scale}, value has scale {-exp}."
+            )
         unscaled = int(value.scaleb(scale).to_integral_value())
         length = max(1, (unscaled + (unscaled < 0)).bit_length() // 8 + 1)
         return unscaled.to_bytes(length, "big", signed=True)
@@ -562,10 +563,13 @@ def validate_value(schema: Schema, value: Any, field_name: str | None = None) ->
         return
     if schema.name in _LOGICAL_PY:
         expected = _LOGICAL_PY[schema.name]
-        if isinstance(value, expected) and not (schema.name == Date.LOGICAL_NAME and isinstance(value, _dt.datetime) and value.time() != _dt.time(0)):
+        if isinstance(value, expected) and not (
+            schema.name == Date.LOGICAL_NAME and isinstance(value, _dt.datetime) and value.time() != _dt.time(0)
+        ):
             return
         raise DataException(
-            f"Invalid Java object for schema \"{schema.name}\" with type {schema.type.name}: {type(value).__name__}{where}"
+            f'Invalid Java object for schema "{schema.name}" with type {schema.type.name}: '
+            f"{type(value).__name__}{where}"
         )
     expected = _PY_TYPES[schema.type]
     ok = isinstance(value, expected)

@@ -73,7 +73,11 @@ class ConfigException(ConnectException):
     @classmethod
     def for_key(cls, key: str, value: object, reason: str) -> ConfigException:
         """Kafka's ``Invalid value X for configuration K: reason`` shape, attributed to ``key``."""
-        msg = f"Invalid value {value} for configuration {key}: {reason}" if reason else f"Invalid value {value} for configuration {key}"
+        msg = (
+            f"Invalid value {value} for configuration {key}: {reason}"
+            if reason
+            else f"Invalid value {value} for configuration {key}"
+        )
         return cls(msg, {key: [msg]})
 
 

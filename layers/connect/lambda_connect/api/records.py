@@ -20,7 +20,7 @@ _UNSET: Any = object()
 class Header:
     """One header: a name, a Connect value and its schema (None when schemaless)."""
 
-    __slots__ = ("key", "value", "schema")
+    __slots__ = ("key", "schema", "value")
 
     def __init__(self, key: str, value: Any, schema: Schema | None = None) -> None:
         self.key = key
@@ -100,14 +100,14 @@ class ConnectRecord:
     """Fields shared by sink and source records (Kafka's ``ConnectRecord``)."""
 
     __slots__ = (
-        "topic",
-        "kafka_partition",
-        "key_schema",
-        "key",
-        "value_schema",
-        "value",
-        "timestamp",
         "headers",
+        "kafka_partition",
+        "key",
+        "key_schema",
+        "timestamp",
+        "topic",
+        "value",
+        "value_schema",
     )
 
     def __init__(
@@ -195,10 +195,10 @@ class SinkRecord(ConnectRecord):
 
     __slots__ = (
         "kafka_offset",
-        "timestamp_type",
-        "original_topic",
-        "original_kafka_partition",
         "original_kafka_offset",
+        "original_kafka_partition",
+        "original_topic",
+        "timestamp_type",
     )
 
     def __init__(
@@ -248,7 +248,7 @@ class SourceRecord(ConnectRecord):
     the offset once Kafka has acknowledged the record and every record before it.
     """
 
-    __slots__ = ("source_partition", "source_offset")
+    __slots__ = ("source_offset", "source_partition")
 
     def __init__(
         self,

@@ -42,8 +42,7 @@ class Transformation(ABC, Generic[R]):
         self.config = config
 
     @abstractmethod
-    def apply(self, record: R) -> R | None:
-        ...
+    def apply(self, record: R) -> R | None: ...
 
     def close(self) -> None:
         """Called once when the task stops or the chain is rebuilt after a config change."""
@@ -64,8 +63,7 @@ class Predicate(ABC, Generic[R]):
         self.config = config
 
     @abstractmethod
-    def test(self, record: R) -> bool:
-        ...
+    def test(self, record: R) -> bool: ...
 
     def close(self) -> None:
         """Called once when the chain is discarded."""

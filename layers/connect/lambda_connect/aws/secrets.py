@@ -73,7 +73,6 @@ class SecretsManagerSecretStore:
                     Name=name,
                     SecretString=json.dumps({_json_key(key): value}),
                     Description=f"lambda-connect connector {connector}: PASSWORD config values",
-                    Tags=[{"Key": "lambda-connect:connector", "Value": connector[:256]}],
                 )
             else:
                 data[_json_key(key)] = value

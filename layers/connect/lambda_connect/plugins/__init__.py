@@ -36,7 +36,10 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "lambda_connect.plugins.converters.simple_header:SimpleHeaderConverter",
     ),
     ("io.confluent.connect.avro.AvroConverter", "lambda_connect.plugins.converters.avro:AvroConverter"),
-    ("io.confluent.connect.json.JsonSchemaConverter", "lambda_connect.plugins.converters.json_schema:JsonSchemaConverter"),
+    (
+        "io.confluent.connect.json.JsonSchemaConverter",
+        "lambda_connect.plugins.converters.json_schema:JsonSchemaConverter",
+    ),
     # transformations
     *_kv("Cast", "cast"),
     (f"{_T}DropHeaders", f"{_tm}drop_headers:DropHeaders"),
@@ -68,7 +71,10 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "lambda_connect.plugins.connectors.file.source:FileStreamSourceConnector",
     ),
     ("io.confluent.connect.jdbc.JdbcSinkConnector", "lambda_connect.plugins.connectors.jdbc.sink:JdbcSinkConnector"),
-    ("io.confluent.connect.jdbc.JdbcSourceConnector", "lambda_connect.plugins.connectors.jdbc.source:JdbcSourceConnector"),
+    (
+        "io.confluent.connect.jdbc.JdbcSourceConnector",
+        "lambda_connect.plugins.connectors.jdbc.source:JdbcSourceConnector",
+    ),
     ("io.confluent.connect.s3.S3SinkConnector", "lambda_connect.plugins.connectors.s3.sink:S3SinkConnector"),
     (
         "io.confluent.connect.s3.source.S3SourceConnector",

@@ -18,6 +18,7 @@ __all__ = [
     "check_connector_name",
     "config_map",
     "json_body",
+    "offsets_entries",
     "patch_map",
     "sink_offsets_body",
     "source_offsets_body",
@@ -91,7 +92,8 @@ def check_connector_name(name: str) -> None:
         raise BadRequest("Connector name may not contain control characters")
 
 
-def _offsets_list(value: Any) -> list[dict[str, Any]]:
+def offsets_entries(value: Any) -> list[dict[str, Any]]:
+    """The ``offsets`` array of an alter request (Kafka checks it before the connector state)."""
     obj = _require_object(value, "Offsets request")
     unknown = sorted(set(obj) - {"offsets"})
     if unknown:
@@ -125,10 +127,10 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def sink_offsets_body(value: Any) -> list[tuple[str, int, int | None]]:
+def sink_offsets_body(entries: list[dict[str, Any]]) -> list[tuple[str, int, int | None]]:
     """(topic, partition, offset|None) from a sink offsets PATCH, with Kafka's 400 messages."""
     out: list[tuple[str, int, int | None]] = []
-    for item in _offsets_list(value):
+    for item in entries:
         partition, offset = item.get("partition"), item.get("offset")
         if not isinstance(partition, dict):
             raise BadRequest("The partition for a sink connector offset cannot be null or missing")
@@ -162,10 +164,10 @@ def sink_offsets_body(value: Any) -> list[tuple[str, int, int | None]]:
     return out
 
 
-def source_offsets_body(value: Any) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+def source_offsets_body(entries: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """(partition, offset|None) from a source offsets PATCH."""
     out: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
-    for item in _offsets_list(value):
+    for item in entries:
         partition, offset = item.get("partition"), item.get("offset")
         if not isinstance(partition, dict):
             raise BadRequest("The partition for a source connector offset cannot be null or missing")

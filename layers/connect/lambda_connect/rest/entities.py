@@ -98,8 +98,8 @@ _TYPE = {"type": "string", "enum": ["source", "sink", "unknown"]}
 _ANY_MAP = {"type": "object", "additionalProperties": True}
 
 
-def _obj(required: list[str], **props: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": props}
+def _obj(required_fields: list[str], /, **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required_fields, "properties": props}
 
 
 _REF = "#/components/schemas/"
@@ -151,7 +151,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {"status": {"$ref": _REF + "ConnectorStateInfo"}, "info": {"$ref": _REF + "ConnectorInfo"}},
     },
-    "TaskInfo": _obj(["id", "config"], id={"$ref": _REF + "ConnectorTaskId"}, config={"$ref": _REF + "ConnectorConfig"}),
+    "TaskInfo": _obj(
+        ["id", "config"], id={"$ref": _REF + "ConnectorTaskId"}, config={"$ref": _REF + "ConnectorConfig"}
+    ),
     "ActiveTopicsInfo": {
         "type": "object",
         "additionalProperties": _obj(["topics"], topics={"type": "array", "items": {"type": "string"}}),

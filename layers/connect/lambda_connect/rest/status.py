@@ -55,9 +55,7 @@ def task_states(
             out.append((task, report.state, worker, report.trace if report.state == "FAILED" else None))
         elif target == "PAUSED":
             out.append((task, "PAUSED", worker, None))
-        elif report is not None and report.state == "RUNNING":
-            out.append((task, "RUNNING", worker, None))
-        elif kind == "sink" and connector == "RUNNING":
+        elif (report is not None and report.state == "RUNNING") or (kind == "sink" and connector == "RUNNING"):
             out.append((task, "RUNNING", worker, None))
         else:
             out.append((task, "UNASSIGNED", worker, None))

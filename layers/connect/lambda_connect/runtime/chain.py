@@ -4,6 +4,15 @@ Built once per task (per config version) and applied to every record, so ``apply
 its per-record work to a tuple unpack, an optional predicate call and the transform call.
 A stage applies when it has no predicate or when ``negate XOR predicate.test(record)``;
 a transform returning None drops the record and ends the chain (KIP-585 semantics).
+
+Fused stages. Most chains edit schemaless JSON maps (InsertField, ReplaceField, Cast,
+TimestampConverter on ``$Value``). Run one by one, each SMT copies the map and the record.
+A transform may offer ``schemaless_plan()``: an in-place edit of a map the caller owns,
+which its own ``apply`` also uses. Consecutive predicate-free transforms of one side (key
+or value) that offer plans become one stage: for a schemaless dict it copies the map once,
+runs the plans and builds one record. Anything else (a schema, null, a non-map) and any
+exception go through the transforms' own ``apply`` one by one, so results, errors and
+their attribution to a transform class are those of the unfused chain.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from typing import Any
 
 from lambda_connect.api.config import ConfigType, parse_type
 from lambda_connect.api.errors import ConfigException, RetriableException
-from lambda_connect.api.records import ConnectRecord
+from lambda_connect.api.records import ConnectRecord, SinkRecord, SourceRecord
 from lambda_connect.api.transform import Predicate, Transformation
 
 from ._plugins import class_name_of, instantiate, prefixed
@@ -23,6 +32,8 @@ from .registry import Registry
 __all__ = ["TransformChain"]
 
 _Stage = tuple[Callable[[Any], Any], Callable[[Any], bool] | None, bool, str]
+_Plan = Callable[[dict[str, Any], ConnectRecord], None]
+_Copy = Callable[[ConnectRecord, Any], ConnectRecord]
 
 
 def _aliases(props: Mapping[str, Any], key: str) -> list[str]:
@@ -44,10 +55,14 @@ class TransformChain:
         self.transforms = transforms
         self.predicates = dict(predicates or {})
         self.policy = policy if policy is not None and policy.retry_timeout_ms != 0 else None
-        self._stages: list[_Stage] = [
-            (t.apply, p.test if p is not None else None, negate, class_name_of(type(t)))
-            for _, t, p, negate in transforms
-        ]
+        self._stages: list[_Stage] = _fuse(
+            [(t, (t.apply, p.test if p is not None else None, negate, class_name_of(type(t))))
+             for _, t, p, negate in transforms],
+            self._run,
+        )
+        if len(self._stages) == 1 and isinstance(self._stages[0][0], _FusedStage):
+            # The fused stage reports its own errors (through _run), so it is the whole chain.
+            self.apply = self._stages[0][0]  # type: ignore[method-assign]
 
     @classmethod
     def from_config(
@@ -87,7 +102,10 @@ class TransformChain:
         Raises ``StageError(TRANSFORMATION, <class>, cause)`` for a failing transform or
         predicate; with a retry budget, a RetriableException is retried from that stage.
         """
-        for fn, test, negate, class_name in self._stages:
+        return self._run(self._stages, record)
+
+    def _run(self, stages: list[_Stage], record: ConnectRecord) -> ConnectRecord | None:
+        for fn, test, negate, class_name in stages:
             try:
                 if test is None or negate is not bool(test(record)):
                     record = fn(record)
@@ -116,6 +134,111 @@ class TransformChain:
             _quiet_close(t)
         for p in self.predicates.values():
             _quiet_close(p)
+
+
+class _FusedStage:
+    """Consecutive predicate-free transforms of one side, run as one stage (module docstring)."""
+
+    __slots__ = ("_copies", "_on_key", "_plans", "_run", "_stages")
+
+    def __init__(
+        self,
+        on_key: bool,
+        members: list[tuple[_Plan, _Stage]],
+        run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
+    ) -> None:
+        self._on_key = on_key
+        self._plans = tuple(plan for plan, _ in members)
+        self._stages = [stage for _, stage in members]
+        self._run = run
+        self._copies: dict[type, _Copy] = {}
+
+    def __call__(self, record: ConnectRecord) -> ConnectRecord | None:
+        if self._on_key:
+            value, schema = record.key, record.key_schema
+        else:
+            value, schema = record.value, record.value_schema
+        if schema is not None or type(value) is not dict:
+            return self._run(self._stages, record)
+        updated = dict(value)
+        try:
+            for plan in self._plans:
+                plan(updated, record)
+        except Exception:  # re-run one by one, so the failing transform reports it as apply would
+            return self._run(self._stages, record)
+        try:
+            copy = self._copies[type(record)]
+        except KeyError:
+            copy = self._copier(type(record))
+        return copy(record, updated)
+
+    def _copier(self, cls: type) -> _Copy:
+        copy = _copy_with(cls, self._on_key)
+        self._copies[cls] = copy
+        return copy
+
+
+def _fuse(
+    stages: list[tuple[Transformation[Any], _Stage]],
+    run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
+) -> list[_Stage]:
+    """Group runs of predicate-free transforms with plans on the same side into fused stages."""
+    out: list[_Stage] = []
+    group: list[tuple[_Plan, _Stage]] = []
+    group_on_key = False
+
+    def close_group() -> None:
+        if len(group) == 1:
+            out.append(group[0][1])
+        elif group:
+            fused = _FusedStage(group_on_key, list(group), run)
+            out.append((fused, None, False, "+".join(stage[3] for _, stage in group)))
+        group.clear()
+
+    for transform, stage in stages:
+        plan = _plan_of(transform) if stage[1] is None else None
+        on_key = bool(getattr(transform, "operates_on_key", False))
+        if plan is None or (group and on_key is not group_on_key):
+            close_group()
+        if plan is None:
+            out.append(stage)
+        else:
+            group.append((plan, stage))
+            group_on_key = on_key
+    close_group()
+    return out
+
+
+def _plan_of(transform: Transformation[Any]) -> _Plan | None:
+    offer = getattr(transform, "schemaless_plan", None)
+    return offer() if callable(offer) else None
+
+
+# Records the fused stage copies with generated code: the record classes of the contract,
+# whose ``_all_slots`` name every field. Any other class goes through ``new_record``.
+_FAST_COPY_CLASSES = (SinkRecord, SourceRecord, ConnectRecord)
+
+
+def _copy_with(cls: type, on_key: bool) -> _Copy:
+    """A function returning a copy of a ``cls`` record with a schemaless key or value.
+
+    Why generated: a record has 8 to 13 slots, and copying them as straight-line attribute
+    loads and stores is the cheapest copy CPython offers (``new_record`` costs about twice as
+    much for its keyword handling); the slot list comes from the class, so it cannot drift."""
+    schema_slot, value_slot = ("key_schema", "key") if on_key else ("value_schema", "value")
+    if cls not in _FAST_COPY_CLASSES or "_all_slots" not in cls.__dict__:
+        if on_key:
+            return lambda record, key: record.new_record(key_schema=None, key=key)
+        return lambda record, value: record.new_record(value_schema=None, value=value)
+    lines = ["def copy(record, replacement):", "    new = new_instance(cls)"]
+    for slot in cls._all_slots:
+        source = "None" if slot == schema_slot else "replacement" if slot == value_slot else f"record.{slot}"
+        lines.append(f"    new.{slot} = {source}")
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"new_instance": cls.__new__, "cls": cls}
+    exec("\n".join(lines), namespace)  # the source is built from the class's slot names only
+    copy: _Copy = namespace["copy"]
+    return copy
 
 
 def _resolve(registry: Registry, props: Mapping[str, Any], prefix: str, kind: str) -> type[Any]:

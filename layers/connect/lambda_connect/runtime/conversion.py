@@ -5,6 +5,13 @@ Kafka's ``WorkerSinkTask.convertAndTransformRecord``. Source side (``serialize``
 HEADER_CONVERTER → KEY_CONVERTER → VALUE_CONVERTER, as ``WorkerSourceTask``. A failure
 raises ``StageError`` naming the stage and the converter class, which is what the DLQ
 context headers and the CLI report.
+
+Direct paths. A converter may offer ``direct_reader()`` and ``direct_writer()``, each
+returning ``(schema, function)`` or None: the reader maps message bytes (or None) to a
+value that always has ``schema``; the writer maps a non-null value whose record schema *is*
+``schema`` to bytes. Either function may raise for input it does not take; the converter's
+own ``to_connect_data``/``from_connect_data`` then runs and handles or reports it. For
+schemaless JSON this turns a conversion into one ``orjson`` call (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ __all__ = ["RecordConverters"]
 
 RawHeaders = Sequence[tuple[str, bytes | None]]
 T = TypeVar("T")
+_Reader = tuple[Any, Callable[[bytes | None], Any]]
+_Writer = tuple[Any, Callable[[Any], bytes | None]]
+_new_sink_record = SinkRecord.__new__
+
+
+def _direct(converter: Any, hook: str) -> Any:
+    offer = getattr(converter, hook, None)
+    return offer() if callable(offer) else None
 
 
 def _converter_name(props: Mapping[str, Any], key: str, default: str) -> str:
@@ -47,6 +62,10 @@ class RecordConverters:
         self.key_class = class_name_of(type(key))
         self.value_class = class_name_of(type(value))
         self.header_class = class_name_of(type(header))
+        self._key_reader: _Reader | None = _direct(key, "direct_reader")
+        self._value_reader: _Reader | None = _direct(value, "direct_reader")
+        self._key_writer: _Writer | None = _direct(key, "direct_writer")
+        self._value_writer: _Writer | None = _direct(value, "direct_writer")
 
     @classmethod
     def from_config(
@@ -94,24 +113,51 @@ class RecordConverters:
     # --- Kafka bytes -> Connect data --------------------------------------------------
     def _to_connect(
         self, topic: str, key: bytes | None, value: bytes | None, headers: RawHeaders
-    ) -> tuple[Any, Any, Headers]:
-        try:
-            k = self.key.to_connect_data(topic, key)
-        except Exception as e:
-            k = self._failed(Stage.KEY_CONVERTER, self.key_class, e, lambda: self.key.to_connect_data(topic, key))
-        try:
-            v = self.value.to_connect_data(topic, value)
-        except Exception as e:
-            v = self._failed(Stage.VALUE_CONVERTER, self.value_class, e,
-                             lambda: self.value.to_connect_data(topic, value))
+    ) -> tuple[Any, Any, Any, Any, Headers]:
+        """Key schema, key, value schema, value and headers, in Kafka's stage order."""
+        reader = self._key_reader
+        if reader is None:
+            key_schema, k = self._read_key(topic, key)
+        else:
+            key_schema = reader[0]
+            try:
+                k = reader[1](key)
+            except Exception:
+                key_schema, k = self._read_key(topic, key)
+        reader = self._value_reader
+        if reader is None:
+            value_schema, v = self._read_value(topic, value)
+        else:
+            value_schema = reader[0]
+            try:
+                v = reader[1](value)
+            except Exception:
+                value_schema, v = self._read_value(topic, value)
         if not headers:
-            return k, v, EMPTY_HEADERS
+            return key_schema, k, value_schema, v, EMPTY_HEADERS
+        return key_schema, k, value_schema, v, self._read_headers(topic, headers)
+
+    def _read_key(self, topic: str, key: bytes | None) -> tuple[Any, Any]:
         try:
-            return k, v, self._headers_to_connect(topic, headers)
+            sv = self.key.to_connect_data(topic, key)
         except Exception as e:
-            hs = self._failed(Stage.HEADER_CONVERTER, self.header_class, e,
-                              lambda: self._headers_to_connect(topic, headers))
-            return k, v, hs
+            sv = self._failed(Stage.KEY_CONVERTER, self.key_class, e, lambda: self.key.to_connect_data(topic, key))
+        return sv.schema, sv.value
+
+    def _read_value(self, topic: str, value: bytes | None) -> tuple[Any, Any]:
+        try:
+            sv = self.value.to_connect_data(topic, value)
+        except Exception as e:
+            sv = self._failed(Stage.VALUE_CONVERTER, self.value_class, e,
+                              lambda: self.value.to_connect_data(topic, value))
+        return sv.schema, sv.value
+
+    def _read_headers(self, topic: str, headers: RawHeaders) -> Headers:
+        try:
+            return self._headers_to_connect(topic, headers)
+        except Exception as e:
+            return self._failed(Stage.HEADER_CONVERTER, self.header_class, e,
+                                lambda: self._headers_to_connect(topic, headers))
 
     def _headers_to_connect(self, topic: str, headers: RawHeaders) -> Headers:
         to_header = self.header.to_connect_header
@@ -133,8 +179,41 @@ class RecordConverters:
         headers: RawHeaders,
     ) -> SinkRecord:
         """A consumed Kafka record as a SinkRecord; raises StageError for the failing stage."""
-        k, v, hs = self._to_connect(topic, key, value, headers)
-        return SinkRecord(topic, partition, k.schema, k.value, v.schema, v.value, offset, timestamp, timestamp_type, hs)
+        # _to_connect inlined: this runs once per consumed record, and a call costs as much
+        # as a converter's direct path.
+        reader = self._key_reader
+        if reader is None:
+            key_schema, k = self._read_key(topic, key)
+        else:
+            key_schema = reader[0]
+            try:
+                k = reader[1](key)
+            except Exception:
+                key_schema, k = self._read_key(topic, key)
+        reader = self._value_reader
+        if reader is None:
+            value_schema, v = self._read_value(topic, value)
+        else:
+            value_schema = reader[0]
+            try:
+                v = reader[1](value)
+            except Exception:
+                value_schema, v = self._read_value(topic, value)
+        hs = self._read_headers(topic, headers) if headers else EMPTY_HEADERS
+        # SinkRecord(...) with every slot stored directly: its __init__ resolves defaults and
+        # header types that are already known here, and this runs once per consumed record.
+        record = _new_sink_record(SinkRecord)
+        record.topic = record.original_topic = topic
+        record.kafka_partition = record.original_kafka_partition = partition
+        record.kafka_offset = record.original_kafka_offset = offset
+        record.key_schema = key_schema
+        record.key = k
+        record.value_schema = value_schema
+        record.value = v
+        record.timestamp = timestamp
+        record.timestamp_type = timestamp_type
+        record.headers = hs
+        return record
 
     def to_source_record(
         self,
@@ -149,33 +228,52 @@ class RecordConverters:
     ) -> SourceRecord:
         """Connect data for a record a source task would emit, read from its serialized
         form — how ``lambda-connect transform`` replays source-side records."""
-        k, v, hs = self._to_connect(topic, key, value, headers)
-        return SourceRecord(
-            source_partition, source_offset, topic, partition, k.schema, k.value, v.schema, v.value, timestamp, hs
-        )
+        key_schema, k, value_schema, v, hs = self._to_connect(topic, key, value, headers)
+        return SourceRecord(source_partition, source_offset, topic, partition, key_schema, k, value_schema, v,
+                            timestamp, hs)
 
     # --- Connect data -> Kafka bytes --------------------------------------------------
     def serialize(self, record: ConnectRecord) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
         """Bytes to produce for ``record``, in Kafka's source order header → key → value."""
-        topic = record.topic
-        out_headers: list[tuple[str, bytes | None]] = []
-        if record.headers:
+        out_headers: list[tuple[str, bytes | None]] = self._write_headers(record) if record.headers else []
+        writer, k = self._key_writer, record.key
+        if writer is None or k is None or record.key_schema is not writer[0]:
+            key = self._write_key(record)
+        else:
             try:
-                out_headers = self._headers_from_connect(topic, record)
-            except Exception as e:
-                out_headers = self._failed(Stage.HEADER_CONVERTER, self.header_class, e,
-                                           lambda: self._headers_from_connect(topic, record))
-        try:
-            key = self.key.from_connect_data(topic, record.key_schema, record.key, record.headers)
-        except Exception as e:
-            key = self._failed(Stage.KEY_CONVERTER, self.key_class, e, lambda: self.key.from_connect_data(
-                topic, record.key_schema, record.key, record.headers))
-        try:
-            value = self.value.from_connect_data(topic, record.value_schema, record.value, record.headers)
-        except Exception as e:
-            value = self._failed(Stage.VALUE_CONVERTER, self.value_class, e, lambda: self.value.from_connect_data(
-                topic, record.value_schema, record.value, record.headers))
+                key = writer[1](k)
+            except Exception:
+                key = self._write_key(record)
+        writer, v = self._value_writer, record.value
+        if writer is None or v is None or record.value_schema is not writer[0]:
+            value = self._write_value(record)
+        else:
+            try:
+                value = writer[1](v)
+            except Exception:
+                value = self._write_value(record)
         return key, value, out_headers
+
+    def _write_headers(self, record: ConnectRecord) -> list[tuple[str, bytes | None]]:
+        try:
+            return self._headers_from_connect(record.topic, record)
+        except Exception as e:
+            return self._failed(Stage.HEADER_CONVERTER, self.header_class, e,
+                                lambda: self._headers_from_connect(record.topic, record))
+
+    def _write_key(self, record: ConnectRecord) -> bytes | None:
+        try:
+            return self.key.from_connect_data(record.topic, record.key_schema, record.key, record.headers)
+        except Exception as e:
+            return self._failed(Stage.KEY_CONVERTER, self.key_class, e, lambda: self.key.from_connect_data(
+                record.topic, record.key_schema, record.key, record.headers))
+
+    def _write_value(self, record: ConnectRecord) -> bytes | None:
+        try:
+            return self.value.from_connect_data(record.topic, record.value_schema, record.value, record.headers)
+        except Exception as e:
+            return self._failed(Stage.VALUE_CONVERTER, self.value_class, e, lambda: self.value.from_connect_data(
+                record.topic, record.value_schema, record.value, record.headers))
 
     def _headers_from_connect(self, topic: str, record: ConnectRecord) -> list[tuple[str, bytes | None]]:
         from_header = self.header.from_connect_header

@@ -168,12 +168,11 @@ def _cross_errors(props: Mapping[str, Any], values: Mapping[str, Any]) -> dict[s
     provisioned = any(values.get(k) is not None for k in (POLLERS_MIN, POLLERS_MAX, POLLER_GROUP))
     for key in _PROVISIONED_ONLY:
         value = values.get(key)
-        if key in props and value not in (None, False):
-            if not provisioned:
-                errors.setdefault(key, []).append(
-                    f"Invalid value {props[key]} for configuration {key}: event source mapping error handling "
-                    f"needs provisioned mode; set {POLLERS_MIN} and/or {POLLERS_MAX}"
-                )
+        if key in props and value is not None and value is not False and not provisioned:
+            errors.setdefault(key, []).append(
+                f"Invalid value {props[key]} for configuration {key}: event source mapping error handling "
+                f"needs provisioned mode; set {POLLERS_MIN} and/or {POLLERS_MAX}"
+            )
     lo, hi = values.get(POLLERS_MIN), values.get(POLLERS_MAX)
     if lo is not None and hi is not None and lo > hi:
         errors.setdefault(POLLERS_MAX, []).append(

@@ -149,7 +149,9 @@ def consumer_group(name: str, topic: str | None = None) -> str:
     return cleaned[: MAX_CONSUMER_GROUP - len(suffix)] + suffix
 
 
-def assign_consumer_groups(name: str, topics: list[str] | tuple[str, ...], current: Mapping[str, str]) -> dict[str, str]:
+def assign_consumer_groups(
+    name: str, topics: list[str] | tuple[str, ...], current: Mapping[str, str]
+) -> dict[str, str]:
     """One consumer group per topic, unique across the connector's mappings.
 
     Lambda gives every Kafka ESM exactly one topic and needs its group id to be unique, while a

@@ -45,6 +45,7 @@ from .connector_config import (
     default_converter,
 )
 from .errors import ErrorPolicy
+from .lambda_config import LAMBDA_CONFIG, lambda_config_errors
 from .registry import Registry, kinds_of
 
 __all__ = [
@@ -107,6 +108,8 @@ def _resolve_plugins(
         definition = ConfigDef(*(k for k in COMMON if k.name not in _PIPELINE_ONLY_SKIP))
     else:
         definition = base_definition(kinds, props)
+    if "sink" in kinds:
+        definition = definition + LAMBDA_CONFIG  # the sink's event source mapping (group Lambda)
     if connector is not None:
         definition = definition + connector.config_def
 
@@ -202,6 +205,9 @@ def _cross_checks(props: Mapping[str, Any], results: dict[str, ConfigValue], res
         for m in msgs:
             add(key, m)
     if "sink" in res.kinds:
+        for key, msgs in lambda_config_errors(props).items():
+            for m in msgs:
+                add(key, m)
         topics = _list(props, "topics")
         regex = str(props.get("topics.regex") or "").strip()
         if topics and regex:
@@ -225,8 +231,8 @@ def _cross_checks(props: Mapping[str, Any], results: dict[str, ConfigValue], res
                         f"('topics.regex={regex}') consumed by the connector")
             except re.error:
                 pass
-    if "source" in res.kinds and str(props.get("exactly.once.support", "")).strip().lower() == "required":
-        add("exactly.once.support", "This worker does not have exactly-once source support enabled.")
+    if "source" in res.kinds:
+        _exactly_once_checks(props, res, add)
     if res.connector is not None:
         try:
             extra = res.connector.validate(props)
@@ -236,6 +242,37 @@ def _cross_checks(props: Mapping[str, Any], results: dict[str, ConfigValue], res
         for key, cv in extra.items():
             for m in cv.errors:
                 add(key, m)
+
+
+_EOS_UNKNOWN = (
+    "The connector does not implement the API required for preflight validation of exactly-once source support. "
+    "Please consult the documentation for the connector to determine whether it supports exactly-once semantics, "
+    'and then consider reconfiguring the connector to use the value "requested" for this property (which will '
+    "disable this preflight check and allow the connector to be created)."
+)
+_EOS_UNSUPPORTED = "The connector does not support exactly-once semantics with the provided configuration."
+_BOUNDARY_UNSUPPORTED = (
+    "The connector does not support connector-defined transaction boundaries with the given configuration. "
+    "Please reconfigure it to use a different transaction boundary definition."
+)
+
+
+def _exactly_once_checks(props: Mapping[str, Any], res: _Resolution, add: Any) -> None:
+    """Kafka's preflight checks for exactly-once sources (KIP-618): ``required`` asks the
+    connector's ``exactly_once_support``; connector-defined boundaries are not supported."""
+    if str(props.get("transaction.boundary", "")).strip().lower() == "connector":
+        add("transaction.boundary", _BOUNDARY_UNSUPPORTED)
+    if str(props.get("exactly.once.support", "")).strip().lower() != "required" or res.connector is None:
+        return
+    try:
+        supported = res.connector().exactly_once_support(dict(props))
+    except Exception as e:
+        add("exactly.once.support", f"An unexpected error occurred during validation: {e}")
+        return
+    if supported is None:
+        add("exactly.once.support", _EOS_UNKNOWN)
+    elif not supported:
+        add("exactly.once.support", _EOS_UNSUPPORTED)
 
 
 def _validate(

@@ -9,6 +9,7 @@ each schema once into converter closures and keep them in an LRU of ``schemas.ca
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Callable
@@ -197,6 +198,28 @@ class JsonConverter(Converter, HeaderConverter):
             schema_json = _json_text.dumps(self.codec.schema_to_json(schema))
             cached = self._outgoing.put(schema, _Outgoing(schema_json, self.codec.to_json(schema)))
         return cached
+
+    # --- direct paths for the runtime -------------------------------------------------------
+    def direct_reader(self) -> tuple[Schema | None, Callable[[bytes | None], Any]] | None:
+        """With schemas off, reading is a bare ``orjson.loads`` whose result has no schema.
+
+        Returns the schema every read has and a function from message bytes to the value.
+        The function may raise for input it does not take (leniently parsed or invalid
+        JSON); the runtime then calls ``to_connect_data``, which handles or reports it."""
+        if self.schemas_enabled or type(self).to_connect_data is not JsonConverter.to_connect_data:
+            return None
+        return None, orjson.loads  # None and b"" raise here; to_connect_data reads them as null
+
+    def direct_writer(self) -> tuple[Schema | None, Callable[[Any], bytes]] | None:
+        """With schemas off, writing a non-null schemaless value is a bare ``orjson.dumps``.
+
+        Returns the schema the function is for (a record schema that *is* it) and a function
+        from a non-null value to bytes. It may raise for values it does not take (non-string
+        map keys, integers beyond 64 bits, other types); the runtime then calls
+        ``from_connect_data``, which handles or reports them."""
+        if self.schemas_enabled or type(self).from_connect_data is not JsonConverter.from_connect_data:
+            return None
+        return None, functools.partial(orjson.dumps, default=_fast_default, option=_FAST_OPTIONS)
 
     # --- bytes -> Connect -------------------------------------------------------------------
     def to_connect_data(self, topic: str, data: bytes | None, headers: Headers | None = None) -> SchemaAndValue:

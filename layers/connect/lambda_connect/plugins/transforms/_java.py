@@ -30,6 +30,8 @@ _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 _INT_RE = re.compile(r"[+-]?\d+")
 _DEC_RE = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[fFdD]?")
+# String.trim(): every code point up to U+0020, not only the common whitespace.
+_JAVA_TRIM = "".join(map(chr, range(0x21)))
 _HEX_RE = re.compile(r"([+-]?)0[xX]((?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+)[fFdD]?")
 
 
@@ -82,7 +84,7 @@ def parse_int(text: str, bits: int) -> int:
 
 def parse_double(text: str) -> float:
     """``Double.parseDouble``: trims, accepts ``NaN``/``Infinity``, a ``d``/``f`` suffix and hex floats."""
-    t = text.strip(" \t\n\r\x0b\x0c\x00")
+    t = text.strip(_JAVA_TRIM)
     if _DEC_RE.fullmatch(t):
         body = t.rstrip("fFdD") if t[-1:] in "fFdD" and "Infinity" not in t else t
         return float(body.replace("Infinity", "inf"))

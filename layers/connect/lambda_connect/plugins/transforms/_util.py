@@ -19,6 +19,7 @@ __all__ = [
     "JavaRegexValidator",
     "KeyOrValue",
     "SchemaCache",
+    "SchemalessPlan",
     "compile_java_regex",
     "key_value_variants",
     "require_map",
@@ -107,6 +108,15 @@ class SchemaCache:
 
 R = TypeVar("R", bound=ConnectRecord)
 
+SchemalessPlan = Callable[[dict[str, Any], ConnectRecord], None]
+"""Edits, in place, a schemaless map the caller owns, reading record metadata from the record.
+
+Why: a chain of map SMTs would otherwise copy the map and the record once per SMT. A
+transform that offers a plan runs ``plan(dict(value), record)`` in its own ``apply`` too,
+so the fused path of the runtime's TransformChain and ``apply`` share one implementation
+and cannot drift apart. A plan may raise for bad data; the chain then re-runs the
+transforms one by one, so the error is reported exactly as ``apply`` reports it."""
+
 
 class KeyOrValue(Generic[R]):
     """Mixin for the ``$Key``/``$Value`` variants: ``operating_*`` read the side the variant
@@ -122,8 +132,14 @@ class KeyOrValue(Generic[R]):
 
     def new_with(self, record: R, schema: Schema | None, value: Any) -> R:
         if self.operates_on_key:
-            return record.new_record(key_schema=schema, key=value)
-        return record.new_record(value_schema=schema, value=value)
+            return record.with_key(schema, value)
+        return record.with_value(schema, value)
+
+    def schemaless_plan(self) -> SchemalessPlan | None:
+        """The in-place edit this transform makes to a schemaless map (``None``: no such edit
+        for this configuration). The runtime fuses consecutive plans of one side (key or
+        value) into one map copy and one new record; see :data:`SchemalessPlan`."""
+        return None
 
 
 def config_def(*keys: ConfigKey) -> ConfigDef:

@@ -16,7 +16,15 @@ from lambda_connect.api.transform import Transformation
 
 from ._date_format import SimpleDateFormat
 from ._java import d2l, double_to_string, float_to_string, narrow_float, parse_double, parse_int, to_float32, wrap
-from ._util import REPLACE_NULL_WITH_DEFAULT, KeyOrValue, SchemaCache, key_value_variants, require_map, require_struct
+from ._util import (
+    REPLACE_NULL_WITH_DEFAULT,
+    KeyOrValue,
+    SchemaCache,
+    SchemalessPlan,
+    key_value_variants,
+    require_map,
+    require_struct,
+)
 
 __all__ = ["Cast"]
 
@@ -54,7 +62,15 @@ def _out_of_range(value: Any) -> DataException:
 
 
 def _int_table(bits: int) -> dict[type, Converter]:
+    high = (1 << (bits - 1)) - 1
+
     def from_str(text: str) -> int:
+        # Up to 18 ASCII digits are what both int() and Java's parseInt read the same way
+        # (and fit any Java long); signs, Unicode digits and errors take the exact parser.
+        if text.isascii() and text.isdigit() and len(text) < 19:
+            n = int(text)
+            if n <= high:
+                return n
         try:
             return parse_int(text, bits)
         except ValueError:
@@ -74,6 +90,18 @@ def _float_table(single: bool) -> dict[type, Converter]:
         return to_float32(v) if single else v
 
     def from_str(text: str) -> float:
+        # For ASCII text without '_', every string float() accepts with a finite result is
+        # one Double.parseDouble accepts with the same value (both round correctly, and the
+        # whitespace float() strips is whitespace Java's trim() strips). The rest, such as
+        # "Infinity", "1d" or hex floats, takes the exact parser.
+        if text.isascii() and "_" not in text:
+            try:
+                number = float(text)
+            except ValueError:
+                pass
+            else:
+                if number - number == 0.0:
+                    return rounded(number) if single else number
         try:
             return rounded(parse_double(text))
         except ValueError:
@@ -140,18 +168,18 @@ def _reject(value: Any) -> DataException:
 class _Caster:
     """Converts one value to ``target``; the per-type table is picked once, at configure time."""
 
-    __slots__ = ("_schemaless_table", "_table", "target")
+    __slots__ = ("_table", "schemaless_table", "target")
 
     def __init__(self, target: Type) -> None:
         self.target = target
         self._table = _TABLES[target]
         # A schemaless BigDecimal has no Connect type in Kafka, so it is rejected there.
-        self._schemaless_table = {k: v for k, v in self._table.items() if k is not decimal.Decimal}
+        self.schemaless_table = {k: v for k, v in self._table.items() if k is not decimal.Decimal}
 
     def schemaless(self, value: Any) -> Any:
         if value is None:
             return None
-        convert = self._schemaless_table.get(type(value))
+        convert = self.schemaless_table.get(type(value))
         if convert is None:
             raise _reject(value)
         return convert(value)
@@ -241,7 +269,7 @@ class Cast(KeyOrValue[Any], Transformation[Any]):
         whole = casts.pop(None, None)
         self._whole = _Caster(whole) if whole is not None else None
         self._fields = {name: _Caster(target) for name, target in casts.items() if name is not None}
-        self._field_plan = tuple((name, c.schemaless) for name, c in self._fields.items())
+        self._field_plan = tuple((name, c.schemaless_table) for name, c in self._fields.items())
         self._replace_null = bool(config[REPLACE_NULL_WITH_DEFAULT.name])
         self._schemas = SchemaCache()
 
@@ -253,16 +281,28 @@ class Cast(KeyOrValue[Any], Transformation[Any]):
         if schema is None:
             if self._whole is not None:
                 return self.new_with(record, None, self._whole.schemaless(value))
-            original = require_map(value, _PURPOSE)
-            updated = dict(original)
-            for name, cast in self._field_plan:
-                updated[name] = cast(original.get(name))
+            updated = dict(require_map(value, _PURPOSE))
+            self._cast_fields(updated, record)
             return self.new_with(record, None, updated)
         if self._whole is not None:
             return self.new_with(record, self._updated_schema(schema), self._whole.with_schema(schema, value))
         struct = require_struct(value, _PURPOSE)
         updated_schema = self._updated_schema(schema)
         return self.new_with(record, updated_schema, self._cast_struct(struct, updated_schema))
+
+    def schemaless_plan(self) -> SchemalessPlan | None:
+        return self._cast_fields if self._whole is None else None
+
+    def _cast_fields(self, value: dict[str, Any], record: ConnectRecord) -> None:
+        """Cast each listed field in place; a missing field becomes null, as in Kafka."""
+        for name, table in self._field_plan:
+            field_value = value.get(name)
+            if field_value is not None:
+                convert = table.get(type(field_value))
+                if convert is None:
+                    raise _reject(field_value)
+                field_value = convert(field_value)
+            value[name] = field_value
 
     # --- schema'd path ------------------------------------------------------------------------
     def _cast_struct(self, struct: Struct, updated_schema: Schema) -> Struct:

@@ -24,6 +24,7 @@ from ._util import (
     REPLACE_NULL_WITH_DEFAULT,
     KeyOrValue,
     SchemaCache,
+    SchemalessPlan,
     key_value_variants,
     require_map,
     require_sink_record,
@@ -122,11 +123,15 @@ class InsertField(KeyOrValue[Any], Transformation[Any]):
         if value is None:
             return record
         if schema is None:
-            return self.new_with(record, None, self._insert_schemaless(record, value))
+            updated = dict(value) if type(value) is dict else dict(require_map(value, _PURPOSE))
+            self._insert_schemaless(updated, record)
+            return self.new_with(record, None, updated)
         return self._apply_with_schema(record, value)
 
-    def _insert_schemaless(self, record: ConnectRecord, value: Any) -> dict[str, Any]:
-        updated = dict(value) if type(value) is dict else dict(require_map(value, _PURPOSE))
+    def schemaless_plan(self) -> SchemalessPlan:
+        return self._insert_schemaless
+
+    def _insert_schemaless(self, updated: dict[str, Any], record: ConnectRecord) -> None:
         if self._topic_name is not None:
             updated[self._topic_name] = record.topic
         if self._partition_name is not None and record.kafka_partition is not None:
@@ -138,7 +143,6 @@ class InsertField(KeyOrValue[Any], Transformation[Any]):
             updated[self._timestamp_name] = record.timestamp
         if self._static_name is not None:
             updated[self._static_name] = self._static_value
-        return updated
 
     def _apply_with_schema(self, record: ConnectRecord, value: Any) -> ConnectRecord:
         struct = require_struct(value, _PURPOSE)

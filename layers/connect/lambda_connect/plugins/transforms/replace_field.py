@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance, LambdaValidator
@@ -11,7 +11,15 @@ from lambda_connect.api.errors import ConfigException
 from lambda_connect.api.records import ConnectRecord
 from lambda_connect.api.transform import Transformation
 
-from ._util import REPLACE_NULL_WITH_DEFAULT, KeyOrValue, SchemaCache, key_value_variants, require_map, require_struct
+from ._util import (
+    REPLACE_NULL_WITH_DEFAULT,
+    KeyOrValue,
+    SchemaCache,
+    SchemalessPlan,
+    key_value_variants,
+    require_map,
+    require_struct,
+)
 
 __all__ = ["ReplaceField", "parse_rename_mappings"]
 
@@ -96,18 +104,34 @@ class ReplaceField(KeyOrValue[Any], Transformation[Any]):
     def _keep(self, field_name: str) -> bool:
         return field_name not in self._exclude and (not self._include or field_name in self._include)
 
-    def _schemaless_plan(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """One specialised comprehension per config shape, so each record costs a single dict build."""
-        renames = self._renames
-        if self._include:
-            keep = self._include - self._exclude
-            if renames:
-                return lambda v: {renames.get(k, k): x for k, x in v.items() if k in keep}
-            return lambda v: {k: x for k, x in v.items() if k in keep}
-        drop = self._exclude
-        if renames:
-            return lambda v: {renames.get(k, k): x for k, x in v.items() if k not in drop}
-        return lambda v: {k: x for k, x in v.items() if k not in drop}
+    def schemaless_plan(self) -> SchemalessPlan:
+        return self._schemaless
+
+    def _schemaless_plan(self) -> SchemalessPlan:
+        """The in-place edit: filter on the original names, then rename. Renames apply
+        together (``a:b,b:c`` moves both), and a renamed field replaces a kept field of the
+        same name, where Kafka's result depends on its HashMap's iteration order."""
+        keep = self._include - self._exclude if self._include else None
+        drop = tuple(self._exclude)
+        pairs = tuple(self._renames.items())
+        one = pairs[0] if len(pairs) == 1 else None
+
+        def replace_fields(value: dict[str, Any], record: ConnectRecord) -> None:
+            if keep is not None:
+                for name in [name for name in value if name not in keep]:
+                    del value[name]
+            else:
+                for name in drop:
+                    value.pop(name, None)
+            if one is not None:
+                if one[0] in value:
+                    value[one[1]] = value.pop(one[0])
+            elif pairs:
+                moved = [(new, value.pop(old)) for old, new in pairs if old in value]
+                for new, field_value in moved:
+                    value[new] = field_value
+
+        return replace_fields
 
     def apply(self, record: ConnectRecord) -> ConnectRecord:
         # Inlined operating_value/operating_schema: this runs once per record in the hot chain.
@@ -118,7 +142,9 @@ class ReplaceField(KeyOrValue[Any], Transformation[Any]):
         if value is None:
             return record
         if schema is None:
-            return self.new_with(record, None, self._schemaless(require_map(value, _PURPOSE)))
+            updated = dict(require_map(value, _PURPOSE))
+            self._schemaless(updated, record)
+            return self.new_with(record, None, updated)
         struct = require_struct(value, _PURPOSE)
         schema = self._schemas.get_or_build(struct.schema, lambda: self._updated_schema(struct.schema))
         updated = Struct(schema)

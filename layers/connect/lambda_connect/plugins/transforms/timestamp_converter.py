@@ -29,6 +29,7 @@ from ._util import (
     REPLACE_NULL_WITH_DEFAULT,
     KeyOrValue,
     SchemaCache,
+    SchemalessPlan,
     key_value_variants,
     require_map,
     require_struct_or_null,
@@ -68,7 +69,9 @@ def _trunc_div(n: int, d: int) -> int:
 
 
 def _saturate(n: int) -> int:
-    return max(_LONG_MIN, min(_LONG_MAX, n))
+    if _LONG_MIN <= n <= _LONG_MAX:
+        return n
+    return _LONG_MIN if n < 0 else _LONG_MAX
 
 
 def kind_of_schema(schema: Schema) -> str:
@@ -86,20 +89,16 @@ def kind_of_schema(schema: Schema) -> str:
     raise DataException(f"Schema {schema!r} does not correspond to a known timestamp type format")
 
 
-def _kind_of_value(value: Any) -> str:
-    """Schemaless: infer the representation from the Python type standing for the Java class."""
-    kind = type(value)
-    if kind is dt.datetime:
-        return _TIMESTAMP
-    if kind is dt.date:
-        return _DATE
-    if kind is dt.time:
-        return _TIME
-    if kind is int:
-        return _UNIX
-    if kind is str:
-        return _STRING
-    raise DataException(f"TimestampConverter does not support {_java_class(value)} objects as timestamps")
+def _out_of_range(value: Any) -> DataException:
+    return DataException(f"Timestamp {value!r} is outside the range of dates this converter handles")
+
+
+def _unsupported(value: Any) -> DataException:
+    return DataException(f"TimestampConverter does not support {_java_class(value)} objects as timestamps")
+
+
+# Schemaless: the representation inferred from the Python type standing for the Java class.
+_KIND_OF_TYPE = {dt.datetime: _TIMESTAMP, dt.date: _DATE, dt.time: _TIME, int: _UNIX, str: _STRING}
 
 
 @key_value_variants("TimestampConverter")
@@ -161,7 +160,17 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
             _STRING: self._ms_to_string, _UNIX: self._ms_to_unix, _DATE: _ms_to_date, _TIME: _ms_to_time,
             _TIMESTAMP: _ms_to_timestamp,
         }[self._target]
+        # Per Python type of a schemaless value, the whole conversion composed once.
+        self._by_type: dict[type, Callable[[Any], Any]] = {
+            python_type: self._compose(self._to_ms[kind]) for python_type, kind in _KIND_OF_TYPE.items()
+        }
+        if self._target == _UNIX and self._unit == 1:
+            self._by_type[int] = _saturate  # epoch milliseconds in and out: only Java's long range applies
         self._schemas = SchemaCache()
+
+    def _compose(self, to_ms: Callable[[Any], int]) -> Callable[[Any], Any]:
+        from_ms = self._from_ms
+        return lambda value: from_ms(to_ms(value))
 
     def apply(self, record: ConnectRecord) -> ConnectRecord:
         schema = self.operating_schema(record)
@@ -169,9 +178,8 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
         if schema is None:
             if value is None or not self._field:
                 return self.new_with(record, None, self.convert(value))
-            original = require_map(value, _PURPOSE)
-            updated = dict(original)
-            updated[self._field] = self.convert(original.get(self._field))
+            updated = dict(require_map(value, _PURPOSE))
+            self._convert_field(updated, record)
             return self.new_with(record, None, updated)
         if not self._field:
             target_schema = _TARGET_SCHEMAS[self._target][schema.optional]
@@ -180,15 +188,34 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
         updated_schema = self._schemas.get_or_build(schema, lambda: self._build_schema(schema))
         return self.new_with(record, updated_schema, self._convert_struct(struct, updated_schema))
 
+    def schemaless_plan(self) -> SchemalessPlan | None:
+        return self._convert_field if self._field else None
+
+    def _convert_field(self, value: dict[str, Any], record: ConnectRecord) -> None:
+        field_value = value.get(self._field)
+        if field_value is not None:
+            convert = self._by_type.get(type(field_value))
+            if convert is None:
+                raise _unsupported(field_value)
+            try:
+                field_value = convert(field_value)
+            except OverflowError:
+                raise _out_of_range(field_value) from None
+        value[self._field] = field_value
+
     def convert(self, value: Any, kind: str | None = None) -> Any:
         """Convert one timestamp (None stays None); ``kind`` is inferred from the value when not given."""
         if value is None:
             return None
-        to_ms = self._to_ms[kind or _kind_of_value(value)]
         try:
-            return self._from_ms(to_ms(value))
+            if kind is not None:
+                return self._from_ms(self._to_ms[kind](value))
+            convert = self._by_type.get(type(value))
+            if convert is None:
+                raise _unsupported(value)
+            return convert(value)
         except OverflowError:
-            raise DataException(f"Timestamp {value!r} is outside the range of dates this converter handles") from None
+            raise _out_of_range(value) from None
 
     # --- schema'd fields ------------------------------------------------------------------
     def _convert_struct(self, struct: Struct | None, updated_schema: Schema) -> Struct | None:

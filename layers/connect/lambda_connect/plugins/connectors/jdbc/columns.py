@@ -32,7 +32,7 @@ __all__ = ["ColumnSpec", "Converter", "RowShape", "row_shape", "shape_from_descr
 
 log = logging.getLogger(__name__)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Converter = Callable[[Any], Any]
 
 
@@ -130,13 +130,15 @@ def _int(t: Type, optional: bool) -> Schema:
     return Schema(t, optional=optional)
 
 
-def _from_sqlalchemy(type_: Any, optional: bool, dialect: str, tz: dt.tzinfo) -> tuple[Schema, Converter | None] | None:
+def _from_sqlalchemy(
+    type_: Any, optional: bool, dialect: str, tz: dt.tzinfo
+) -> tuple[Schema, Converter | None] | None:
     """Map one reflected SQLAlchemy type; None means "not supported, skip the column"."""
     import sqlalchemy.types as st
 
     name = type(type_).__name__.upper()
     unsigned = bool(getattr(type_, "unsigned", False))
-    if isinstance(type_, st.Boolean) or name == "BIT" and getattr(type_, "length", None) in (None, 1):
+    if isinstance(type_, st.Boolean) or (name == "BIT" and getattr(type_, "length", None) in (None, 1)):
         return Schema(Type.BOOLEAN, optional=optional), _bool_value
     if isinstance(type_, st.Integer):
         if dialect == "sqlite":
@@ -185,7 +187,8 @@ def row_shape(
     for col in columns:
         mapped = _from_sqlalchemy(col["type"], bool(col.get("nullable", True)), dialect, tz)
         if mapped is None:
-            log.warning("JDBC type %s of column %s in %s not currently supported; skipping it", col["type"], col["name"], table)
+            log.warning("JDBC type %s of column %s in %s not currently supported; skipping it",
+                        col["type"], col["name"], table)
             continue
         specs.append(ColumnSpec(col["name"], mapped[0], mapped[1]))
     return _shape(schema_name, specs), [s.name for s in specs]
@@ -228,7 +231,9 @@ _pg("text varchar bpchar char name", lambda o, p, s, tz: (Schema(Type.STRING, op
 _pg("uuid json jsonb inet cidr macaddr xml", lambda o, p, s, tz: (Schema(Type.STRING, optional=o), _str_value))
 
 
-def _mysql_spec(code: int, optional: bool, precision: Any, scale: Any, tz: dt.tzinfo) -> tuple[Schema, Converter | None] | None:
+def _mysql_spec(
+    code: int, optional: bool, precision: Any, scale: Any, tz: dt.tzinfo
+) -> tuple[Schema, Converter | None] | None:
     from pymysql.constants import FIELD_TYPE as F
 
     if code == F.TINY:
@@ -255,9 +260,7 @@ def _mysql_spec(code: int, optional: bool, precision: Any, scale: Any, tz: dt.tz
         return Timestamp.schema(optional=optional), _aware_timestamp
     if code == F.BIT:
         return Schema(Type.BYTES, optional=optional), _bytes_value
-    if code in (F.TINY_BLOB, F.MEDIUM_BLOB, F.LONG_BLOB, F.BLOB, F.VAR_STRING, F.STRING, F.VARCHAR, F.JSON, F.ENUM, F.SET):
-        return None  # text or binary: decided from the first value (pymysql reports both alike)
-    return None
+    return None  # text or binary (PyMySQL reports both alike): decided from the first value
 
 
 def _from_value(value: Any, tz: dt.tzinfo) -> tuple[Schema, Converter | None]:

@@ -35,12 +35,13 @@ from .columns import RowShape, shape_from_description
 
 __all__ = ["Mode", "Querier", "TsKind", "offset_from_map", "offset_to_map"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _new_struct = Struct.__new__
+_SQLITE_TS = "%Y-%m-%d %H:%M:%f"  # SQLite's %f is "SS.SSS"
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     BULK = "bulk"
     INCREMENTING = "incrementing"
     TIMESTAMP = "timestamp"
@@ -61,7 +62,7 @@ class TsKind(enum.Enum):
     NAIVE_LOCAL = "naive wall-clock time in db.timezone"  # PostgreSQL timestamp, MySQL DATETIME
     NAIVE_UTC = "naive UTC"  # MySQL TIMESTAMP (the session time zone is set to UTC)
     AWARE = "timezone-aware"  # PostgreSQL timestamptz
-    TEXT = "ISO text, millisecond precision"  # SQLite stores timestamps as text
+    TEXT = "ISO text, compared at millisecond precision"  # SQLite stores timestamps as text
 
 
 def offset_to_map(mode: Mode, ts: dt.datetime | None, inc: int | None) -> dict[str, Any] | None:
@@ -146,6 +147,7 @@ class Querier:
         if self.inc is None and mode.uses_incrementing:
             self.inc = -1  # Confluent starts below any id, so a row with id 0 is read
         self._result: Any = None
+        self._description: Any = None
         self._held: Any = None  # timestamp mode: the row read ahead to close a group
         self._group_floor: dt.datetime | None = None
         self.next_due = 0.0
@@ -168,7 +170,7 @@ class Querier:
         cols = [self._column(n) for n in self._ts_names]
         expr = cols[0] if len(cols) == 1 else sa.func.coalesce(*cols)
         if self._ts_kind is TsKind.TEXT:
-            expr = sa.func.strftime("%Y-%m-%d %H:%M:%f", expr, type_=sa.String)
+            expr = sa.func.strftime(_SQLITE_TS, expr, type_=sa.String)
         return expr
 
     def _bind_ts(self, ts: dt.datetime) -> Any:
@@ -179,7 +181,11 @@ class Querier:
             return ts.astimezone(UTC).replace(tzinfo=None)
         local = ts.astimezone(self._db_tz).replace(tzinfo=None)
         if kind is TsKind.TEXT:
-            return local.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            # SQLite rounds to milliseconds; normalising the bound the same way keeps
+            # "=" and ">" consistent with the column side.
+            import sqlalchemy as sa
+
+            return sa.func.strftime(_SQLITE_TS, local.strftime("%Y-%m-%d %H:%M:%S.%f"), type_=sa.String)
         return local
 
     def statement(self, now: dt.datetime | None) -> Any:
@@ -224,7 +230,15 @@ class Querier:
         now = db_now(conn, self._backend) if self.mode.uses_timestamp else None
         stmt = self.statement(now)
         self.last_started = started
-        self._result = conn.execution_options(yield_per=max(batch_rows, 1)).execute(stmt)
+        result = conn.execution_options(yield_per=max(batch_rows, 1)).execute(stmt)
+        self._description = result.cursor.description if result.cursor is not None else None
+        if self._backend == "sqlite":
+            # An open SQLite read holds the database lock and blocks every writer until the
+            # result set is exhausted; buffering the result keeps the application writable.
+            frozen = result.freeze()
+            conn.rollback()
+            result = frozen()
+        self._result = result
         self._group_floor = self.ts
         self._held = None
         if self._derive_shape:
@@ -245,8 +259,9 @@ class Querier:
             else:
                 self._held = peek
         if self._shape is None:
-            desc = result.cursor.description if result.cursor is not None else []
-            self._shape = shape_from_description(desc or [], rows[0] if rows else None, self._driver, self._db_tz)
+            self._shape = shape_from_description(
+                self._description or [], rows[0] if rows else None, self._driver, self._db_tz
+            )
         return self._records(rows, exhausted), exhausted
 
     def _records(self, rows: Sequence[Any], exhausted: bool) -> list[SourceRecord]:
@@ -284,9 +299,7 @@ class Querier:
         if out:
             if mode.uses_incrementing:
                 self.inc = inc
-            if mode is Mode.TIMESTAMP_INCREMENTING:
-                self.ts = ts
-            elif mode is Mode.TIMESTAMP:
+            if mode is Mode.TIMESTAMP_INCREMENTING or mode is Mode.TIMESTAMP:
                 self.ts = ts
         return out
 

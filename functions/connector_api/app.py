@@ -1,0 +1,18 @@
+"""Kafka Connect's REST API behind API Gateway (HTTP API, payload format 2.0)."""
+
+import os
+
+from aws_lambda_powertools import Logger
+from lambda_connect.aws.secrets import open_secret_store
+from lambda_connect.aws.sink_offsets import KafkaSinkOffsets
+from lambda_connect.rest.http_api import build_handler
+from lambda_connect.state import open_store
+
+logger = Logger(service="connector-api")
+SINK_OFFSETS = KafkaSinkOffsets.from_env() if os.environ.get("LAMBDA_CONNECT_BOOTSTRAP_SERVERS") else None
+HANDLER = build_handler(open_store(), open_secret_store(), SINK_OFFSETS, os.environ)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: object) -> dict:
+    return HANDLER(event, context)

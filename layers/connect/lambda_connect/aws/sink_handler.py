@@ -1,0 +1,320 @@
+"""The sink task Lambda: a Kafka event in, ``SinkWorker.process`` once, metrics and a response out.
+
+Which connector a batch belongs to, in order of precedence:
+
+1. ``event["connector"]`` — a local invoke (``lambda-connect invoke``) may name it;
+2. ``$LAMBDA_CONNECT_CONNECTOR`` — a function dedicated to one connector;
+3. the alias that qualifies ``context.invoked_function_arn``
+   (``arn:aws:lambda:<region>:<acct>:function:<fn>:<alias>``), looked up in the state table
+   (the reconciler gives every sink connector its own alias and event source mapping).
+
+Anything else fails loudly: an unmapped batch must never be committed.
+
+Records the event cannot decode (bad base64, a header that is not bytes, a record without
+its coordinates) still become records of the batch, carrying the decoding error, so the
+worker applies the connector's error policy to them (stage ``KAFKA_CONSUME``).
+
+The dead letter queue is produced to the cluster of ``$LAMBDA_CONNECT_BOOTSTRAP_SERVERS``
+(with its authentication settings, see ``aws.kafka_clients``), else to the event's own
+``bootstrapServers`` without authentication (local runs). Producer and admin client are
+built once per container and cluster.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+import os
+import threading
+import time
+from binascii import a2b_base64
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lambda_connect.api.errors import ConnectException
+from lambda_connect.runtime.dlq import ProducerLike
+from lambda_connect.runtime.sink_worker import (
+    ConsumedRecord,
+    SinkBatchResult,
+    SinkWorker,
+    UnknownConnectorError,
+)
+from lambda_connect.state.base import StateStore, StatusEntry, open_store
+
+from .kafka_clients import (
+    ENV_BOOTSTRAP,
+    KafkaSettings,
+    ensure_topic,
+    kafka_settings_from_env,
+    make_admin,
+    make_producer,
+)
+from .kafka_event import KafkaEvent, KafkaEventRecord, MalformedEventError
+from .metrics import emit, make_metrics, sink_batch_metrics
+
+__all__ = ["CONNECTOR_ENV", "KafkaDlqTransport", "SinkHandler", "StoreStatusReporter", "consumed_records"]
+
+log = logging.getLogger(__name__)
+
+CONNECTOR_ENV = "LAMBDA_CONNECT_CONNECTOR"
+DEADLINE_MARGIN_ENV = "LAMBDA_CONNECT_DEADLINE_MARGIN_MS"
+
+
+class StoreStatusReporter:
+    """Task status and active topics into the state table, written only when they change.
+
+    A warm container sees the same connector batch after batch; writing RUNNING every time
+    would cost one state-table write per invocation for no information.
+    """
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self._last: dict[tuple[str, int], str] = {}
+        self._topics: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def task_running(self, connector: str, task_id: int, worker_id: str) -> None:
+        with self._lock:
+            if self._last.get((connector, task_id)) == "RUNNING":
+                return
+            self._last[(connector, task_id)] = "RUNNING"
+        self.store.put_task_status(connector, task_id, StatusEntry("RUNNING", worker_id, None, time.time()))
+
+    def task_failed(self, connector: str, task_id: int, worker_id: str, trace: str) -> None:
+        with self._lock:
+            self._last[(connector, task_id)] = "FAILED"
+        self.store.put_task_status(connector, task_id, StatusEntry("FAILED", worker_id, trace, time.time()))
+
+    def topics_active(self, connector: str, topics: Iterable[str]) -> None:
+        with self._lock:
+            known = self._topics.setdefault(connector, set())
+            new = set(topics) - known
+            known |= new
+        if new:
+            self.store.add_active_topics(connector, new)
+
+
+class KafkaDlqTransport:
+    """Producer and topic creation for dead letter queues on one cluster, built on first use."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self._producer: ProducerLike | None = None
+        self._admin: Any = None
+        self._topics: set[str] = set()
+        self._lock = threading.Lock()
+
+    def producer(self) -> ProducerLike:
+        with self._lock:
+            if self._producer is None:
+                self._producer = make_producer(self.settings, {"linger.ms": 5})
+            return self._producer
+
+    def ensure_topic(self, topic: str, replication_factor: int) -> None:
+        """One partition, RF from ``errors.deadletterqueue.topic.replication.factor`` capped to
+        the number of brokers (Kafka's default of 3 cannot be met by a one-broker cluster)."""
+        with self._lock:
+            if topic in self._topics:
+                return
+            if self._admin is None:
+                self._admin = make_admin(self.settings)
+            brokers = len(self._admin.list_topics(timeout=10).brokers) or 1
+            rf = replication_factor if replication_factor > 0 else -1
+            ensure_topic(self._admin, topic, 1, min(rf, brokers) if rf > 0 else -1)
+            self._topics.add(topic)
+
+
+def _connector_from_arn(arn: str | None) -> str | None:
+    """The alias qualifier of a function ARN, or None for an unqualified/version ARN."""
+    if not arn:
+        return None
+    parts = arn.split(":")
+    if len(parts) != 8 or parts[5] != "function":
+        return None
+    qualifier = parts[7]
+    return None if qualifier.isdigit() or qualifier == "$LATEST" else qualifier
+
+
+def _slot_coordinates(slot: str) -> tuple[str, int]:
+    topic, _, partition = slot.rpartition("-")
+    return (topic, int(partition)) if topic and partition.isdigit() else (slot, -1)
+
+
+def _undecodable(data: Any, slot: str, error: MalformedEventError) -> ConsumedRecord:
+    """A record whose fields cannot all be decoded: keep its raw fields for the DLQ."""
+    fields = data if isinstance(data, Mapping) else {}
+    topic, partition = _slot_coordinates(slot)
+    topic = fields.get("topic") if isinstance(fields.get("topic"), str) else topic
+    partition = fields.get("partition") if type(fields.get("partition")) is int else partition
+    offset = fields.get("offset") if type(fields.get("offset")) is int else -1
+    timestamp = fields.get("timestamp") if type(fields.get("timestamp")) is int else None
+
+    def raw(name: str) -> bytes | None:
+        value = fields.get(name)
+        return None if value is None else str(value).encode("utf-8")
+
+    return ConsumedRecord(topic, partition, offset, timestamp, "NO_TIMESTAMP_TYPE", raw("key"), raw("value"), (),
+                          consume_error=error)
+
+
+def _b64(raw: Any) -> bytes | None:
+    if raw is None:
+        return None
+    if type(raw) is not str:
+        raise ValueError("not a string")
+    return a2b_base64(raw, strict_mode=True)
+
+
+def _well_formed(data: Any) -> ConsumedRecord | None:
+    """Fast path for the common case: every field has exactly the expected type. Anything
+    unusual returns None, and ``KafkaEventRecord`` then decodes the record (or names the fault)."""
+    try:
+        topic, partition, offset = data["topic"], data["partition"], data["offset"]
+        timestamp = data.get("timestamp")
+        if (type(topic) is not str or not topic or type(partition) is not int or type(offset) is not int
+                or (timestamp is not None and type(timestamp) is not int)):
+            return None
+        headers: list[tuple[str, bytes | None]] = []
+        for entry in data.get("headers") or ():
+            ((name, raw),) = entry.items()
+            headers.append((name, None if raw is None else bytes(raw)))
+        kind = data.get("timestampType")
+        return ConsumedRecord(topic, partition, offset, timestamp, kind if type(kind) is str and kind else
+                              "NO_TIMESTAMP_TYPE", _b64(data.get("key")), _b64(data.get("value")), headers)
+    except (ValueError, TypeError, AttributeError, KeyError, binascii.Error):
+        return None  # includes signed (Java) header bytes, which bytes() rejects: the slow path masks them
+
+
+def consumed_records(event: Mapping[str, Any]) -> list[ConsumedRecord]:
+    """The event's records in Lambda's order (by partition, then offset), one bad record never
+    hiding the others. Raises MalformedEventError only when the event itself is not a Kafka event."""
+    KafkaEvent(event)  # checks the event source
+    groups = event.get("records")
+    if not isinstance(groups, Mapping):
+        raise MalformedEventError("must be an object", field="records")
+    by_partition: dict[tuple[str, int], list[ConsumedRecord]] = {}
+    for slot, items in groups.items():
+        if not isinstance(items, list):
+            raise MalformedEventError("must be a list", field=f"records[{slot!r}]")
+        for data in items:
+            consumed = _well_formed(data)
+            if consumed is None:
+                try:
+                    r = KafkaEventRecord(data, slot=slot)
+                    consumed = ConsumedRecord(r.topic, r.partition, r.offset, r.timestamp, r.timestamp_type,
+                                              r.key, r.value, r.headers)
+                except MalformedEventError as e:
+                    consumed = _undecodable(data, slot, e)
+            by_partition.setdefault((consumed.topic, consumed.partition), []).append(consumed)
+    out: list[ConsumedRecord] = []
+    for records in by_partition.values():
+        out.extend(sorted(records, key=lambda c: c.offset))
+    return out
+
+
+class SinkHandler:
+    """Everything one container needs, built once; call it with ``(event, context)``."""
+
+    def __init__(
+        self,
+        store: StateStore | None = None,
+        *,
+        env: Mapping[str, str] = os.environ,
+        worker: SinkWorker | None = None,
+        metrics: Any = None,
+    ) -> None:
+        self.env = env
+        self.store = store if store is not None else open_store(env.get("LAMBDA_CONNECT_STATE_URL"))
+        margin = float(env.get(DEADLINE_MARGIN_ENV, "5000"))
+        self.worker = worker or SinkWorker(self.store, StoreStatusReporter(self.store), deadline_margin_ms=margin)
+        self.metrics = metrics if metrics is not None else make_metrics("sink-task")
+        self._transports: dict[str, KafkaDlqTransport] = {}
+        self._lock = threading.Lock()
+
+    def connector_name(self, event: Mapping[str, Any], context: Any) -> str:
+        """See the module docstring; raises UnknownConnectorError when nothing names one."""
+        named = event.get("connector")
+        if isinstance(named, str) and named:
+            return named
+        dedicated = self.env.get(CONNECTOR_ENV, "").strip()
+        if dedicated:
+            return dedicated
+        arn = getattr(context, "invoked_function_arn", None)
+        alias = _connector_from_arn(arn)
+        if alias is None:
+            raise UnknownConnectorError(
+                f"Cannot tell which connector this batch belongs to: the function ARN {arn!r} has no alias, "
+                f"${CONNECTOR_ENV} is unset and the event names no connector"
+            )
+        name = self.store.connector_for_alias(alias)
+        if name is None:
+            raise UnknownConnectorError(f"Unknown connector: no connector is mapped to function alias {alias!r}")
+        return name
+
+    def dlq_transport(self, event: Mapping[str, Any]) -> KafkaDlqTransport:
+        """The transport for the configured cluster, else for the event's own cluster."""
+        if self.env.get(ENV_BOOTSTRAP, "").strip():
+            key = "env"
+            make = lambda: kafka_settings_from_env(self.env)  # noqa: E731
+        else:
+            servers = str(event.get("bootstrapServers") or "").strip()
+            if not servers:
+                raise ConnectException(f"No Kafka cluster for the dead letter queue: set ${ENV_BOOTSTRAP}")
+            key = servers
+            make = lambda: KafkaSettings(bootstrap_servers=servers)  # noqa: E731
+        with self._lock:
+            transport = self._transports.get(key)
+            if transport is None:
+                transport = self._transports[key] = KafkaDlqTransport(make())
+            return transport
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        name = "unknown"
+        result: SinkBatchResult | None = None
+        records: list[ConsumedRecord] = []
+        try:
+            name = self.connector_name(event, context)
+            records = consumed_records(event)
+            remaining = getattr(context, "get_remaining_time_in_millis", None)
+            result = self.worker.process(
+                name,
+                records,
+                dlq_transport=_LazyTransport(self, event),
+                remaining_ms=remaining,
+                worker_id=str(getattr(context, "invoked_function_arn", None) or "local"),
+            )
+        except Exception as e:
+            log.error("Sink batch of %d record(s) failed: %s", len(records), e,
+                      extra={"connector": name, "records_in": len(records)})
+            emit(self.metrics, name, sink_batch_metrics(records_in=len(records), written=0, dead_lettered=0,
+                                                        failed=0, batch_failed=True))
+            raise
+        log.info(
+            "Sink batch processed",
+            extra={"connector": name, "task": result.task_id, "records_in": result.records_in,
+                   "written": result.written, "dead_lettered": result.dead_lettered, "failed": result.failed,
+                   "put_latency_ms": round(result.put_latency_ms, 3), "item_failures": len(result.item_failures)},
+        )
+        emit(self.metrics, name, sink_batch_metrics(
+            records_in=result.records_in, written=result.written, dead_lettered=result.dead_lettered,
+            failed=result.failed, dropped=result.dropped, skipped_duplicates=result.skipped_duplicates,
+            put_latency_ms=result.put_latency_ms, batch_failed=bool(result.item_failures),
+        ))
+        return {"batchItemFailures": [
+            {"itemIdentifier": {"partition": f"{r.topic}-{r.partition}", "offset": r.offset}}
+            for r in result.item_failures
+        ]}
+
+
+class _LazyTransport:
+    """Defers choosing (and connecting) the DLQ cluster until a record is actually dead-lettered."""
+
+    def __init__(self, handler: SinkHandler, event: Mapping[str, Any]) -> None:
+        self._handler = handler
+        self._event = event
+
+    def producer(self) -> ProducerLike:
+        return self._handler.dlq_transport(self._event).producer()
+
+    def ensure_topic(self, topic: str, replication_factor: int) -> None:
+        self._handler.dlq_transport(self._event).ensure_topic(topic, replication_factor)

@@ -1,0 +1,305 @@
+"""``lambda-connect up`` in-process: broker, state table, REST API, reconciler and local platform.
+
+The pieces are the deployed ones: the REST router of ``functions/connector_api``, the
+reconciler of ``functions/reconciler``, and the handler files ``functions/sink_task/app.py`` and
+``functions/source_task/app.py`` loaded by path and invoked with Lambda's event shapes. Only the
+platform differs (:class:`~lambda_connect.local.platform.LocalPlatform`).
+
+Instead of a DynamoDB stream, the REST layer's ``on_change`` hook queues the connector for the
+reconcile thread, so pause/resume/stop/delete/restart take effect within a second or two; a
+periodic pass over every connector re-resolves ``topics.regex`` and retries failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambda_connect.state.base import DEFAULT_STATE_URL
+
+from .context import LambdaContext
+from .functions import FunctionSpec, find_function, load_handler, project_root
+
+__all__ = ["LocalRuntime", "RuntimeOptions"]
+
+log = logging.getLogger(__name__)
+
+SINK_FUNCTION = "SinkTaskFunction"
+SOURCE_FUNCTION = "SourceTaskFunction"
+#: A local source invocation's budget unless told otherwise: short, so a pause is felt at once.
+DEFAULT_LOCAL_SOURCE_TIMEOUT_S = 5
+
+
+@dataclass
+class RuntimeOptions:
+    """Everything ``lambda-connect up`` takes; tests build it directly."""
+
+    connectors: Sequence[Mapping[str, str]] = ()
+    bootstrap_servers: str | None = None
+    state_url: str = DEFAULT_STATE_URL
+    port: int = 8083
+    bind: str = "127.0.0.1"
+    root: Path | None = None
+    sink_timeout_seconds: int | None = None
+    source_timeout_seconds: int | None = DEFAULT_LOCAL_SOURCE_TIMEOUT_S
+    reconcile_interval: float = 10.0
+    json_logs: bool = False
+    broker_log: Path | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: Consumer settings of the emulated mappings; None: quick group joins on the embedded
+    #: broker (session.timeout.ms=2000, below Kafka's default group.min.session.timeout.ms of
+    #: 6000, which tansu does not enforce), Kafka's 6000 minimum on any other cluster.
+    esm_consumer_overrides: Mapping[str, Any] | None = None
+
+
+class _LazyHandler:
+    """Loads a handler file on its first invocation (a cold start), once, thread-safely."""
+
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str]) -> None:
+        self.spec = spec
+        self._env = dict(env)
+        self._handler: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Any:
+        with self._lock:
+            if self._handler is None:
+                self._handler = load_handler(self.spec, self._env)
+            return self._handler
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> Any:
+        return self.load()(event, context)
+
+
+class LocalRuntime:
+    """Start with :meth:`start` (or ``with``), stop with :meth:`stop`."""
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.broker: Any = None
+        self.store: Any = None
+        self.platform: Any = None
+        self.reconciler: Any = None
+        self.service: Any = None
+        self.server: Any = None
+        self.bootstrap_servers: str = options.bootstrap_servers or ""
+        self.env: dict[str, str] = {}
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reconcile_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._stopped = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker is not None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from lambda_connect.aws.kafka_clients import kafka_settings_from_env
+        from lambda_connect.aws.sink_offsets import KafkaSinkOffsets
+        from lambda_connect.rest.resources import ConnectService
+        from lambda_connect.rest.router import Router
+        from lambda_connect.runtime.reconciler import Reconciler
+        from lambda_connect.runtime.registry import Registry
+        from lambda_connect.runtime.secrets import open_secret_store
+        from lambda_connect.state.base import open_store
+
+        from .platform import LocalPlatform
+        from .server import RestServer
+
+        opts = self.options
+        if not self.bootstrap_servers:
+            from .broker import EmbeddedBroker
+
+            self.broker = EmbeddedBroker(log_path=opts.broker_log).start()
+            self.bootstrap_servers = self.broker.bootstrap_servers
+            log.info("embedded Kafka broker (tansu) on %s", self.bootstrap_servers)
+        _prepare_sqlite(opts.state_url)
+        root = opts.root or project_root()
+        sink_spec = find_function(SINK_FUNCTION, root)
+        source_spec = find_function(SOURCE_FUNCTION, root)
+        self.env = self._environment(sink_spec)
+        os.environ.update(self.env)
+
+        self.store = open_store(opts.state_url)
+        kafka = kafka_settings_from_env(self.env)
+        registry = Registry.default()
+        sink_timeout = opts.sink_timeout_seconds or sink_spec.timeout_seconds
+        source_timeout = opts.source_timeout_seconds or source_spec.timeout_seconds
+        self.platform = LocalPlatform(
+            kafka,
+            sink_invoke=_LazyHandler(sink_spec, self.env),
+            source_invoke=_LazyHandler(source_spec, self.env),
+            sink_function=sink_spec.name,
+            source_function=source_spec.name,
+            sink_timeout_ms=sink_timeout * 1000,
+            source_timeout_ms=source_timeout * 1000,
+            stop_timeout=max(sink_timeout, source_timeout) + 5.0,
+            consumer_overrides=dict(self._esm_overrides()),
+        )
+        worker_id = f"{opts.bind}:{opts.port}"
+        self.reconciler = Reconciler(self.store, self.platform, registry, worker_id=worker_id)
+        sink_offsets = KafkaSinkOffsets.from_settings(kafka)
+        self.service = ConnectService(
+            self.store, registry, open_secret_store(opts.state_url, self.env), sink_offsets,
+            on_change=self.nudge, worker_id=worker_id, kafka_cluster_id=sink_offsets.cluster_id,
+        )
+        self.server = RestServer(Router(self.service), opts.bind, opts.port).start()
+        self.service.worker_id = self.reconciler.worker_id = f"{opts.bind}:{self.server.port}"
+        for config in opts.connectors:
+            self.register(config)
+        self._reconcile_thread = threading.Thread(target=self._reconcile_loop, name="reconciler", daemon=True)
+        self._reconcile_thread.start()
+        log.info("Kafka Connect REST API on %s", self.url)
+
+    def _esm_overrides(self) -> Mapping[str, Any]:
+        if self.options.esm_consumer_overrides is not None:
+            return self.options.esm_consumer_overrides
+        if self.broker is not None:
+            return {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
+        return {}
+
+    def _environment(self, sink_spec: FunctionSpec) -> dict[str, str]:
+        """The task functions' environment: the template's, then what a laptop needs instead."""
+        from lambda_connect.runtime.secrets import SECRETS_ENV, default_secrets_setting
+
+        env = {k: v for k, v in sink_spec.environment.items() if k != "POWERTOOLS_SERVICE_NAME"}
+        env.update({
+            "LAMBDA_CONNECT_STATE_URL": self.options.state_url,
+            "LAMBDA_CONNECT_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "LAMBDA_CONNECT_KAFKA_AUTH": os.environ.get("LAMBDA_CONNECT_KAFKA_AUTH", "none"),
+            "LAMBDA_CONNECT_MSK_CLUSTER_ARN": "",
+            SECRETS_ENV: os.environ.get(SECRETS_ENV) or default_secrets_setting(self.options.state_url),
+            "POWERTOOLS_METRICS_NAMESPACE": "lambda-connect",
+        })
+        if self.broker is not None:
+            env["LAMBDA_CONNECT_KAFKA_FAST_GROUP_JOIN"] = "1"
+        if self.options.json_logs:
+            env["LAMBDA_CONNECT_JSON_LOGS"] = "1"
+        else:
+            env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines would drown the human log
+        env.update(self.options.extra_env)
+        return env
+
+    def register(self, config: Mapping[str, str]) -> str:
+        """Create or update a connector from a config map (its ``name`` key names it), as
+        ``connect-standalone`` does with the files on its command line."""
+        name = str(config.get("name") or "").strip()
+        if not name:
+            raise ValueError("a connector file must give the connector's name ('name')")
+        created, _ = self.service.put_config(name, dict(config))
+        log.info("connector %s %s", name, "created" if created else "updated")
+        return name
+
+    def nudge(self, name: str) -> None:
+        """Reconcile ``name`` soon (the REST layer calls this after every write)."""
+        self._queue.put(name)
+
+    def reconcile_now(self, name: str) -> Any:
+        return self.reconciler.reconcile(name)
+
+    def _reconcile_loop(self) -> None:
+        self._reconcile_all()
+        while not self._stopping.is_set():
+            try:
+                name = self._queue.get(timeout=self.options.reconcile_interval)
+            except queue.Empty:
+                self._reconcile_all()
+                continue
+            if name is None:
+                break
+            pending = {name}
+            while True:  # coalesce a burst of changes into one pass per connector
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._stopping.set()
+                    break
+                pending.add(more)
+            for item in sorted(pending):
+                self._reconcile_one(item)
+
+    def _reconcile_one(self, name: str) -> None:
+        try:
+            result = self.reconciler.reconcile(name)
+        except Exception:  # keep reconciling the others; the next pass retries
+            log.exception("reconciling %s failed", name)
+            return
+        if not result.ok:
+            log.warning("connector %s: %s", name, (result.error or "").strip().splitlines()[-1:])
+        else:
+            log.info("connector %s: %s%s", name, result.action, f" ({result.state})" if result.state else "")
+
+    def _reconcile_all(self) -> None:
+        try:
+            names = self.store.list_connectors()
+        except Exception:
+            log.exception("listing connectors failed")
+            return
+        known = set(names)
+        platform_names = set(getattr(self.platform, "_esms", {})) | set(getattr(self.platform, "_schedules", {}))
+        for name in sorted(known | platform_names):
+            if self._stopping.is_set():
+                return
+            self._reconcile_one(name)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop serving, finish and commit the batches in flight, close everything."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        self._queue.put(None)
+        if self.server is not None:
+            self.server.stop()
+        if self._reconcile_thread is not None:
+            self._reconcile_thread.join(timeout or 30)
+        if self.platform is not None:
+            self.platform.shutdown(timeout)
+        if self.store is not None:
+            try:
+                self.store.close()
+            except Exception:  # closing a store that failed to open fully
+                log.debug("closing the state store failed", exc_info=True)
+        if self.broker is not None:
+            self.broker.close()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _prepare_sqlite(url: str) -> None:
+    """Create the directory of a ``sqlite:///path`` state database (``.lambda-connect/``)."""
+    if not url.lower().startswith("sqlite") or "///" not in url:
+        return
+    path = url.split("///", 1)[1].split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)

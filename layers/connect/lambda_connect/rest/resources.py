@@ -1,0 +1,498 @@
+"""The Kafka Connect REST semantics (reference §1.4), without HTTP.
+
+:class:`ConnectService` is what ``ConnectorsResource``/``ConnectorPluginsResource`` do in a
+Kafka Connect worker, over the state table instead of a herder: every write is a versioned
+state-table change, and ``on_change(name)`` tells a local runtime to reconcile at once (in AWS
+the table's stream triggers the reconciler). Methods return plain JSON values; the router
+picks the status codes. Failures are :class:`RestError` or the ``api.errors`` tree, mapped by
+the router the way Kafka's exception mapper does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lambda_connect
+from lambda_connect.api.errors import (
+    AlreadyExistsException,
+    ConflictException,
+    ConnectException,
+    NotFoundException,
+)
+from lambda_connect.runtime.connector_config import base_definition
+from lambda_connect.runtime.registry import Registry, UnknownPluginError, kinds_of
+from lambda_connect.runtime.secrets import SecretStore, password_keys
+from lambda_connect.runtime.sink_offsets import SinkOffsets, groups_by_topic, sink_offset_entry
+from lambda_connect.runtime.validation import config_key_info, effective_definition, validate_connector_config
+from lambda_connect.state.base import ConnectorEntry, StateStore, StatusEntry, normalize_target_state, partition_key
+
+from . import bodies, entities
+from .errors import STALE_CONFIG_MESSAGE, BadRequest, RestError, ServerError
+from .status import connector_state, task_states
+
+__all__ = ["ConnectService"]
+
+log = logging.getLogger(__name__)
+
+_NOT_STOPPED = (
+    "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the "
+    "specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+)
+_HEALTHY = "Worker has completed startup and is ready to handle requests."
+_UNHEALTHY = "Worker was unable to handle this request and may be unable to handle other requests"
+_SECRET_HINTS = ("password", "secret", "token", "credential")
+
+
+def _java_map(config: Mapping[str, str]) -> str:
+    """Kafka quotes the config as Java's ``Map.toString``; secret-looking values are masked
+    because that message is echoed to clients and logs."""
+    shown = (f"{k}={'[hidden]' if any(h in k.lower() for h in _SECRET_HINTS) else v}" for k, v in config.items())
+    return "{" + ", ".join(shown) + "}"
+
+
+def _tasks_max(config: Mapping[str, str]) -> int:
+    try:
+        return max(1, int(config.get("tasks.max", "1")))
+    except ValueError:
+        return 1
+
+
+def _strip_connector(name: str) -> str:
+    return name[: -len("Connector")] if name.endswith("Connector") else name
+
+
+class ConnectService:
+    """Kafka Connect's REST operations over a :class:`StateStore`."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        registry: Registry | None,
+        secrets: SecretStore | None,
+        sink_offsets: SinkOffsets | None,
+        on_change: Callable[[str], None] | None = None,
+        worker_id: str = "lambda-connect",
+        *,
+        kafka_cluster_id: str | Callable[[], str] = "",
+        commit: str = "",
+    ) -> None:
+        """``secrets`` None stores PASSWORD values as given (only for tests that need no secrets);
+        ``sink_offsets`` None makes the sink offsets endpoints answer 500 (no cluster configured)."""
+        self.store = store
+        self.registry = registry or Registry.default()
+        self.secrets = secrets
+        self.sink_offsets = sink_offsets
+        self.on_change = on_change
+        self.worker_id = worker_id
+        self._cluster_id = kafka_cluster_id
+        self._commit = commit
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _changed(self, name: str) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(name)
+        except Exception:  # the write has succeeded; a failed nudge only delays reconciliation
+            log.exception("on_change hook failed for connector %s", name)
+
+    def _entry(self, name: str, message: str | None = None) -> ConnectorEntry:
+        entry = self.store.get_connector(name)
+        if entry is None:
+            raise NotFoundException(message or f"Connector {name} not found")
+        return entry
+
+    def _connector_class(self, config: Mapping[str, str]) -> type[Any]:
+        connector_class = str(config.get("connector.class") or "").strip()
+        if not connector_class:
+            raise BadRequest(f"Connector config {_java_map(config)} contains no connector type")
+        try:
+            return self.registry.resolve(connector_class, {"source", "sink"})
+        except UnknownPluginError as e:
+            raise ServerError(str(e)) from e
+
+    def _kind(self, config: Mapping[str, str]) -> str:
+        try:
+            cls = self.registry.resolve(str(config.get("connector.class") or ""), {"source", "sink"})
+        except ConnectException:
+            return "unknown"
+        kinds = kinds_of(cls)
+        return "source" if "source" in kinds else "sink" if "sink" in kinds else "unknown"
+
+    def _task_configs(self, entry: ConnectorEntry, kind: str) -> list[dict[str, str]]:
+        """Sink: ``tasks.max`` copies of the config (Kafka's usual shape). Source: what the
+        source runtime generated and stored. A stopped connector has none."""
+        if entry.target_state == "STOPPED":
+            return []
+        if kind == "sink":
+            return [dict(entry.config) for _ in range(_tasks_max(entry.config))]
+        stored = self.store.get_task_configs(entry.name)
+        return [dict(c) for c in stored.configs] if stored else []
+
+    def _info(self, entry: ConnectorEntry) -> dict[str, Any]:
+        kind = self._kind(entry.config)
+        return entities.connector_info(entry.name, entry.config, len(self._task_configs(entry, kind)), kind)
+
+    def _publish_task_configs(self, entry: ConnectorEntry) -> None:
+        """Keep the stored task configs in step with a sink connector's config and state."""
+        if entry.target_state == "STOPPED":
+            self.store.clear_task_configs(entry.name)
+        elif self._kind(entry.config) == "sink":
+            self.store.put_task_configs(entry.name, entry.version, self._task_configs(entry, "sink"))
+
+    def _prepare(self, name: str, config: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Validate like Kafka's create/update, then swap PASSWORD literals for secret
+        references. Returns (config to store, secrets to save once the write has won)."""
+        bodies.check_connector_name(name)
+        self._connector_class(config)
+        infos = validate_connector_config(config, self.registry)
+        if infos["error_count"]:
+            lines = [m for c in infos["configs"] for m in c["value"]["errors"]]
+            raise BadRequest(
+                f"Connector configuration is invalid and contains the following {len(lines)} error(s):\n"
+                + "\n".join(lines)
+                + "\nYou can also find the above list of errors at the endpoint "
+                f"`/connector-plugins/{config['connector.class']}/config/validate`"
+            )
+        if self.secrets is None:
+            return config, {}
+        keys = effective_definition(config, self.registry).keys
+        pending = {k: config[k] for k in password_keys(keys, config)}
+        stored = {**config, **{k: self.secrets.reference(name, k) for k in pending}}
+        return stored, pending
+
+    def _save_secrets(self, name: str, pending: Mapping[str, str]) -> None:
+        if self.secrets is not None:
+            for key, value in pending.items():
+                self.secrets.store(name, key, value)
+
+    def _create(self, name: str, config: dict[str, str], target_state: str) -> dict[str, Any]:
+        stored, pending = self._prepare(name, config)
+        try:
+            entry = self.store.create_connector(name, stored, target_state)
+        except AlreadyExistsException as e:
+            raise RestError(409, f"Connector {name} already exists") from e
+        self._save_secrets(name, pending)
+        self._publish_task_configs(entry)
+        self._changed(name)
+        return self._info(entry)
+
+    def _replace(self, entry: ConnectorEntry, config: dict[str, str]) -> dict[str, Any]:
+        stored, pending = self._prepare(entry.name, config)
+        try:
+            updated = self.store.update_connector(entry.name, stored, expected_version=entry.version)
+        except (ConflictException, NotFoundException) as e:
+            raise RestError(409, STALE_CONFIG_MESSAGE) from e
+        self._save_secrets(entry.name, pending)
+        self._publish_task_configs(updated)
+        self._changed(entry.name)
+        return self._info(updated)
+
+    # --- worker ---------------------------------------------------------------------------------
+    def server_info(self) -> dict[str, str]:
+        cluster = self._cluster_id
+        if callable(cluster):
+            try:
+                cluster = cluster()
+            except Exception as e:  # the API stays usable without the cluster
+                log.warning("Kafka cluster id unavailable: %s", e)
+                cluster = ""
+        return entities.server_info(lambda_connect.__version__, self._commit, cluster)
+
+    def health(self) -> tuple[int, dict[str, str]]:
+        try:
+            self.store.list_connectors()
+        except Exception as e:
+            return 500, entities.worker_status("unhealthy", f"{_UNHEALTHY}: the state table is unreachable ({e})")
+        return 200, entities.worker_status("healthy", _HEALTHY)
+
+    # --- connectors -----------------------------------------------------------------------------
+    def list_connectors(self, expand: list[str]) -> list[str] | dict[str, Any]:
+        names = self.store.list_connectors()
+        wanted = [e for e in ("status", "info") if e in expand]
+        if not wanted:
+            return names
+        out: dict[str, Any] = {}
+        for name in names:
+            entry = self.store.get_connector(name)
+            if entry is None:  # deleted while listing: omitted, as Kafka does
+                continue
+            item: dict[str, Any] = {}
+            if "status" in wanted:
+                item["status"] = self._status(entry)
+            if "info" in wanted:
+                item["info"] = self._info(entry)
+            out[name] = item
+        return out
+
+    def create_connector(self, body: Any) -> tuple[str, dict[str, Any]]:
+        """POST /connectors → (name, ConnectorInfo)."""
+        if not isinstance(body, dict):
+            raise ServerError(f"Request body must be a JSON object, got {type(body).__name__}")
+        unknown = sorted(set(body) - {"name", "config", "initial_state"})
+        if unknown:
+            known = '"name", "config", "initial_state"'
+            raise ServerError(f'Unrecognized field "{unknown[0]}" (known properties: {known})')
+        raw_name = body.get("name")
+        if raw_name is not None and not isinstance(raw_name, str):
+            raise ServerError("Connector name must be a JSON string")
+        name = (raw_name or "").strip()
+        if body.get("config") is None:
+            raise BadRequest("Connector config must be provided in the 'config' field")
+        config = bodies.config_map(body["config"])
+        if "name" in config and config["name"] != name:
+            raise BadRequest(
+                f"Connector name configuration ({config['name']}) doesn't match connector name in the URL ({name})"
+            )
+        config["name"] = name
+        initial = body.get("initial_state")
+        try:
+            target = "RUNNING" if initial is None else normalize_target_state(str(initial))
+        except ValueError as e:
+            raise ServerError(f"Invalid initial_state {initial!r}: expected RUNNING, PAUSED or STOPPED") from e
+        return name, self._create(name, config, target)
+
+    def get_connector(self, name: str) -> dict[str, Any]:
+        return self._info(self._entry(name))
+
+    def get_config(self, name: str) -> dict[str, str]:
+        return dict(self._entry(name).config)
+
+    def put_config(self, name: str, body: Any) -> tuple[bool, dict[str, Any]]:
+        """PUT /connectors/{c}/config → (created, ConnectorInfo)."""
+        config = bodies.config_map(body)
+        if "name" in config and config["name"] != name:
+            raise BadRequest(
+                f"Connector name configuration ({config['name']}) doesn't match connector name in the URL ({name})"
+            )
+        config["name"] = name
+        entry = self.store.get_connector(name)
+        if entry is None:
+            return True, self._create(name, config, "RUNNING")
+        return False, self._replace(entry, config)
+
+    def patch_config(self, name: str, body: Any) -> dict[str, Any]:
+        entry = self._entry(name)
+        patch = bodies.patch_map(body)
+        if patch.get("name") is not None and patch["name"] != name:
+            raise BadRequest(
+                f"Connector name configuration ({patch['name']}) doesn't match connector name in the URL ({name})"
+            )
+        merged = dict(entry.config)
+        for key, value in patch.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        merged["name"] = name
+        return self._replace(entry, merged)
+
+    def delete(self, name: str) -> None:
+        if not self.store.delete_connector(name):
+            raise NotFoundException(f"Connector {name} not found")
+        if self.secrets is not None:
+            self.secrets.delete(name)
+        self._changed(name)
+
+    # --- status, tasks, lifecycle ---------------------------------------------------------------
+    def _status(self, entry: ConnectorEntry) -> dict[str, Any]:
+        kind = self._kind(entry.config)
+        state, worker, trace = connector_state(entry.target_state, self.store.get_connector_status(entry.name))
+        count = len(self._task_configs(entry, kind))
+        tasks = task_states(entry.target_state, state, kind, count, self.store.get_task_statuses(entry.name))
+        return entities.connector_state_info(
+            entry.name,
+            entities.state_entry(state, worker or self.worker_id, trace),
+            [entities.task_state(t, s, w or self.worker_id, tr) for t, s, w, tr in tasks],
+            kind,
+        )
+
+    def status(self, name: str) -> dict[str, Any]:
+        return self._status(self._entry(name, f"No status found for connector {name}"))
+
+    def task_status(self, name: str, task: int) -> dict[str, Any]:
+        entry = self.store.get_connector(name)
+        if entry is not None:
+            for item in self._status(entry)["tasks"]:
+                if item["id"] == task:
+                    return item
+        raise NotFoundException(f"No status found for task {name}-{task}")
+
+    def tasks(self, name: str) -> list[dict[str, Any]]:
+        entry = self._entry(name)
+        configs = self._task_configs(entry, self._kind(entry.config))
+        return [entities.task_info(name, i, c) for i, c in enumerate(configs)]
+
+    def restart(self, name: str, include_tasks: bool, only_failed: bool) -> dict[str, Any] | None:
+        """KIP-745: returns None for the plain restart (204), else the snapshot (202)."""
+        entry = self._entry(name, f"Unknown connector: {name}")
+        now = time.time()
+        restarting = StatusEntry("RESTARTING", self.worker_id, None, now)
+        if not include_tasks and not only_failed:
+            self.store.put_connector_status(name, restarting)
+            self._changed(name)
+            return None
+        snapshot = self._status(entry)
+        if not only_failed or snapshot["connector"]["state"] == "FAILED":
+            self.store.put_connector_status(name, restarting)
+            snapshot["connector"] = entities.state_entry("RESTARTING", self.worker_id, None)
+        if include_tasks:
+            for i, task in enumerate(snapshot["tasks"]):
+                if not only_failed or task["state"] == "FAILED":
+                    self.store.put_task_status(name, task["id"], restarting)
+                    snapshot["tasks"][i] = entities.task_state(task["id"], "RESTARTING", self.worker_id, None)
+        self._changed(name)
+        return snapshot
+
+    def restart_task(self, name: str, task: int) -> None:
+        entry = self._entry(name, f"Unknown connector: {name}")
+        if not 0 <= task < len(self._task_configs(entry, self._kind(entry.config))):
+            raise NotFoundException(f"Unknown task: {name}-{task}")
+        self.store.put_task_status(name, task, StatusEntry("RESTARTING", self.worker_id, None, time.time()))
+        self._changed(name)
+
+    def _set_target(self, name: str, target: str) -> None:
+        entry = self._entry(name, f"Unknown connector {name}")
+        if entry.target_state != target:
+            entry = self.store.set_target_state(name, target)
+        if target == "STOPPED":
+            self.store.clear_task_statuses(name)
+        self._publish_task_configs(entry)
+        self._changed(name)
+
+    def pause(self, name: str) -> None:
+        self._set_target(name, "PAUSED")
+
+    def resume(self, name: str) -> None:
+        self._set_target(name, "RUNNING")
+
+    def stop(self, name: str) -> None:
+        self._set_target(name, "STOPPED")
+
+    # --- topics ---------------------------------------------------------------------------------
+    def topics(self, name: str) -> dict[str, Any]:
+        return entities.active_topics(name, self.store.get_active_topics(name))
+
+    def reset_topics(self, name: str) -> None:
+        self._entry(name)
+        self.store.reset_active_topics(name)
+        self._changed(name)
+
+    # --- offsets (KIP-875) ----------------------------------------------------------------------
+    def _require_sink_offsets(self) -> SinkOffsets:
+        if self.sink_offsets is None:
+            raise ServerError("Sink connector offsets are unavailable: no Kafka cluster is configured for the API")
+        return self.sink_offsets
+
+    def get_offsets(self, name: str) -> dict[str, Any]:
+        entry = self._entry(name)
+        kind = self._kind(entry.config)
+        if kind == "sink":
+            groups = groups_by_topic(name, self.store.get_resources(name))
+            found = self._require_sink_offsets().get(name, groups)
+            return entities.connector_offsets(sink_offset_entry(t, p, o) for t, p, o in found)
+        return entities.connector_offsets(self.store.get_offsets(name))
+
+    def _stopped_entry(self, name: str) -> ConnectorEntry:
+        entry = self._entry(name)
+        if entry.target_state != "STOPPED":
+            raise BadRequest(_NOT_STOPPED.format(name=name))
+        return entry
+
+    def _hook(self, entry: ConnectorEntry, offsets: Mapping[str, Any]) -> bool:
+        """The connector's ``alter_offsets`` (KIP-875): True means it keeps no offsets of its own.
+        Partitions are given as their canonical JSON (dicts cannot be mapping keys)."""
+        cls = self._connector_class(entry.config)
+        hook = getattr(cls, "alter_offsets", None)
+        if hook is None:
+            return False
+        try:
+            return bool(hook(cls(), dict(entry.config), offsets))
+        except ConnectException as e:
+            raise BadRequest(f"Failed to alter the offsets of connector {entry.name}: {e}") from e
+
+    @staticmethod
+    def _done(verb: str, managed_by_connector: bool) -> dict[str, str]:
+        if managed_by_connector:
+            return entities.message(f"The offsets for this connector have been {verb} successfully")
+        return entities.message(
+            f"The Connect framework-managed offsets for this connector have been {verb} successfully. However, if "
+            f"this connector manages offsets externally, they will need to be manually {verb} in the system that "
+            "the connector uses."
+        )
+
+    def alter_offsets(self, name: str, body: Any) -> dict[str, str]:
+        items = bodies.offsets_entries(body)
+        entry = self._stopped_entry(name)
+        if self._kind(entry.config) == "sink":
+            wanted = bodies.sink_offsets_body(items)
+            hooked = self._hook(entry, {
+                partition_key(p): o for p, o in (sink_offset_entry(t, n, off) for t, n, off in wanted)
+            })
+            groups = groups_by_topic(name, self.store.get_resources(name))
+            self._require_sink_offsets().alter(name, groups, wanted)
+        else:
+            entries = bodies.source_offsets_body(items)
+            hooked = self._hook(entry, {partition_key(p): o for p, o in entries})
+            self.store.commit_offsets(name, entries)
+        self._changed(name)
+        return self._done("altered", hooked)
+
+    def reset_offsets(self, name: str) -> dict[str, str]:
+        entry = self._stopped_entry(name)
+        if self._kind(entry.config) == "sink":
+            groups = groups_by_topic(name, self.store.get_resources(name))
+            sink = self._require_sink_offsets()
+            current = sink.get(name, groups)
+            hooked = self._hook(entry, {partition_key(sink_offset_entry(t, p, None)[0]): None for t, p, _ in current})
+            sink.reset(name, groups)
+        else:
+            hooked = self._hook(entry, {partition_key(p): None for p, _ in self.store.get_offsets(name)})
+            self.store.delete_offsets(name)
+        self._changed(name)
+        return self._done("reset", hooked)
+
+    # --- plugins --------------------------------------------------------------------------------
+    def plugins(self, connectors_only: bool) -> list[dict[str, str]]:
+        kinds = {"source", "sink"} if connectors_only else None
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for d in self.registry.descriptors():
+            if kinds is not None and d.kind not in kinds:
+                continue
+            info = d.plugin_info()
+            if (info["class"], info["type"]) not in seen:
+                seen.add((info["class"], info["type"]))
+                out.append(info)
+        return out
+
+    def plugin_config(self, plugin: str) -> list[dict[str, Any]]:
+        try:
+            cls = self.registry.resolve(plugin)
+        except UnknownPluginError as e:
+            hint = f" Closest known names: {', '.join(e.suggestions)}" if e.suggestions else ""
+            raise NotFoundException(f"Unknown plugin {plugin}.{hint}") from e
+        kinds = kinds_of(cls)
+        if not kinds:
+            raise BadRequest(f"Plugin {plugin} is not a connector, converter, transformation or predicate")
+        definition = cls.config_def
+        if kinds & {"source", "sink"}:
+            definition = base_definition(kinds) + definition
+        return [config_key_info(k) for k in definition]
+
+    def validate(self, plugin: str, body: Any) -> dict[str, Any]:
+        config = bodies.config_map(body)
+        included = str(config.get("connector.class") or "").strip()
+        if not included:
+            raise ServerError(f"Connector config {_java_map(config)} contains no connector type")
+        same = _strip_connector(included).endswith(_strip_connector(plugin))
+        if not same:
+            canonical = self.registry.canonical
+            same = canonical(included) is not None and canonical(included) == canonical(plugin)
+        if not same:
+            raise BadRequest(f"Included connector type {included} does not match request type {plugin}")
+        self._connector_class(config)
+        return validate_connector_config(config, self.registry)

@@ -1,0 +1,345 @@
+"""A framework-free HTTP router for Kafka Connect's REST paths.
+
+``ROUTES`` is data — (method, path template, handler, status, schemas) — so the SAM template
+test and the OpenAPI document are derived from the very table that serves requests. The
+router speaks plain :class:`Request`/:class:`Response` values: the Lambda adapter
+(``aws.api_handler``) and the local HTTP server both translate to and from them.
+
+Errors follow Kafka Connect: unknown paths 404 ``HTTP 404 Not Found``, a known path with
+another method 405 ``HTTP 405 Method Not Allowed``, every error body
+``{"error_code", "message"}``; bodies over 256 KiB are refused with 413 before parsing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from lambda_connect.api.errors import (
+    AlreadyExistsException,
+    ConfigException,
+    ConflictException,
+    NotFoundException,
+)
+
+from . import bodies
+from .errors import STALE_CONFIG_MESSAGE, PayloadTooLarge, RestError
+from .resources import ConnectService
+
+__all__ = ["MAX_BODY_BYTES", "ROUTES", "Request", "Response", "Route", "Router"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+_JSON = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @classmethod
+    def from_target(
+        cls, method: str, target: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> Request:
+        """Build from a request target such as ``/connectors?expand=status`` (for servers and tests)."""
+        path, _, query = target.partition("?")
+        return cls(method, path, parse_qs(query, keep_blank_values=True), dict(headers or {}), body)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean query parameter, parsed as JAX-RS does (only ``true`` is true)."""
+        values = self.query.get(name)
+        if not values:
+            return default
+        return values[-1].strip().lower() == "true"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+def _json(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status, {**_JSON, **(headers or {})}, json.dumps(value, ensure_ascii=False).encode())
+
+
+def _empty(status: int) -> Response:
+    return Response(status, {}, b"")
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    return _json(status, {"error_code": status, "message": message}, headers)
+
+
+Params = dict[str, str]
+Handler = Callable[[ConnectService, Request, Params], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: ``template`` segments in braces are parameters (``{connector}``)."""
+
+    method: str
+    template: str
+    handler: Handler
+    summary: str
+    status: int
+    response: str | None = None
+    request: str | None = None
+    query: tuple[str, ...] = ()
+    extra_statuses: tuple[int, ...] = ()
+
+    @property
+    def segments(self) -> list[str]:
+        return [s for s in self.template.split("/") if s]
+
+
+def _task(params: Params) -> int:
+    try:
+        return int(params["task"])
+    except ValueError as e:
+        raise RestError(404, f"HTTP 404 Not Found: task id {params['task']!r} is not a number") from e
+
+
+def _body(request: Request) -> Any:
+    return bodies.json_body(request.body)
+
+
+# --- handlers (one line each; the semantics are in ConnectService) --------------------------------
+def _root(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.server_info())
+
+
+def _health(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(*s.health())
+
+
+def _list(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.list_connectors(list(r.query.get("expand", []))))
+
+
+def _create(s: ConnectService, r: Request, p: Params) -> Response:
+    name, info = s.create_connector(_body(r))
+    return _json(201, info, {"Location": f"/connectors/{name}"})
+
+
+def _get(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.get_connector(p["connector"]))
+
+
+def _delete(s: ConnectService, r: Request, p: Params) -> Response:
+    s.delete(p["connector"])
+    return _empty(204)
+
+
+def _get_config(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.get_config(p["connector"]))
+
+
+def _put_config(s: ConnectService, r: Request, p: Params) -> Response:
+    created, info = s.put_config(p["connector"], _body(r))
+    if created:
+        return _json(201, info, {"Location": f"/connectors/{p['connector']}"})
+    return _json(200, info)
+
+
+def _patch_config(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.patch_config(p["connector"], _body(r)))
+
+
+def _status(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.status(p["connector"]))
+
+
+def _restart(s: ConnectService, r: Request, p: Params) -> Response:
+    snapshot = s.restart(p["connector"], r.flag("includeTasks"), r.flag("onlyFailed"))
+    return _empty(204) if snapshot is None else _json(202, snapshot)
+
+
+def _pause(s: ConnectService, r: Request, p: Params) -> Response:
+    s.pause(p["connector"])
+    return _empty(202)
+
+
+def _resume(s: ConnectService, r: Request, p: Params) -> Response:
+    s.resume(p["connector"])
+    return _empty(202)
+
+
+def _stop(s: ConnectService, r: Request, p: Params) -> Response:
+    s.stop(p["connector"])
+    return _empty(204)
+
+
+def _tasks(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.tasks(p["connector"]))
+
+
+def _task_status(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.task_status(p["connector"], _task(p)))
+
+
+def _task_restart(s: ConnectService, r: Request, p: Params) -> Response:
+    s.restart_task(p["connector"], _task(p))
+    return _empty(204)
+
+
+def _topics(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.topics(p["connector"]))
+
+
+def _topics_reset(s: ConnectService, r: Request, p: Params) -> Response:
+    s.reset_topics(p["connector"])
+    return _empty(202)
+
+
+def _get_offsets(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.get_offsets(p["connector"]))
+
+
+def _alter_offsets(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.alter_offsets(p["connector"], _body(r)))
+
+
+def _reset_offsets(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.reset_offsets(p["connector"]))
+
+
+def _plugins(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.plugins(r.flag("connectorsOnly", default=True)))
+
+
+def _plugin_config(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.plugin_config(p["plugin"]))
+
+
+def _validate(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.validate(p["plugin"], _body(r)))
+
+
+def _openapi(s: ConnectService, r: Request, p: Params) -> Response:
+    from .openapi import openapi_document
+
+    return _json(200, openapi_document())
+
+
+_C = "/connectors/{connector}"
+ROUTES: list[Route] = [
+    Route("GET", "/", _root, "Worker version, commit and Kafka cluster id", 200, "ServerInfo"),
+    Route("GET", "/health", _health, "Health of the API and its state table", 200, "WorkerStatus",
+          extra_statuses=(500,)),
+    Route("GET", "/connectors", _list, "Connector names, or name → status/info with ?expand=", 200, None,
+          query=("expand",)),
+    Route("POST", "/connectors", _create, "Create a connector", 201, "ConnectorInfo", "CreateConnectorRequest",
+          extra_statuses=(400, 409, 413, 500)),
+    Route("GET", _C, _get, "Connector info", 200, "ConnectorInfo", extra_statuses=(404,)),
+    Route("DELETE", _C, _delete, "Delete a connector", 204, extra_statuses=(404,)),
+    Route("GET", _C + "/config", _get_config, "Connector config (secrets as references)", 200, "ConnectorConfig",
+          extra_statuses=(404,)),
+    Route("PUT", _C + "/config", _put_config, "Create (201) or replace (200) a connector's config", 200,
+          "ConnectorInfo", "ConnectorConfig", extra_statuses=(201, 400, 409, 413, 500)),
+    Route("PATCH", _C + "/config", _patch_config, "Merge-patch a connector's config (null removes a key)", 200,
+          "ConnectorInfo", "ConnectorConfigPatch", extra_statuses=(400, 404, 409, 413)),
+    Route("GET", _C + "/status", _status, "Connector and task states", 200, "ConnectorStateInfo",
+          extra_statuses=(404,)),
+    Route("POST", _C + "/restart", _restart, "Restart the connector (204), or with flags its instances (202)", 204,
+          "ConnectorStateInfo", query=("includeTasks", "onlyFailed"), extra_statuses=(202, 404)),
+    Route("PUT", _C + "/pause", _pause, "Pause the connector and its tasks", 202, extra_statuses=(404,)),
+    Route("PUT", _C + "/resume", _resume, "Resume a paused or stopped connector", 202, extra_statuses=(404,)),
+    Route("PUT", _C + "/stop", _stop, "Stop the connector (no tasks; offsets may then be edited)", 204,
+          extra_statuses=(404,)),
+    Route("GET", _C + "/tasks", _tasks, "Task configs", 200, "TaskInfo", extra_statuses=(404,)),
+    Route("GET", _C + "/tasks/{task}/status", _task_status, "One task's state", 200, "TaskState",
+          extra_statuses=(404,)),
+    Route("POST", _C + "/tasks/{task}/restart", _task_restart, "Restart one task", 204, extra_statuses=(404,)),
+    Route("GET", _C + "/topics", _topics, "Active topics (KIP-558)", 200, "ActiveTopicsInfo"),
+    Route("PUT", _C + "/topics/reset", _topics_reset, "Reset the active topics", 202, extra_statuses=(404,)),
+    Route("GET", _C + "/offsets", _get_offsets, "Committed offsets (KIP-875)", 200, "ConnectorOffsets",
+          extra_statuses=(404,)),
+    Route("PATCH", _C + "/offsets", _alter_offsets, "Alter offsets of a STOPPED connector", 200, "Message",
+          "ConnectorOffsets", extra_statuses=(400, 404)),
+    Route("DELETE", _C + "/offsets", _reset_offsets, "Reset offsets of a STOPPED connector", 200, "Message",
+          extra_statuses=(400, 404)),
+    Route("GET", "/connector-plugins", _plugins, "Installed plugins", 200, "PluginInfo", query=("connectorsOnly",)),
+    Route("GET", "/connector-plugins/{plugin}/config", _plugin_config, "A plugin's config definition", 200,
+          "ConfigKeyInfo", extra_statuses=(400, 404)),
+    Route("PUT", "/connector-plugins/{plugin}/config/validate", _validate, "Validate a config without storing it",
+          200, "ConfigInfos", "ConnectorConfig", extra_statuses=(400, 500)),
+    Route("GET", "/openapi.json", _openapi, "This API as an OpenAPI 3.1 document", 200),
+]
+
+#: Routes whose response is an array of the named schema.
+ARRAY_RESPONSES = frozenset({("GET", _C + "/tasks"), ("GET", "/connector-plugins"),
+                             ("GET", "/connector-plugins/{plugin}/config")})
+
+
+def _match(route: Route, segments: list[str]) -> Params | None:
+    pattern = route.segments
+    if len(pattern) != len(segments):
+        return None
+    params: Params = {}
+    for want, got in zip(pattern, segments):
+        if want.startswith("{") and want.endswith("}"):
+            params[want[1:-1]] = got
+        elif want != got:
+            return None
+    return params
+
+
+def _map_exception(exc: BaseException) -> Response:
+    """Kafka's ConnectExceptionMapper: known failures keep their status, the rest are 500."""
+    if isinstance(exc, RestError):
+        return error_response(exc.status, exc.message)
+    if isinstance(exc, NotFoundException):
+        return error_response(404, str(exc))
+    if isinstance(exc, AlreadyExistsException):
+        return error_response(409, str(exc))
+    if isinstance(exc, ConflictException):
+        return error_response(409, STALE_CONFIG_MESSAGE)
+    if isinstance(exc, ConfigException):
+        return error_response(400, str(exc))
+    log.exception("Unhandled error serving a REST request")
+    return error_response(500, f"{type(exc).__name__}: {exc}")
+
+
+class Router:
+    """Dispatches :class:`Request` values to :data:`ROUTES` handlers over one service."""
+
+    def __init__(self, service: ConnectService, routes: list[Route] | None = None) -> None:
+        self.service = service
+        self.routes = routes if routes is not None else ROUTES
+
+    def handle(self, request: Request) -> Response:
+        if len(request.body) > MAX_BODY_BYTES:
+            return _map_exception(PayloadTooLarge(MAX_BODY_BYTES))
+        path = request.path or "/"
+        segments = [unquote(s) for s in path.split("/") if s]
+        method = request.method.upper()
+        allowed: list[str] = []
+        for route in self.routes:
+            params = _match(route, segments)
+            if params is None:
+                continue
+            if route.method != method:
+                allowed.append(route.method)
+                continue
+            try:
+                return route.handler(self.service, request, params)
+            except Exception as e:
+                return _map_exception(e)
+        if allowed:
+            return error_response(405, "HTTP 405 Method Not Allowed", {"Allow": ", ".join(sorted(set(allowed)))})
+        return error_response(404, "HTTP 404 Not Found")

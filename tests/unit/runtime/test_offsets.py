@@ -1,0 +1,56 @@
+"""Committed-offset reader and in-flight offset tracking of the source runtime."""
+
+from __future__ import annotations
+
+from lambda_connect.runtime.offsets import StoreOffsetReader, SubmittedOffsets, partition_id
+from lambda_connect.state.memory import InMemoryStateStore
+
+
+def test_reader_finds_offsets_whatever_the_key_order_of_the_partition():
+    store = InMemoryStateStore()
+    store.create_connector("c", {"name": "c", "connector.class": "X"})
+    store.commit_offsets("c", [({"table": "t", "protocol": "1"}, {"incrementing": 42})])
+    reader = StoreOffsetReader(store, "c")
+    assert reader.offset({"protocol": "1", "table": "t"}) == {"incrementing": 42}
+    assert reader.offset({"table": "other"}) is None
+    found = reader.offsets([{"protocol": "1", "table": "t"}, {"table": "other"}])
+    assert found == {partition_id({"table": "t", "protocol": "1"}): {"incrementing": 42},
+                     partition_id({"table": "other"}): None}
+
+
+def test_reader_is_a_snapshot_taken_at_start():
+    store = InMemoryStateStore()
+    store.create_connector("c", {"name": "c", "connector.class": "X"})
+    reader = StoreOffsetReader(store, "c")
+    store.commit_offsets("c", [({"f": 1}, {"position": 10})])
+    assert reader.offset({"f": 1}) is None
+
+
+def test_commit_stops_at_the_first_unconfirmed_record_of_each_partition():
+    tracker = SubmittedOffsets()
+    a = [tracker.submit({"p": "a"}, {"n": n}) for n in range(1, 5)]
+    b = [tracker.submit({"p": "b"}, {"n": n}) for n in range(1, 3)]
+    a[0].ack()
+    a[2].ack()
+    a[3].ack()
+    b[1].ack()
+    assert tracker.committable() == [({"p": "a"}, {"n": 1})]
+    assert tracker.pending() == 2  # a2 and b1
+    a[1].ack()
+    b[0].ack()
+    assert sorted(tracker.committable(), key=str) == [({"p": "a"}, {"n": 4}), ({"p": "b"}, {"n": 2})]
+    assert tracker.committable() == [] and tracker.pending() == 0
+
+
+def test_records_without_source_partition_never_produce_offsets():
+    tracker = SubmittedOffsets()
+    tracker.submit(None, None).ack()
+    assert tracker.committable() == []
+
+
+def test_ack_all_settles_everything_a_committed_transaction_held():
+    tracker = SubmittedOffsets()
+    for n in range(3):
+        tracker.submit({"p": 0}, {"n": n})
+    tracker.ack_all()
+    assert tracker.committable() == [({"p": 0}, {"n": 2})]

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from lambda_connect.aws.platform import AwsPlatform
 from lambda_connect.runtime.reconciler import Reconciler
 from lambda_connect.state.memory import InMemoryStateStore
@@ -22,7 +21,8 @@ ALIAS_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{FN}:{ALIAS}"
 BOOTSTRAP = ["b-1.kafka.internal:9096", "b-2.kafka.internal:9096"]
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:kafka-AbCdEf"
 ACCESS = [{"Type": "SASL_SCRAM_512_AUTH", "URI": SECRET}]
-LATEST = {"FunctionName": FN, "Version": "$LATEST", "CodeSha256": "c0de", "LastModified": "2026-11-25T10:00:00.000+0000"}
+LATEST = {"FunctionName": FN, "Version": "$LATEST", "CodeSha256": "c0de",
+          "LastModified": "2026-11-25T10:00:00.000+0000"}
 NAME = "orders-sink"
 U1, U2, U3 = (f"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f{i}" for i in range(1, 4))
 
@@ -309,7 +309,7 @@ def test_new_sink_code_is_published_and_the_alias_moved(world) -> None:
 
 
 def test_an_access_error_fails_the_connector_with_the_aws_message(world) -> None:
-    store, reconciler, calls, lam, _ = world
+    store, reconciler, _, lam, _ = world
     store.create_connector(NAME, config())
     lam.add_client_error("get_function_configuration", "AccessDeniedException", "not authorized to perform",
                          http_status_code=403, expected_params={"FunctionName": FN})

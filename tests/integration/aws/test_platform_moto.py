@@ -12,13 +12,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from lambda_connect.aws.platform import AwsPlatform
 from lambda_connect.aws.reconciler_handler import ReconcilerHandler
 from lambda_connect.runtime.platform import SinkSpec, SourceSpec
 from lambda_connect.runtime.reconciler import Reconciler
 from lambda_connect.state.dynamodb import DynamoDBStateStore, create_table
+from moto import mock_aws
 
 REGION = "us-east-1"
 FN = "lambda-connect-sink"

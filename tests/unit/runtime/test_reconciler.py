@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lambda_connect.runtime.platform import (
     PlatformError,
     PlatformThrottled,

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from lambda_connect.aws.reconciler_handler import ReconcilerHandler, connector_changes
 from lambda_connect.runtime.platform import PlatformThrottled
 from lambda_connect.runtime.reconciler import Reconciler
@@ -75,7 +74,7 @@ def test_retriable_failures_are_reported_per_record(parts) -> None:
 
 
 def test_direct_invoke_and_rescan(parts) -> None:
-    store, platform, handler = parts
+    store, _, handler = parts
     store.create_connector("orders-sink", sink())
     store.create_connector("other", sink(name="other", topics="other"))
 

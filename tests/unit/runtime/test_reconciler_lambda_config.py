@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lambda_connect.api.errors import ConfigException
 from lambda_connect.runtime.lambda_config import LambdaSettings, lambda_config_errors, lambda_settings
 from lambda_connect.runtime.platform import (

@@ -138,3 +138,12 @@ def test_tombstone_and_binary_keys_reach_the_sink(app: ModuleType, tmp_path: Pat
 def test_store_is_opened_from_the_environment(app: ModuleType, tmp_path: Path) -> None:
     _connector(app, tmp_path, name="visible")
     assert open_store(f"sqlite:///{tmp_path / 'state.db'}").get_connector("visible") is not None
+
+
+def test_sink_config_docs_are_generated_from_the_config_defs() -> None:
+    spec = importlib.util.spec_from_file_location("gen_config_docs", ROOT / "scripts/gen_config_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "docs/readme/sink.md is stale: run scripts/gen_config_docs.py --write"
+    assert "`insert.mode`" in module.render() and "`s3.bucket.name`" in module.render()

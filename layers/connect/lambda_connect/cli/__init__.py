@@ -21,6 +21,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lambda_connect.cli.transform",
     "lambda_connect.cli.plugins",
     "lambda_connect.cli.validate",
+    "lambda_connect.cli.up",
+    "lambda_connect.cli.connectors",
+    "lambda_connect.cli.offsets",
+    "lambda_connect.cli.invoke",
+    "lambda_connect.cli.events",
+    "lambda_connect.cli.demo",
 )
 
 

@@ -9,8 +9,8 @@ Fused stages. Most chains edit schemaless JSON maps (InsertField, ReplaceField, 
 TimestampConverter on ``$Value``). Run one by one, each SMT copies the map and the record.
 A transform may offer ``schemaless_plan()``: an in-place edit of a map the caller owns,
 which its own ``apply`` also uses. Consecutive predicate-free transforms of one side (key
-or value) that offer plans become one stage: for a schemaless dict it copies the map once,
-runs the plans and builds one record. Anything else (a schema, null, a non-map) and any
+or value) that offer plans become one stage (a lone one too): for a schemaless dict it
+copies the map once, runs the plans and builds one record. Anything else (a schema, null, a non-map) and any
 exception go through the transforms' own ``apply`` one by one, so results, errors and
 their attribution to a transform class are those of the unfused chain.
 """
@@ -188,9 +188,8 @@ def _fuse(
     group_on_key = False
 
     def close_group() -> None:
-        if len(group) == 1:
-            out.append(group[0][1])
-        elif group:
+        # A group of one is worth it too: the generated record copy beats new_record.
+        if group:
             fused = _FusedStage(group_on_key, list(group), run)
             out.append((fused, None, False, "+".join(stage[3] for _, stage in group)))
         group.clear()

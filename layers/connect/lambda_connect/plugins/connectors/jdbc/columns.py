@@ -161,7 +161,11 @@ def _from_sqlalchemy(
         precision = getattr(type_, "precision", None)
         if scale is None or (precision is None and dialect == "postgresql"):
             return Schema(Type.FLOAT64, optional=optional), _float_value
-        return Decimal.schema(int(scale), optional=optional, precision=precision), _decimal_value(int(scale))
+        # psycopg and PyMySQL return a declared NUMERIC(p, s) with exactly scale s already.
+        exact = dialect in ("postgresql", "mysql")
+        return Decimal.schema(int(scale), optional=optional, precision=precision), (
+            None if exact else _decimal_value(int(scale))
+        )
     if isinstance(type_, st.DateTime) or name in ("TIMESTAMP", "DATETIME"):
         aware = bool(getattr(type_, "timezone", False)) or (dialect == "mysql" and name == "TIMESTAMP")
         return Timestamp.schema(optional=optional), _aware_timestamp if aware else _naive_timestamp(tz)

@@ -148,6 +148,7 @@ class Querier:
             self.inc = -1  # Confluent starts below any id, so a row with id 0 is read
         self._result: Any = None
         self._description: Any = None
+        self._prefetched: list[Any] = []
         self._held: Any = None  # timestamp mode: the row read ahead to close a group
         self._group_floor: dt.datetime | None = None
         self.next_due = 0.0
@@ -239,6 +240,15 @@ class Querier:
             conn.rollback()
             result = frozen()
         self._result = result
+        # PostgreSQL and MySQL drivers already return Connect-ready Python values for the
+        # reflected types (remaining differences are our converters), so rows come straight
+        # from the DB-API cursor: SQLAlchemy's Row layer would double the per-row cost.
+        # SQLAlchemy's streaming strategy buffers exactly the first row at execute time; it
+        # is taken through the public API first so that no row is skipped.
+        raw = result.cursor if self._backend in ("postgresql", "mysql") and result.cursor is not None else None
+        self._prefetched = list(result.fetchmany(1)) if raw is not None else []
+        self._fetchmany = raw.fetchmany if raw is not None else result.fetchmany
+        self._fetchone = raw.fetchone if raw is not None else result.fetchone
         self._group_floor = self.ts
         self._held = None
         if self._derive_shape:
@@ -246,14 +256,14 @@ class Querier:
 
     def read(self, max_rows: int) -> tuple[list[SourceRecord], bool]:
         """Up to ``max_rows`` records and whether the result set is exhausted."""
-        result = self._result
-        rows = result.fetchmany(max_rows)
-        if self._held is not None:
-            rows.insert(0, self._held)
-            self._held = None
-        exhausted = len(rows) < max_rows
+        head = self._prefetched + ([self._held] if self._held is not None else [])
+        self._prefetched, self._held = [], None
+        want = max_rows - len(head)
+        fetched = list(self._fetchmany(want)) if want > 0 else []
+        rows = head + fetched
+        exhausted = len(fetched) < want
         if self.mode is Mode.TIMESTAMP and not exhausted:
-            peek = result.fetchone()
+            peek = self._fetchone()
             if peek is None:
                 exhausted = True
             else:
@@ -264,67 +274,74 @@ class Querier:
             )
         return self._records(rows, exhausted), exhausted
 
+    def _values(self, rows: Sequence[Any]) -> list[list[Any]]:
+        """Driver rows → Connect field values; the hot loop, so it only touches columns
+        that need converting."""
+        assert self._shape is not None
+        converters = self._shape.converters
+        if not converters:
+            return [list(row) for row in rows]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            out.append(values)
+        return out
+
     def _records(self, rows: Sequence[Any], exhausted: bool) -> list[SourceRecord]:
         shape = self._shape
         assert shape is not None
         schema = shape.schema
-        converters = shape.converters
         partition, topic, mode = self.partition, self.topic, self.mode
-        inc_i = self._index(self._inc_name) if mode.uses_incrementing else -1
-        ts_is = [self._index(n) for n in self._ts_names] if mode.uses_timestamp else []
-        out: list[SourceRecord] = []
-        append = out.append
-        ts = inc = None
-        n = len(rows)
-        for pos, row in enumerate(rows):
-            values = list(row)
-            for i, convert in converters:
-                values[i] = convert(values[i])
+        all_values = self._values(rows)
+        structs = []
+        for values in all_values:
             struct = _new_struct(Struct)
             struct.schema = schema
             struct._values = values
-            if mode is Mode.INCREMENTING:
-                inc = values[inc_i]
-                offset: dict[str, Any] | None = {"incrementing": inc}
-            elif mode is Mode.BULK:
-                offset = None
-            else:
-                ts = _first(values, ts_is)
-                if mode is Mode.TIMESTAMP_INCREMENTING:
-                    inc = values[inc_i]
-                    offset = offset_to_map(mode, ts, inc)
-                else:
-                    offset = offset_to_map(mode, self._timestamp_group(ts, rows, pos, n, ts_is, exhausted), None)
-            append(SourceRecord(partition, offset, topic, None, None, None, schema, struct))
-        if out:
-            if mode.uses_incrementing:
-                self.inc = inc
-            if mode is Mode.TIMESTAMP_INCREMENTING or mode is Mode.TIMESTAMP:
-                self.ts = ts
-        return out
-
-    def _timestamp_group(
-        self, ts: dt.datetime | None, rows: Sequence[Any], pos: int, n: int, ts_is: list[int], exhausted: bool
-    ) -> dt.datetime | None:
-        """Timestamp mode: the offset a record may carry without skipping rows of its group."""
-        if pos + 1 < n:
-            following = _first(self._converted(rows[pos + 1], ts_is), ts_is)
-        elif self._held is not None:
-            following = _first(self._converted(self._held, ts_is), ts_is)
+            structs.append(struct)
+        if not structs:
+            return []
+        if mode is Mode.BULK:
+            return [SourceRecord(partition, None, topic, None, None, None, schema, st) for st in structs]
+        inc_i = self._index(self._inc_name) if mode.uses_incrementing else -1
+        if mode is Mode.INCREMENTING:
+            self.inc = all_values[-1][inc_i]
+            return [
+                SourceRecord(partition, {"incrementing": v[inc_i]}, topic, None, None, None, schema, st)
+                for v, st in zip(all_values, structs)
+            ]
+        ts_is = [self._index(n) for n in self._ts_names]
+        timestamps = [_first(v, ts_is) for v in all_values]
+        if mode is Mode.TIMESTAMP_INCREMENTING:
+            offsets = [offset_to_map(mode, ts, v[inc_i]) for ts, v in zip(timestamps, all_values)]
+            self.inc = all_values[-1][inc_i]
         else:
-            following = None if exhausted else ts
-        if following is None or following != ts:
-            self._group_floor = ts
-            return ts
-        return self._group_floor
+            offsets = self._timestamp_offsets(timestamps, ts_is, exhausted)
+        self.ts = timestamps[-1]
+        return [
+            SourceRecord(partition, offset, topic, None, None, None, schema, st)
+            for offset, st in zip(offsets, structs)
+        ]
 
-    def _converted(self, row: Sequence[Any], ts_is: list[int]) -> list[Any]:
-        values = list(row)
-        assert self._shape is not None
-        for i, convert in self._shape.converters:
-            if i in ts_is:
-                values[i] = convert(values[i])
-        return values
+    def _timestamp_offsets(
+        self, timestamps: list[dt.datetime | None], ts_is: list[int], exhausted: bool
+    ) -> list[dict[str, Any] | None]:
+        """Timestamp mode: each record's offset moves to its timestamp only once the next
+        row is known to be later (module docstring); until then it stays at the last
+        complete group."""
+        if self._held is not None:
+            following: dt.datetime | None = _first(self._values([self._held])[0], ts_is)
+        else:
+            following = None if exhausted else timestamps[-1]
+        out: list[dict[str, Any] | None] = []
+        for pos, ts in enumerate(timestamps):
+            nxt = timestamps[pos + 1] if pos + 1 < len(timestamps) else following
+            if nxt is None or nxt != ts:
+                self._group_floor = ts
+            out.append(offset_to_map(Mode.TIMESTAMP, self._group_floor, None))
+        return out
 
     def _index(self, name: str | None) -> int:
         assert self._shape is not None

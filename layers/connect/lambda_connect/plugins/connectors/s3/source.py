@@ -133,10 +133,15 @@ class S3SourceTask(SourceTask):
         except ConnectException:
             raise
         except Exception as e:
+            where = f"s3://{self._bucket}/{self._current or self._prefix}"
             if _is_transient(e):
+                if self._lines is not None and self._current is not None:
+                    # Reopen this object at the line reached, on the next poll.
+                    self._pending.appendleft(self._current)
+                    self._resume_line = self._line_no
                 self._close_object()
-                raise RetriableException(f"Reading s3://{self._bucket}/{self._current or self._prefix} failed: {e}") from e
-            raise ConnectException(f"Reading s3://{self._bucket}/{self._current or self._prefix} failed: {e}") from e
+                raise RetriableException(f"Reading {where} failed: {e}") from e
+            raise ConnectException(f"Reading {where} failed: {e}") from e
         return out or None
 
     def _read_into(self, out: list[SourceRecord]) -> None:

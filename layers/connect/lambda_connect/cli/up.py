@@ -1,0 +1,121 @@
+"""``lambda-connect up``: the whole system on one machine, through the same handlers as Lambda.
+
+Kafka Connect's standalone mode and more: connector files on the command line (JSON, or
+``.properties`` as ``connect-standalone`` takes them) are created or updated at start; the REST
+API listens on 127.0.0.1:8083; Kafka is the given cluster or an embedded broker whose address
+is printed. Ctrl-C finishes the batches in flight, commits and closes; a second Ctrl-C exits
+at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from lambda_connect.api.errors import ConfigException
+from lambda_connect.state.base import DEFAULT_STATE_URL
+
+from ._config import load_connector_config, print_config_errors
+
+__all__ = ["configure_logging", "register", "run"]
+
+
+def configure_logging(log_format: str, level: str = "INFO") -> None:
+    """Human-readable lines by default; ``json`` uses Powertools' JSON formatter for every logger."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+        handler.setFormatter(LambdaPowertoolsFormatter(service="lambda-connect-local"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # librdkafka's and the HTTP server's chatter stays out of a human log.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _load_connectors(paths: list[str]) -> list[dict[str, str]]:
+    configs = []
+    for path in paths:
+        config = load_connector_config(path)
+        if not config.get("name"):
+            raise ConfigException(errors={path: [f"{path} names no connector: add a \"name\" key"]})
+        configs.append(config)
+    return configs
+
+
+def run(args: argparse.Namespace) -> int:
+    from lambda_connect.local.runtime import LocalRuntime, RuntimeOptions
+
+    configure_logging(args.log_format, args.log_level)
+    try:
+        connectors = _load_connectors(args.connectors)
+    except ConfigException as e:
+        print_config_errors(e.errors or {"<config>": [str(e)]}, sys.stderr)
+        return 2
+    options = RuntimeOptions(
+        connectors=connectors, bootstrap_servers=args.bootstrap_servers, state_url=args.state, port=args.port,
+        bind=args.bind, root=Path(args.root) if args.root else None, json_logs=args.log_format == "json",
+        sink_timeout_seconds=args.sink_timeout, source_timeout_seconds=args.source_timeout,
+    )
+    stop = threading.Event()
+    presses = 0
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            sys.stderr.write("\nExiting now.\n")
+            os._exit(130)
+        sys.stderr.write("\nStopping: finishing the batches in flight (Ctrl-C again to exit now)…\n")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    runtime = LocalRuntime(options)
+    try:
+        try:
+            runtime.start()
+        except Exception as e:
+            sys.stderr.write(f"Error: cannot start the local runtime: {e}\n")
+            return 1
+        kafka = f"{runtime.bootstrap_servers} ({'embedded tansu broker' if runtime.embedded_broker else 'external'})"
+        sys.stdout.write(
+            f"lambda-connect is up\n  REST API: {runtime.url}\n  Kafka:    {kafka}\n  State:    {args.state}\n"
+            "Press Ctrl-C to stop.\n"
+        )
+        sys.stdout.flush()
+        stop.wait()
+    finally:
+        runtime.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("up", help="run the REST API, reconciler, sink mappings and source schedules locally")
+    p.add_argument("connectors", nargs="*", metavar="CONNECTOR_FILE",
+                   help="connector configs (JSON or .properties) to create or update at start")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="use this Kafka cluster (default: embedded)")
+    p.add_argument("--state", default=DEFAULT_STATE_URL, metavar="URL",
+                   help=f"state store URL (default {DEFAULT_STATE_URL})")
+    p.add_argument("--port", type=int, default=8083, help="REST port (default 8083)")
+    p.add_argument("--bind", default="127.0.0.1", help="REST address (default 127.0.0.1)")
+    p.add_argument("--log-format", choices=["human", "json"], default="human")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--sink-timeout", type=int, metavar="SECONDS",
+                   help="sink function timeout (default: the template's Timeout)")
+    p.add_argument("--source-timeout", type=int, default=5, metavar="SECONDS",
+                   help="source invocation budget (default 5 s locally, so a pause is felt at once)")
+    p.add_argument("--root", help="project directory with template.yaml and functions/ (default: found from cwd)")
+    p.set_defaults(handler=run)

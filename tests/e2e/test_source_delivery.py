@@ -65,12 +65,12 @@ def file_connector(app: ModuleType, tmp_path: Path, topic: str, lines: list[str]
     return source
 
 
-def drain(app: ModuleType, name: str) -> int:
+def drain(app: ModuleType, name: str, task: int = 0) -> int:
     """Schedule ticks until one finds nothing new (a JDBC poll may end an invocation early when a
     table's last read came back empty); returns the records produced."""
     total = 0
     for _ in range(10):
-        result = app.lambda_handler(trigger(name), Context())
+        result = app.lambda_handler(trigger(name, task), Context())
         assert result["outcome"] == "completed", result
         if result["records_produced"] == 0:
             return total
@@ -78,7 +78,7 @@ def drain(app: ModuleType, name: str) -> int:
     raise AssertionError(f"{name} never ran dry")
 
 
-# --- JDBC: two tables, two source partitions -----------------------------------------------------
+# --- JDBC: two tables, two source partitions, one task each -----------------------------------------------------
 @pytest.mark.postgres
 def test_jdbc_rows_arrive_once_and_in_order_per_table(tmp_path, kafka_broker, postgres_url, monkeypatch):
     import sqlalchemy as sa
@@ -96,16 +96,17 @@ def test_jdbc_rows_arrive_once_and_in_order_per_table(tmp_path, kafka_broker, po
         app.handler.store.create_connector("pg", {
             "name": "pg", "connector.class": "JdbcSourceConnector", "connection.url": postgres_url,
             "mode": "incrementing", "table.whitelist": ",".join(tables), "topic.prefix": prefix,
-            "poll.interval.ms": "0", "batch.max.rows": "7",
+            "poll.interval.ms": "0", "batch.max.rows": "7", "tasks.max": "2",
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter.schemas.enable": "false",
             "topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "1",
         })
-        assert drain(app, "pg") == 80
+        assert drain(app, "pg", 0) + drain(app, "pg", 1) == 80
+        assert [c["tables"].rsplit(".", 1)[-1] for c in app.handler.store.get_task_configs("pg").configs] == tables
         with engine.begin() as conn:
             for t in tables:
                 conn.exec_driver_sql(f"INSERT INTO {t} (name) SELECT 'row-' || g FROM generate_series(41, 50) g")
-        assert drain(app, "pg") == 20
+        assert drain(app, "pg", 0) + drain(app, "pg", 1) == 20
         for t in tables:
             ids = [json.loads(m.value())["id"] for m in consume_all(kafka_broker, prefix + t, 50)]
             assert ids == list(range(1, 51))

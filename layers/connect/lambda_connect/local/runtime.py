@@ -32,8 +32,12 @@ log = logging.getLogger(__name__)
 
 SINK_FUNCTION = "SinkTaskFunction"
 SOURCE_FUNCTION = "SourceTaskFunction"
-#: A local source invocation's budget unless told otherwise: short, so a pause is felt at once.
-DEFAULT_LOCAL_SOURCE_TIMEOUT_S = 5
+#: A local source invocation's timeout unless told otherwise: short, so a pause is felt at once
+#: (a running source invocation, as on AWS, goes on until its budget is spent).
+DEFAULT_LOCAL_SOURCE_TIMEOUT_S = 4
+#: Local handlers stop work this long before their deadline (Lambda's default margin is 5 s, which
+#: would eat a short local source budget whole).
+LOCAL_DEADLINE_MARGIN_MS = "1000"
 
 
 @dataclass
@@ -194,6 +198,8 @@ class LocalRuntime:
             "LAMBDA_CONNECT_MSK_CLUSTER_ARN": "",
             SECRETS_ENV: os.environ.get(SECRETS_ENV) or default_secrets_setting(self.options.state_url),
             "POWERTOOLS_METRICS_NAMESPACE": "lambda-connect",
+            "LAMBDA_CONNECT_DEADLINE_MARGIN_MS": os.environ.get("LAMBDA_CONNECT_DEADLINE_MARGIN_MS",
+                                                                LOCAL_DEADLINE_MARGIN_MS),
         })
         if self.broker is not None:
             env["LAMBDA_CONNECT_KAFKA_FAST_GROUP_JOIN"] = "1"

@@ -55,12 +55,12 @@ class TransformChain:
         self.transforms = transforms
         self.predicates = dict(predicates or {})
         self.policy = policy if policy is not None and policy.retry_timeout_ms != 0 else None
-        self._stages: list[_Stage] = _fuse(
+        self._stages, only_fused = _fuse(
             [(t, (t.apply, p.test if p is not None else None, negate, class_name_of(type(t))))
              for _, t, p, negate in transforms],
             self._run,
         )
-        if len(self._stages) == 1 and isinstance(self._stages[0][0], _FusedStage):
+        if only_fused:
             # The fused stage reports its own errors (through _run), so it is the whole chain.
             self.apply = self._stages[0][0]  # type: ignore[method-assign]
 
@@ -136,61 +136,58 @@ class TransformChain:
             _quiet_close(p)
 
 
-class _FusedStage:
-    """Consecutive predicate-free transforms of one side, run as one stage (module docstring)."""
+def _fused_stage(
+    on_key: bool,
+    members: list[tuple[_Plan, _Stage]],
+    run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
+) -> Callable[[ConnectRecord], ConnectRecord | None]:
+    """Consecutive predicate-free transforms of one side, run as one stage (module docstring).
 
-    __slots__ = ("_copies", "_on_key", "_plans", "_run", "_stages")
+    A closure rather than an object with ``__call__``: it runs once per record, and calling
+    a plain function with its state in cells is measurably cheaper than a bound ``__call__``."""
+    plans = tuple(plan for plan, _ in members)
+    stages = [stage for _, stage in members]
+    copies: dict[type, _Copy] = {}
 
-    def __init__(
-        self,
-        on_key: bool,
-        members: list[tuple[_Plan, _Stage]],
-        run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
-    ) -> None:
-        self._on_key = on_key
-        self._plans = tuple(plan for plan, _ in members)
-        self._stages = [stage for _, stage in members]
-        self._run = run
-        self._copies: dict[type, _Copy] = {}
-
-    def __call__(self, record: ConnectRecord) -> ConnectRecord | None:
-        if self._on_key:
+    def fused(record: ConnectRecord) -> ConnectRecord | None:
+        if on_key:
             value, schema = record.key, record.key_schema
         else:
             value, schema = record.value, record.value_schema
         if schema is not None or type(value) is not dict:
-            return self._run(self._stages, record)
-        updated = dict(value)
+            return run(stages, record)
+        updated = value.copy()  # value is exactly a dict here; copy() is cheaper than dict(value)
         try:
-            for plan in self._plans:
+            for plan in plans:
                 plan(updated, record)
         except Exception:  # re-run one by one, so the failing transform reports it as apply would
-            return self._run(self._stages, record)
-        try:
-            copy = self._copies[type(record)]
-        except KeyError:
-            copy = self._copier(type(record))
+            return run(stages, record)
+        cls = type(record)
+        copy = copies.get(cls)
+        if copy is None:
+            copy = copies[cls] = _copy_with(cls, on_key)
         return copy(record, updated)
 
-    def _copier(self, cls: type) -> _Copy:
-        copy = _copy_with(cls, self._on_key)
-        self._copies[cls] = copy
-        return copy
+    return fused
 
 
 def _fuse(
     stages: list[tuple[Transformation[Any], _Stage]],
     run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
-) -> list[_Stage]:
-    """Group runs of predicate-free transforms with plans on the same side into fused stages."""
+) -> tuple[list[_Stage], bool]:
+    """Group runs of predicate-free transforms with plans on the same side into fused stages;
+    also tells whether the result is a single fused stage."""
     out: list[_Stage] = []
+    fused_count = 0
     group: list[tuple[_Plan, _Stage]] = []
     group_on_key = False
 
     def close_group() -> None:
         # A group of one is worth it too: the generated record copy beats new_record.
+        nonlocal fused_count
         if group:
-            fused = _FusedStage(group_on_key, list(group), run)
+            fused_count += 1
+            fused = _fused_stage(group_on_key, list(group), run)
             out.append((fused, None, False, "+".join(stage[3] for _, stage in group)))
         group.clear()
 
@@ -205,7 +202,7 @@ def _fuse(
             group.append((plan, stage))
             group_on_key = on_key
     close_group()
-    return out
+    return out, len(out) == 1 and fused_count == 1
 
 
 def _plan_of(transform: Transformation[Any]) -> _Plan | None:

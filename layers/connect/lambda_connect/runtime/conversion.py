@@ -235,7 +235,11 @@ class RecordConverters:
     # --- Connect data -> Kafka bytes --------------------------------------------------
     def serialize(self, record: ConnectRecord) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
         """Bytes to produce for ``record``, in Kafka's source order header → key → value."""
-        out_headers: list[tuple[str, bytes | None]] = self._write_headers(record) if record.headers else []
+        headers = record.headers
+        # ``is EMPTY_HEADERS`` first: Headers.__bool__ is a Python call, and most records have none.
+        out_headers: list[tuple[str, bytes | None]] = (
+            [] if headers is EMPTY_HEADERS or not headers else self._write_headers(record)
+        )
         writer, k = self._key_writer, record.key
         if writer is None or k is None or record.key_schema is not writer[0]:
             key = self._write_key(record)

@@ -13,6 +13,7 @@ from lambda_connect.api.config import ConfigDef, ConfigKey, ConfigType, Importan
 from lambda_connect.api.data import Schema, Struct
 from lambda_connect.api.errors import ConfigException, DataException
 from lambda_connect.api.records import ConnectRecord
+from lambda_connect.api.transform import SchemalessPlan
 
 __all__ = [
     "REPLACE_NULL_WITH_DEFAULT",
@@ -108,16 +109,6 @@ class SchemaCache:
 
 R = TypeVar("R", bound=ConnectRecord)
 
-SchemalessPlan = Callable[[dict[str, Any], ConnectRecord], None]
-"""Edits, in place, a schemaless map the caller owns, reading record metadata from the record.
-
-Why: a chain of map SMTs would otherwise copy the map and the record once per SMT. A
-transform that offers a plan runs ``plan(dict(value), record)`` in its own ``apply`` too,
-so the fused path of the runtime's TransformChain and ``apply`` share one implementation
-and cannot drift apart. A plan may raise for bad data; the chain then re-runs the
-transforms one by one, so the error is reported exactly as ``apply`` reports it."""
-
-
 class KeyOrValue(Generic[R]):
     """Mixin for the ``$Key``/``$Value`` variants: ``operating_*`` read the side the variant
     works on and ``new_with`` writes it back, so an SMT body is written once."""
@@ -134,12 +125,6 @@ class KeyOrValue(Generic[R]):
         if self.operates_on_key:
             return record.with_key(schema, value)
         return record.with_value(schema, value)
-
-    def schemaless_plan(self) -> SchemalessPlan | None:
-        """The in-place edit this transform makes to a schemaless map (``None``: no such edit
-        for this configuration). The runtime fuses consecutive plans of one side (key or
-        value) into one map copy and one new record; see :data:`SchemalessPlan`."""
-        return None
 
 
 def config_def(*keys: ConfigKey) -> ConfigDef:

@@ -28,8 +28,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,11 @@ def _json_default(v: Any) -> Any:
     if isinstance(v, (dt.datetime, dt.date, dt.time)):
         return v.isoformat()
     raise TypeError(f"{type(v).__name__} is not JSON serialisable")
+
+
+# Types whose legal Connect values (int, float, bool, str) every driver binds as they are.
+_PLAIN_TYPES = frozenset({Type.INT8, Type.INT16, Type.INT32, Type.INT64, Type.FLOAT32, Type.FLOAT64, Type.BOOLEAN,
+                          Type.STRING})
 
 
 def _is_complex(schema: Schema) -> bool:
@@ -192,6 +198,17 @@ class Dialect:
         if isinstance(value, dt.datetime):
             return self.timestamp(value)
         return value
+
+    def binder(self, schema: Schema | None) -> Callable[[Any], Any] | None:
+        """``bind`` for one column, chosen once per column instead of once per value.
+
+        None means "bind as is": a plain numeric, boolean or string column can only hold
+        values the driver takes unchanged (Connect validates struct fields against their
+        schema, and a schemaless column's schema was inferred from the values themselves).
+        """
+        if schema is not None and schema.name is None and schema.type in _PLAIN_TYPES:
+            return None
+        return functools.partial(self.bind, schema)
 
     def timestamp(self, value: dt.datetime) -> Any:
         aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -17,6 +17,13 @@ FLOAT64, bool → BOOLEAN, str → STRING, bytes → BYTES, dict/list → a JSON
 tells nothing about the type, so it is ``UNKNOWN`` until another record (or the table) says
 more. ``merge_schemas`` combines what the records of one table say; int and float widen to
 FLOAT64, any other disagreement is an error naming the field.
+
+Speed: a batch of 10,000 records usually has one or a handful of *shapes* (field names and
+value types for maps, one schema object for structs). Everything that depends only on the
+shape — inferred schemas, key columns, the column tuple — is worked out once per shape and
+shared by every record of that shape, so per record only the shape key is built and the
+key values are checked for null. Sharing the very same ``columns`` tuple also lets the
+writer merge table schemas once per shape instead of once per record.
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from lambda_connect.api import DataException, Date, Decimal, Schema, SinkRecord, Struct, Time, Timestamp, Type
@@ -38,22 +44,46 @@ UNKNOWN = Schema(Type.STRING, optional=True, name="lambda_connect.Unknown")
 KAFKA_PK_DEFAULTS = ("__connect_topic", "__connect_partition", "__connect_offset")
 _KAFKA_PK_SCHEMAS = (Schema(Type.STRING), Schema(Type.INT32), Schema(Type.INT64))
 _INTS = (Type.INT8, Type.INT16, Type.INT32, Type.INT64)
+_NUMERIC = (*_INTS, Type.FLOAT32, Type.FLOAT64)
+
+# Shapes are cached per extractor; a stream whose shapes never repeat (e.g. ever-new map
+# keys) must not grow the cache without bound.
+_MAX_SHAPES = 4096
 
 
-@dataclass(frozen=True)
 class RowPlan:
-    """What one record does to its table: upsert/insert/update ``values`` or delete by key."""
+    """What one record does to its table: upsert/insert/update ``values`` or delete by key.
 
-    record: SinkRecord
-    table: TableId
-    columns: tuple[Column, ...]
-    values: Mapping[str, Any]
-    keys: tuple[str, ...]
-    delete: bool = False
+    ``fields`` (the column names in ``columns`` order) is carried along because the writer
+    groups rows by it; records of one shape share the same tuple.
+    """
+
+    __slots__ = ("columns", "delete", "fields", "keys", "record", "table", "values")
+
+    def __init__(
+        self,
+        record: SinkRecord,
+        table: TableId,
+        columns: tuple[Column, ...],
+        values: Mapping[str, Any],
+        keys: tuple[str, ...],
+        delete: bool = False,
+        fields: tuple[str, ...] | None = None,
+    ) -> None:
+        self.record = record
+        self.table = table
+        self.columns = columns
+        self.values = values
+        self.keys = keys
+        self.delete = delete
+        self.fields = fields if fields is not None else tuple(c.name for c in columns)
 
     @property
     def key_values(self) -> tuple[Any, ...]:
         return tuple(self.values[k] for k in self.keys)
+
+    def __repr__(self) -> str:
+        return f"RowPlan(table={self.table}, fields={self.fields}, keys={self.keys}, delete={self.delete})"
 
 
 def table_name(fmt: str, topic: str) -> TableId:
@@ -91,7 +121,7 @@ def infer_schema(value: Any) -> Schema:
 
 def merge_schemas(field: str, a: Schema, b: Schema) -> Schema:
     """One schema for a column two records describe differently, or a DataException naming it."""
-    if a.name == UNKNOWN.name or a == b:
+    if a is b or a.name == UNKNOWN.name or a == b:
         return b
     if b.name == UNKNOWN.name:
         return a
@@ -101,8 +131,7 @@ def merge_schemas(field: str, a: Schema, b: Schema) -> Schema:
     if a.name is None and b.name is None and a.type in _INTS and b.type in _INTS:
         wide = a if _INTS.index(a.type) >= _INTS.index(b.type) else b
         return wide.copy(optional=optional)
-    numeric = (*_INTS, Type.FLOAT32, Type.FLOAT64)
-    if a.name is None and b.name is None and a.type in numeric and b.type in numeric:
+    if a.name is None and b.name is None and a.type in _NUMERIC and b.type in _NUMERIC:
         return Schema(Type.FLOAT64, optional=optional)
     raise DataException(f"Field '{field}' has conflicting types across records: {_describe(a)} and {_describe(b)}")
 
@@ -111,19 +140,59 @@ def _describe(s: Schema) -> str:
     return s.name or s.type.name
 
 
-def _fields_of(
-    value: Any, schema: Schema | None, what: str, table: TableId, pk_mode: str
-) -> list[tuple[str, Schema, Any]]:
-    """(name, schema, value) of every field of a struct or map value."""
-    if isinstance(value, Struct):
-        return [(f.name, f.schema, value.get(f)) for f in value.schema.fields]
-    if isinstance(value, Mapping):
-        return [(str(k), infer_schema(v), v) for k, v in value.items()]
+def _not_a_struct(value: Any, what: str, table: TableId, pk_mode: str) -> DataException:
     kind = "null" if value is None else type(value).__name__
-    raise DataException(
+    return DataException(
         f"PK mode for table '{table}' is {pk_mode} which requires records to have a Struct or map {what}, "
         f"but found a {kind} {what}"
     )
+
+
+class _Shape:
+    """The fields of every struct/map value of one shape, and what was derived from them.
+
+    ``plain`` is true for a map whose keys are all strings: then the map itself serves as the
+    row's values (extra entries are harmless, the writer reads columns by name).
+    """
+
+    __slots__ = ("derived", "names", "plain", "schemas")
+
+    def __init__(self, names: tuple[str, ...], schemas: tuple[Schema, ...], plain: bool) -> None:
+        self.names = names
+        self.schemas = schemas
+        self.plain = plain
+        self.derived: dict[Any, Any] = {}
+
+
+class _KeyPart:
+    """Key columns a shape yields: ``columns`` for ``names`` found; ``missing`` is the first absent pk field."""
+
+    __slots__ = ("columns", "missing", "names")
+
+    def __init__(self, columns: tuple[Column, ...], names: tuple[str, ...], missing: str | None) -> None:
+        self.columns = columns
+        self.names = names
+        self.missing = missing
+
+
+class _Layout:
+    """The finished column list for one (key part, value shape) pair."""
+
+    __slots__ = ("columns", "fields", "keys", "value_names")
+
+    def __init__(self, keys: tuple[Column, ...], shape: _Shape, whitelist: frozenset[str]) -> None:
+        taken = {c.name for c in keys}
+        cols = list(keys)
+        value_names: list[str] = []
+        for name, schema in zip(shape.names, shape.schemas):
+            if name in taken or (whitelist and name not in whitelist):
+                continue
+            cols.append(Column(name, schema))
+            value_names.append(name)
+        self.columns = tuple(cols)
+        self.fields = tuple(c.name for c in cols)
+        self.keys = tuple(c.name for c in keys)
+        self.value_names = tuple(value_names)
 
 
 class FieldsExtractor:
@@ -144,6 +213,10 @@ class FieldsExtractor:
         self.whitelist = frozenset(whitelist)
         self.delete_enabled = delete_enabled
         self._tables: dict[str, TableId] = {}
+        self._map_shapes: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Shape] = {}
+        self._struct_shapes: dict[int, tuple[Schema, _Shape]] = {}
+        self._primitive_keys: dict[Any, tuple[Any, tuple[Column, ...]]] = {}
+        self._kafka_keys: tuple[Column, ...] | None = None
 
     def table_for(self, topic: str) -> TableId:
         table = self._tables.get(topic)
@@ -151,46 +224,133 @@ class FieldsExtractor:
             table = self._tables[topic] = table_name(self.table_format, topic)
         return table
 
+    # --- the per-record entry point ----------------------------------------------------------
     def plan(self, record: SinkRecord) -> RowPlan:
         """The row for ``record``; raises DataException when the record cannot become one."""
-        table = self.table_for(record.topic)
-        if record.value is None:
-            if not self.delete_enabled:
-                raise DataException(
-                    f"Sink connector is configured with 'delete.enabled=false' and 'pk.mode={self.pk_mode}' and "
-                    "therefore requires records with a non-null Struct value and non-null Struct schema, but found "
-                    f"record at (topic='{record.topic}',partition={record.kafka_partition},"
-                    f"offset={record.kafka_offset},timestamp={record.timestamp}) with a null value"
-                )
-            key_cols = self._key_columns(record, table)
-            values = {c.name: v for c, v in key_cols}
-            return RowPlan(record, table, tuple(c for c, _ in key_cols), values, tuple(values), delete=True)
-        key_cols = self._key_columns(record, table)
-        keys = tuple(c.name for c, _ in key_cols)
-        columns = [c for c, _ in key_cols]
-        values = {c.name: v for c, v in key_cols}
-        taken = set(keys)
-        for name, schema, value in _fields_of(record.value, record.value_schema, "value", table, self.pk_mode):
-            if name in taken or (self.whitelist and name not in self.whitelist):
-                continue
-            columns.append(Column(name, schema))
-            values[name] = value
-        return RowPlan(record, table, tuple(columns), values, keys)
+        table = self._tables.get(record.topic) or self.table_for(record.topic)
+        value = record.value
+        if value is None:
+            return self._delete_plan(record, table)
+        mode = self.pk_mode
+        if mode == "record_value":
+            shape = self._shape(value, "value", table)
+            part = self._value_key_part(shape)
+            values = value if shape.plain else self._values_of(value, shape)
+            self._check_keys(part, values, table, "value")
+            layout = self._layout(part.columns, shape)
+        elif mode == "none":
+            shape = self._shape(value, "value", table)
+            values = value if shape.plain else self._values_of(value, shape)
+            layout = self._layout((), shape)
+        else:
+            keys, key_values = self._key_columns(record, table)
+            shape = self._shape(value, "value", table)
+            layout = self._layout(keys, shape)
+            values = dict(zip(layout.keys, key_values))
+            if shape.plain:
+                for name in layout.value_names:
+                    values[name] = value[name]
+            else:
+                source = self._values_of(value, shape)
+                for name in layout.value_names:
+                    values[name] = source[name]
+        return RowPlan(record, table, layout.columns, values, layout.keys, False, layout.fields)
 
-    def _key_columns(self, record: SinkRecord, table: TableId) -> list[tuple[Column, Any]]:
+    def _delete_plan(self, record: SinkRecord, table: TableId) -> RowPlan:
+        if not self.delete_enabled:
+            raise DataException(
+                f"Sink connector is configured with 'delete.enabled=false' and 'pk.mode={self.pk_mode}' and "
+                "therefore requires records with a non-null Struct value and non-null Struct schema, but found "
+                f"record at (topic='{record.topic}',partition={record.kafka_partition},"
+                f"offset={record.kafka_offset},timestamp={record.timestamp}) with a null value"
+            )
+        if self.pk_mode == "record_value":  # cannot be configured with delete.enabled; Confluent's message
+            raise _not_a_struct(None, "value", table, self.pk_mode)
+        keys, key_values = self._key_columns(record, table)
+        names = tuple(c.name for c in keys)
+        return RowPlan(record, table, keys, dict(zip(names, key_values)), names, delete=True)
+
+    # --- shapes ---------------------------------------------------------------------------------
+    def _shape(self, value: Any, what: str, table: TableId) -> _Shape:
+        """The cached shape of a struct or map value (a DataException for anything else)."""
+        if type(value) is dict or isinstance(value, Mapping):
+            types = tuple(map(type, value.values()))
+            if decimal.Decimal in types:  # a Decimal's schema depends on its scale, not only its type
+                return self._map_shape(value)
+            key = (tuple(value), types)
+            shape = self._map_shapes.get(key)
+            if shape is None:
+                shape = self._map_shape(value)
+                if len(self._map_shapes) >= _MAX_SHAPES:
+                    self._map_shapes.clear()
+                self._map_shapes[key] = shape
+            return shape
+        if isinstance(value, Struct):
+            schema = value.schema
+            cached = self._struct_shapes.get(id(schema))
+            if cached is None or cached[0] is not schema:
+                fields = schema.fields
+                shape = _Shape(tuple(f.name for f in fields), tuple(f.schema for f in fields), plain=False)
+                if len(self._struct_shapes) >= _MAX_SHAPES:
+                    self._struct_shapes.clear()
+                cached = self._struct_shapes[id(schema)] = (schema, shape)
+            return cached[1]
+        raise _not_a_struct(value, what, table, self.pk_mode)
+
+    @staticmethod
+    def _map_shape(value: Mapping[Any, Any]) -> _Shape:
+        names = tuple(str(k) for k in value)
+        schemas = tuple(infer_schema(v) for v in value.values())
+        return _Shape(names, schemas, plain=all(type(k) is str for k in value))
+
+    @staticmethod
+    def _values_of(value: Any, shape: _Shape) -> dict[str, Any]:
+        if isinstance(value, Struct):
+            return {f.name: value.get(f) for f in value.schema.fields}
+        return {str(k): v for k, v in value.items()}
+
+    def _layout(self, keys: tuple[Column, ...], shape: _Shape) -> _Layout:
+        """Cached by the identity of ``keys``: every key column tuple comes out of a cache too."""
+        entry = shape.derived.get(id(keys))
+        if entry is None or entry[0] is not keys:
+            entry = shape.derived[id(keys)] = (keys, _Layout(keys, shape, self.whitelist))
+        return entry[1]
+
+    # --- key columns ----------------------------------------------------------------------------
+    def _value_key_part(self, shape: _Shape) -> _KeyPart:
+        part = shape.derived.get("pk")
+        if part is None:
+            part = shape.derived["pk"] = self._pick(shape)
+        return part
+
+    def _pick(self, shape: _Shape) -> _KeyPart:
+        by_name = dict(zip(shape.names, shape.schemas))
+        out: list[Column] = []
+        for name in self.pk_fields or shape.names:
+            schema = by_name.get(name)
+            if schema is None:
+                return _KeyPart(tuple(out), tuple(c.name for c in out), name)
+            out.append(Column(name, schema.copy(optional=False) if schema.optional else schema, key=True))
+        return _KeyPart(tuple(out), tuple(c.name for c in out), None)
+
+    def _check_keys(self, part: _KeyPart, values: Mapping[str, Any], table: TableId, what: str) -> None:
+        """Null key values and absent pk fields, in pk field order as Confluent reports them."""
+        for name in part.names:
+            if values[name] is None:
+                raise DataException(f"Primary key field '{name}' of table '{table}' is null")
+        if part.missing is not None:
+            raise DataException(
+                f"PK mode for table '{table}' is {self.pk_mode.upper()} with configured PK fields "
+                f"{list(self.pk_fields)}, but record {what} schema does not contain field: {part.missing}"
+            )
+
+    def _key_columns(self, record: SinkRecord, table: TableId) -> tuple[tuple[Column, ...], tuple[Any, ...]]:
+        """Key columns and their values for the kafka and record_key modes."""
         mode = self.pk_mode
         if mode == "none":
-            return []
+            return (), ()
         if mode == "kafka":
-            names = self.pk_fields or KAFKA_PK_DEFAULTS
-            if len(names) != 3:
-                raise DataException(
-                    f"PK mode for table '{table}' is KAFKA so there should either be no field names defined for "
-                    f"defaults {list(KAFKA_PK_DEFAULTS)} to be applicable, or exactly 3, "
-                    f"defined fields are: {list(names)}"
-                )
-            coords = (record.topic, record.kafka_partition, record.kafka_offset)
-            return [(Column(n, s, key=True), v) for n, s, v in zip(names, _KAFKA_PK_SCHEMAS, coords)]
+            return self._kafka_columns(table), (record.topic, record.kafka_partition, record.kafka_offset)
         if mode == "record_key":
             key = record.key
             if key is None:
@@ -199,30 +359,45 @@ class FieldsExtractor:
                     f"(topic='{record.topic}',partition={record.kafka_partition},offset={record.kafka_offset})"
                 )
             if not isinstance(key, (Struct, Mapping)):
-                if len(self.pk_fields) != 1:
-                    raise DataException(
-                        "Need exactly one PK column defined since the key schema for records is a primitive type, "
-                        f"defined columns are: {list(self.pk_fields)}"
-                    )
-                schema = record.key_schema if record.key_schema is not None else infer_schema(key)
-                return [(Column(self.pk_fields[0], schema.copy(optional=False), key=True), key)]
-            return self._pick(_fields_of(key, record.key_schema, "key", table, mode), table, "key")
-        # record_value
-        fields = _fields_of(record.value, record.value_schema, "value", table, mode)
-        return self._pick(fields, table, "value")
+                return self._primitive_key(record.key_schema, key), (key,)
+            shape = self._shape(key, "key", table)
+            part = self._value_key_part(shape)
+            values = key if shape.plain else self._values_of(key, shape)
+            self._check_keys(part, values, table, "key")
+            return part.columns, tuple(values[n] for n in part.names)
+        # record_value: the key comes out of the value (the delete path reaches here only with a value)
+        shape = self._shape(record.value, "value", table)
+        part = self._value_key_part(shape)
+        values = record.value if shape.plain else self._values_of(record.value, shape)
+        self._check_keys(part, values, table, "value")
+        return part.columns, tuple(values[n] for n in part.names)
 
-    def _pick(self, fields: list[tuple[str, Schema, Any]], table: TableId, what: str) -> list[tuple[Column, Any]]:
-        by_name = {name: (schema, value) for name, schema, value in fields}
-        names = self.pk_fields or tuple(by_name)
-        out: list[tuple[Column, Any]] = []
-        for name in names:
-            if name not in by_name:
-                raise DataException(
-                    f"PK mode for table '{table}' is {self.pk_mode.upper()} with configured PK fields "
-                    f"{list(self.pk_fields)}, but record {what} schema does not contain field: {name}"
-                )
-            schema, value = by_name[name]
-            if value is None:
-                raise DataException(f"Primary key field '{name}' of table '{table}' is null")
-            out.append((Column(name, schema.copy(optional=False) if schema.optional else schema, key=True), value))
-        return out
+    def _kafka_columns(self, table: TableId) -> tuple[Column, ...]:
+        names = self.pk_fields or KAFKA_PK_DEFAULTS
+        if len(names) != 3:
+            raise DataException(
+                f"PK mode for table '{table}' is KAFKA so there should either be no field names defined for "
+                f"defaults {list(KAFKA_PK_DEFAULTS)} to be applicable, or exactly 3, "
+                f"defined fields are: {list(names)}"
+            )
+        if self._kafka_keys is None:
+            self._kafka_keys = tuple(Column(n, s, key=True) for n, s in zip(names, _KAFKA_PK_SCHEMAS))
+        return self._kafka_keys
+
+    def _primitive_key(self, key_schema: Schema | None, key: Any) -> tuple[Column, ...]:
+        if len(self.pk_fields) != 1:
+            raise DataException(
+                "Need exactly one PK column defined since the key schema for records is a primitive type, "
+                f"defined columns are: {list(self.pk_fields)}"
+            )
+        cache_key: Any = id(key_schema) if key_schema is not None else type(key)
+        if key_schema is None and isinstance(key, decimal.Decimal):  # the scale is part of the schema
+            cache_key = (cache_key, key.as_tuple().exponent)
+        cached = self._primitive_keys.get(cache_key)
+        if cached is None or (key_schema is not None and cached[0] is not key_schema):
+            schema = key_schema if key_schema is not None else infer_schema(key)
+            if len(self._primitive_keys) >= _MAX_SHAPES:
+                self._primitive_keys.clear()
+            cached = self._primitive_keys[cache_key] = (
+                key_schema, (Column(self.pk_fields[0], schema.copy(optional=False), key=True),))
+        return cached[1]

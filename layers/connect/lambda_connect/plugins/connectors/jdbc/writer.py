@@ -14,6 +14,7 @@ error) and the rest of the batch still lands — all in one transaction again.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,68 @@ class _Rejected(Exception):
         self.error = error
 
 
+def _merge_table(plans: Sequence[RowPlan]) -> tuple[dict[str, Column], list[RowPlan], list[Failed]]:
+    """One column list for a table's plans; plans whose schemas conflict with it are rejected.
+
+    Plans of one shape share their ``columns`` tuple, so each distinct tuple is merged once.
+    That gives the same answer as merging record by record: a merge only ever widens a column
+    within its compatibility class (unknown → anything, ints → wider ints → FLOAT64, otherwise
+    one type and logical name), so a shape that fits once fits every later time, and a shape
+    that conflicts once conflicts every later time.
+    """
+    merged: dict[str, Column] = {}
+    verdicts: dict[int, DataException | None] = {}
+    ok: list[RowPlan] = []
+    failed: list[Failed] = []
+    for plan in plans:
+        columns = plan.columns
+        verdict = verdicts.get(id(columns), _UNSEEN)
+        if verdict is _UNSEEN:
+            verdict = verdicts[id(columns)] = _merge_into(merged, columns)
+        if verdict is None:
+            ok.append(plan)
+        else:
+            failed.append(Failed(plan.record, DataException(*verdict.args)))
+    return merged, ok, failed
+
+
+_UNSEEN: Any = object()
+
+
+def _merge_into(merged: dict[str, Column], columns: Sequence[Column]) -> DataException | None:
+    """Merge ``columns`` into ``merged`` all or nothing; the conflict, if any, is returned."""
+    update = {}
+    try:
+        for col in columns:
+            seen = merged.get(col.name)
+            if seen is None:
+                update[col.name] = col
+            elif seen is not col:
+                schema = merge_schemas(col.name, seen.schema, col.schema)
+                key = col.key or seen.key
+                if schema is not seen.schema or key is not seen.key:
+                    update[col.name] = Column(col.name, schema, key)
+    except DataException as e:
+        return e
+    merged.update(update)
+    return None
+
+
+class _KeyGetter:
+    """``values → tuple of key values`` for one tuple of key names, at C speed."""
+
+    __slots__ = ("get", "keys")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self.get = operator.itemgetter(*keys) if len(keys) > 1 else None
+
+    def __call__(self, values: Any) -> tuple[Any, ...]:
+        if self.get is None:
+            return (values[self.keys[0]],)
+        return self.get(values)
+
+
 class JdbcWriter:
     def __init__(
         self,
@@ -100,13 +163,13 @@ class JdbcWriter:
         """Write ``entries`` exactly once; raise RetriableException for transient DB failures."""
         if not entries:
             return WriteResult()
+        coords = [_coords(e) for e in entries]
         highest: dict[Partition, int] = {}
-        for e in entries:
-            p, o = _coords(e)
+        for p, o in coords:
             if o > highest.get(p, -1):
                 highest[p] = o
         try:
-            return self._write(entries, highest)
+            return self._write(entries, coords, highest)
         except _Rejected as r:
             raise r.error from r.error.__cause__
         except ConnectException:
@@ -116,7 +179,9 @@ class JdbcWriter:
                 raise RetriableException(f"Transient database error, the batch will be retried: {e}") from e
             raise ConnectException(f"Database error while writing the batch: {e}") from e
 
-    def _write(self, entries: Sequence[Entry], highest: dict[Partition, int]) -> WriteResult:
+    def _write(
+        self, entries: Sequence[Entry], coords: Sequence[tuple[Partition, int]], highest: dict[Partition, int]
+    ) -> WriteResult:
         self.offsets.prepare(highest)
         raw = self.engine.raw_connection()
         try:
@@ -124,11 +189,11 @@ class JdbcWriter:
             raw.rollback()
         finally:
             raw.close()
-        fresh = [e for e in entries if _coords(e)[1] > stored[_coords(e)[0]]]
-        prepared, failed = self._prepare_tables([e for e in fresh if isinstance(e, RowPlan)])
-        failed.extend(e for e in fresh if isinstance(e, Failed))
+        fresh = [e for e, (p, o) in zip(entries, coords) if o > stored[p]]
+        prepared, failed = self._prepare_tables([e for e in fresh if type(e) is RowPlan])
+        failed.extend(e for e in fresh if type(e) is Failed)
         try:
-            result = self._transaction(prepared, failed, highest, bulk=True)
+            result = self._transaction(prepared, failed, highest, stored, bulk=True)
         except _Rejected:
             raise
         except Exception as e:
@@ -137,7 +202,7 @@ class JdbcWriter:
             log.warning("Bulk write failed (%s); replaying the batch row by row to isolate bad records", e)
             for table in prepared:
                 self.tables.forget(table)
-            result = self._transaction(prepared, failed, highest, bulk=False)
+            result = self._transaction(prepared, failed, highest, stored, bulk=False)
         result.skipped_duplicates += len(entries) - len(fresh)
         return result
 
@@ -147,25 +212,18 @@ class JdbcWriter:
     ) -> tuple[dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]], list[Failed]]:
         """Group plans by table, agree on one schema per column and make the table fit."""
         by_table: dict[TableId, list[RowPlan]] = {}
+        last_table: TableId | None = None
+        current: list[RowPlan] = []
         for plan in plans:
-            by_table.setdefault(plan.table, []).append(plan)
+            if plan.table is not last_table:  # tables come from the extractor's cache: identity is cheap
+                last_table = plan.table
+                current = by_table.setdefault(last_table, [])
+            current.append(plan)
         prepared: dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]] = {}
         failed: list[Failed] = []
         for table, table_plans in by_table.items():
-            merged: dict[str, Column] = {}
-            ok: list[RowPlan] = []
-            for plan in table_plans:
-                try:
-                    update = {}
-                    for col in plan.columns:
-                        seen = merged.get(col.name)
-                        schema = col.schema if seen is None else merge_schemas(col.name, seen.schema, col.schema)
-                        update[col.name] = Column(col.name, schema, col.key or (seen is not None and seen.key))
-                except DataException as e:
-                    failed.append(Failed(plan.record, e))
-                    continue
-                merged.update(update)
-                ok.append(plan)
+            merged, ok, rejected = _merge_table(table_plans)
+            failed.extend(rejected)
             if not ok:
                 continue
             try:
@@ -189,9 +247,11 @@ class JdbcWriter:
         prepared: dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]],
         failed: list[Failed],
         highest: dict[Partition, int],
+        unlocked: dict[Partition, int],
         *,
         bulk: bool,
     ) -> WriteResult:
+        """The data transaction; ``unlocked`` are the marks every entry was already filtered by."""
         result = WriteResult()
         raw = self.engine.raw_connection()
         try:
@@ -200,15 +260,16 @@ class JdbcWriter:
             if begin:
                 cur.execute(begin)
             stored = self.offsets.read(cur, highest, lock=True)
+            moved = stored != unlocked  # another invocation wrote meanwhile: filter again under the lock
 
             def fresh(entry: Entry) -> bool:
                 p, o = _coords(entry)
                 return o > stored[p]
 
-            rejects = [(f.record, f.error, None) for f in failed if fresh(f)]
+            rejects = [(f.record, f.error, None) for f in failed if not moved or fresh(f)]
             result.skipped_duplicates = len(failed) - len(rejects)
             for table, (plans, names, schemas) in prepared.items():
-                live = [p for p in plans if fresh(p)]
+                live = [p for p in plans if fresh(p)] if moved else plans
                 result.skipped_duplicates += len(plans) - len(live)
                 bad: list[tuple[RowPlan, BaseException]] = []
                 for run in self._runs(table, live, names, schemas):
@@ -279,14 +340,17 @@ class JdbcWriter:
         keyed = bool(plans[0].keys) and self.insert_mode != "insert"
         if keyed:
             last: dict[tuple[Any, ...], RowPlan] = {}
+            key_of = _KeyGetter(plans[0].keys)
             for plan in plans:
-                k = plan.key_values
+                if plan.keys is not key_of.keys and plan.keys != key_of.keys:
+                    key_of = _KeyGetter(plan.keys)
+                k = key_of(plan.values)
                 last.pop(k, None)  # re-insert so dict order follows the latest occurrence
                 last[k] = plan
             groups: dict[tuple[str, tuple[str, ...]], Run] = {}
             for plan in last.values():
                 kind = "delete" if plan.delete else self.insert_mode
-                fields = tuple(c.name for c in plan.columns)
+                fields = plan.fields
                 run = groups.get((kind, fields))
                 if run is None:
                     run = groups[(kind, fields)] = self._new_run(kind, table, fields, plan.keys, names, schemas)
@@ -295,7 +359,7 @@ class JdbcWriter:
         runs: list[Run] = []
         for plan in plans:
             kind = "delete" if plan.delete else self.insert_mode
-            fields = tuple(c.name for c in plan.columns)
+            fields = plan.fields
             if not runs or runs[-1].kind != kind or runs[-1].fields != fields:
                 runs.append(self._new_run(kind, table, fields, plan.keys, names, schemas))
             runs[-1].plans.append(plan)

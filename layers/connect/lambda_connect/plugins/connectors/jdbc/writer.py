@@ -61,6 +61,34 @@ def _coords(entry: Entry) -> tuple[Partition, int]:
     return (r.original_topic, r.original_kafka_partition), r.original_kafka_offset
 
 
+def _offset_range(entries: Sequence[Entry]) -> tuple[dict[Partition, int], dict[Partition, int]]:
+    """Lowest and highest original offset per partition, in one pass over the batch."""
+    lowest: dict[Partition, int] = {}
+    highest: dict[Partition, int] = {}
+    topic: str | None = None
+    partition = lo = hi = -1
+    for e in entries:
+        r = e.record
+        o = r.original_kafka_offset
+        if r.original_kafka_partition != partition or r.original_topic != topic:
+            if topic is not None:
+                _widen(lowest, highest, (topic, partition), lo, hi)
+            topic, partition, lo, hi = r.original_topic, r.original_kafka_partition, o, o
+        elif o < lo:
+            lo = o
+        elif o > hi:
+            hi = o
+    _widen(lowest, highest, (topic, partition), lo, hi)  # type: ignore[arg-type]
+    return lowest, highest
+
+
+def _widen(lowest: dict[Partition, int], highest: dict[Partition, int], p: Partition, lo: int, hi: int) -> None:
+    if lo < lowest.get(p, lo + 1):
+        lowest[p] = lo
+    if hi > highest.get(p, -1):
+        highest[p] = hi
+
+
 def record_error(record: SinkRecord, error: BaseException, table: TableId | None = None) -> ConnectException:
     where = f" to table {table}" if table is not None else ""
     return ConnectException(
@@ -124,19 +152,14 @@ def _merge_into(merged: dict[str, Column], columns: Sequence[Column]) -> DataExc
     return None
 
 
-class _KeyGetter:
-    """``values → tuple of key values`` for one tuple of key names, at C speed."""
-
-    __slots__ = ("get", "keys")
-
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        self.keys = keys
-        self.get = operator.itemgetter(*keys) if len(keys) > 1 else None
-
-    def __call__(self, values: Any) -> tuple[Any, ...]:
-        if self.get is None:
-            return (values[self.keys[0]],)
-        return self.get(values)
+def _pick_key(keys: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """``values → tuple of key values`` at C speed (a 1-tuple too, so keys of any width compare alike)."""
+    if not keys:
+        return lambda values: ()
+    if len(keys) == 1:
+        only = keys[0]
+        return lambda values: (values[only],)
+    return operator.itemgetter(*keys)
 
 
 class JdbcWriter:
@@ -163,13 +186,9 @@ class JdbcWriter:
         """Write ``entries`` exactly once; raise RetriableException for transient DB failures."""
         if not entries:
             return WriteResult()
-        coords = [_coords(e) for e in entries]
-        highest: dict[Partition, int] = {}
-        for p, o in coords:
-            if o > highest.get(p, -1):
-                highest[p] = o
+        lowest, highest = _offset_range(entries)
         try:
-            return self._write(entries, coords, highest)
+            return self._write(entries, lowest, highest)
         except _Rejected as r:
             raise r.error from r.error.__cause__
         except ConnectException:
@@ -180,7 +199,7 @@ class JdbcWriter:
             raise ConnectException(f"Database error while writing the batch: {e}") from e
 
     def _write(
-        self, entries: Sequence[Entry], coords: Sequence[tuple[Partition, int]], highest: dict[Partition, int]
+        self, entries: Sequence[Entry], lowest: dict[Partition, int], highest: dict[Partition, int]
     ) -> WriteResult:
         self.offsets.prepare(highest)
         raw = self.engine.raw_connection()
@@ -189,9 +208,16 @@ class JdbcWriter:
             raw.rollback()
         finally:
             raw.close()
-        fresh = [e for e, (p, o) in zip(entries, coords) if o > stored[p]]
-        prepared, failed = self._prepare_tables([e for e in fresh if type(e) is RowPlan])
-        failed.extend(e for e in fresh if type(e) is Failed)
+        if all(stored.get(p, -1) < o for p, o in lowest.items()):
+            fresh = entries  # the usual case: nothing of this batch was written before
+        else:
+            fresh = [e for e in entries if _coords(e)[1] > stored.get(_coords(e)[0], -1)]
+        plans: list[RowPlan] = []
+        failed: list[Failed] = []
+        for e in fresh:
+            (plans if type(e) is RowPlan else failed).append(e)  # type: ignore[arg-type]
+        prepared, rejected = self._prepare_tables(plans)
+        failed = rejected + failed
         try:
             result = self._transaction(prepared, failed, highest, stored, bulk=True)
         except _Rejected:
@@ -339,22 +365,27 @@ class JdbcWriter:
             return []
         keyed = bool(plans[0].keys) and self.insert_mode != "insert"
         if keyed:
-            last: dict[tuple[Any, ...], RowPlan] = {}
-            key_of = _KeyGetter(plans[0].keys)
+            last: dict[Any, RowPlan] = {}
+            keys: tuple[str, ...] = ()
+            pick = _pick_key(keys)
             for plan in plans:
-                if plan.keys is not key_of.keys and plan.keys != key_of.keys:
-                    key_of = _KeyGetter(plan.keys)
-                k = key_of(plan.values)
+                if plan.keys is not keys:
+                    keys = plan.keys
+                    pick = _pick_key(keys)
+                k = pick(plan.values)
                 last.pop(k, None)  # re-insert so dict order follows the latest occurrence
                 last[k] = plan
             groups: dict[tuple[str, tuple[str, ...]], Run] = {}
+            current: Run | None = None
             for plan in last.values():
                 kind = "delete" if plan.delete else self.insert_mode
-                fields = plan.fields
-                run = groups.get((kind, fields))
-                if run is None:
-                    run = groups[(kind, fields)] = self._new_run(kind, table, fields, plan.keys, names, schemas)
-                run.plans.append(plan)
+                # Plans of one shape share their fields tuple: identity finds the run without hashing.
+                if current is None or plan.fields is not current.fields or kind != current.kind:
+                    current = groups.get((kind, plan.fields))
+                    if current is None:
+                        current = groups[(kind, plan.fields)] = self._new_run(
+                            kind, table, plan.fields, plan.keys, names, schemas)
+                current.plans.append(plan)
             return sorted(groups.values(), key=lambda r: r.kind != "delete")
         runs: list[Run] = []
         for plan in plans:

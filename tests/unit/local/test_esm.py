@@ -1,0 +1,210 @@
+"""The event source mapping emulator against a real broker, with a recording invoker."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from lambda_connect.aws.kafka_clients import KafkaSettings
+from lambda_connect.local.context import LambdaContext, function_arn
+from lambda_connect.local.esm import EsmEmulator
+from lambda_connect.runtime.lambda_config import LambdaSettings
+
+from tests.fixtures.broker import produce
+
+pytestmark = pytest.mark.broker
+
+FAST = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
+
+
+class Recorder:
+    """Invoker that records events and can fail on demand."""
+
+    def __init__(self, fail: Callable[[dict[str, Any], int], Any] | None = None) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.contexts: list[LambdaContext] = []
+        self.fail = fail
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> Any:
+        with self.lock:
+            self.events.append(event)
+            self.contexts.append(context)
+            attempt = len(self.events)
+        return self.fail(event, attempt) if self.fail else None
+
+    def values(self, event: dict[str, Any]) -> list[str]:
+        return [base64.b64decode(r["value"]).decode() for rs in event["records"].values() for r in rs]
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        return consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+    finally:
+        consumer.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def esm_factory(kafka_broker: str) -> Iterator[Callable[..., EsmEmulator]]:
+    made: list[EsmEmulator] = []
+
+    def make(topic: str, invoke: Any, settings: LambdaSettings | None = None, group: str | None = None,
+             timeout_ms: int = 10_000) -> EsmEmulator:
+        esm = EsmEmulator(
+            connector="orders", topic=topic, consumer_group=group or f"connect-{uuid.uuid4().hex[:8]}",
+            settings=settings or LambdaSettings(batch_size=100, batching_window_seconds=0), invoke=invoke,
+            function_name="SinkTaskFunction", function_arn=function_arn("SinkTaskFunction", "connect-orders"),
+            timeout_ms=timeout_ms, kafka=KafkaSettings(bootstrap_servers=kafka_broker), retry_backoff_max=0.2,
+            consumer_overrides=FAST,
+        )
+        made.append(esm)
+        return esm
+
+    yield make
+    for esm in made:
+        esm.stop(10)
+
+
+def test_batches_arrive_in_lambda_shape_and_are_committed(kafka_broker: str, kafka_topic: Any,
+                                                          esm_factory: Any) -> None:
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(f"k{i}", f"v{i}", [("h", b"\xff\x01")]) for i in range(25)])
+    recorder = Recorder()
+    esm = esm_factory(topic, recorder, LambdaSettings(batch_size=10, batching_window_seconds=0))
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 25)
+    assert all(sum(len(v) for v in e["records"].values()) <= 10 for e in recorder.events)
+    assert [v for e in recorder.events for v in recorder.values(e)] == [f"v{i}" for i in range(25)]
+    first = recorder.events[0]
+    assert first["eventSource"] == "aws:kafka" and first["bootstrapServers"] == kafka_broker
+    record = first["records"][f"{topic}-0"][0]
+    assert base64.b64decode(record["key"]) == b"k0"
+    assert record["headers"] == [{"h": [255, 1]}]
+    assert record["timestampType"] == "CREATE_TIME"
+    assert recorder.contexts[0].invoked_function_arn.endswith(":SinkTaskFunction:connect-orders")
+    assert committed(kafka_broker, esm.consumer_group, topic) == 25
+
+
+def test_failed_batch_is_retried_whole_and_not_committed_meanwhile(kafka_broker: str, kafka_topic: Any,
+                                                                   esm_factory: Any) -> None:
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, f"v{i}") for i in range(5)])
+
+    def fail(event: dict[str, Any], attempt: int) -> None:
+        if attempt < 3:
+            raise RuntimeError("database down")
+
+    recorder = Recorder(fail)
+    esm = esm_factory(topic, recorder)
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 5)
+    assert len(recorder.events) == 3
+    assert recorder.values(recorder.events[0]) == recorder.values(recorder.events[2]) == [f"v{i}" for i in range(5)]
+    assert esm.stats.failed_invocations == 2 and "database down" in (esm.stats.last_error or "")
+
+
+def test_stopping_during_retries_leaves_the_batch_uncommitted(kafka_broker: str, kafka_topic: Any,
+                                                              esm_factory: Any) -> None:
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, "poison")])
+    recorder = Recorder(lambda e, a: (_ for _ in ()).throw(ValueError("always")))
+    group = f"connect-{uuid.uuid4().hex[:8]}"
+    esm = esm_factory(topic, recorder, group=group)
+    esm.start()
+    wait_for(lambda: len(recorder.events) >= 2)
+    assert esm.stop(10)
+    assert committed(kafka_broker, group, topic) < 0  # nothing committed: redelivered on restart
+
+
+def test_batch_item_failures_commit_before_the_failure_and_retry_from_it(kafka_broker: str, kafka_topic: Any,
+                                                                        esm_factory: Any) -> None:
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, f"v{i}") for i in range(6)])
+
+    def fail(event: dict[str, Any], attempt: int) -> Any:
+        if attempt == 1:
+            return {"batchItemFailures": [{"itemIdentifier": {"partition": f"{topic}-0", "offset": 3}}]}
+        return {"batchItemFailures": []}
+
+    recorder = Recorder(fail)
+    settings = LambdaSettings(batch_size=100, batching_window_seconds=0, pollers_min=1,
+                              report_batch_item_failures=True)
+    esm = esm_factory(topic, recorder, settings)
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 6)
+    assert recorder.values(recorder.events[0]) == [f"v{i}" for i in range(6)]
+    assert recorder.values(recorder.events[1]) == ["v3", "v4", "v5"]
+
+
+def test_unknown_batch_item_fails_the_whole_batch(kafka_broker: str, kafka_topic: Any, esm_factory: Any) -> None:
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, "a"), (None, "b")])
+
+    def fail(event: dict[str, Any], attempt: int) -> Any:
+        if attempt == 1:
+            return {"batchItemFailures": [{"itemIdentifier": {"partition": f"{topic}-0", "offset": 99}}]}
+        return None
+
+    recorder = Recorder(fail)
+    settings = LambdaSettings(batching_window_seconds=0, pollers_min=1, report_batch_item_failures=True)
+    esm = esm_factory(topic, recorder, settings)
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 2)
+    assert recorder.values(recorder.events[1]) == ["a", "b"]
+
+
+def test_retry_limit_sends_records_to_kafka_destination(kafka_broker: str, kafka_topic: Any,
+                                                        esm_factory: Any) -> None:
+    import json
+
+    from tests.fixtures.broker import consume_all
+
+    topic, failures = kafka_topic(), kafka_topic(prefix="failures")
+    produce(kafka_broker, topic, [("k", "bad")])
+    recorder = Recorder(lambda e, a: (_ for _ in ()).throw(RuntimeError("nope")))
+    settings = LambdaSettings(batching_window_seconds=0, pollers_min=1, maximum_retry_attempts=1,
+                              on_failure_destination=f"kafka://{failures}")
+    esm = esm_factory(topic, recorder, settings)
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 1)
+    assert len(recorder.events) == 2  # the first attempt and one retry
+    message = consume_all(kafka_broker, failures, 1)[0]
+    body = json.loads(message.value())
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    payload = json.loads(body["payload"])
+    assert base64.b64decode(payload["records"][f"{topic}-0"][0]["value"]) == b"bad"
+    assert message.key() == b"k"
+
+
+def test_handler_returning_after_the_timeout_counts_as_failure(kafka_broker: str, kafka_topic: Any,
+                                                               esm_factory: Any) -> None:
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, "slow")])
+
+    def slow(event: dict[str, Any], attempt: int) -> None:
+        if attempt == 1:
+            time.sleep(0.3)
+
+    recorder = Recorder(slow)
+    esm = esm_factory(topic, recorder, timeout_ms=200)
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 1)
+    assert len(recorder.events) == 2 and esm.stats.failed_invocations == 1
+    assert "timed out" in (esm.stats.last_error or "")

@@ -24,7 +24,7 @@ lint: install
 	$(BIN)/ruff format --check . || true
 
 demo: install
-	$(BIN)/lambda-connect transform --config examples/orders-sink.json --input examples/orders.jsonl
+	$(BIN)/lambda-connect demo
 
 bench: install
 	$(BIN)/python bench/transform_chain.py

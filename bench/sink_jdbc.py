@@ -159,9 +159,14 @@ def create_plain_table(conn: Any, table: str) -> None:
     conn.commit()
 
 
-def best(fn: Callable[[], None], runs: int) -> tuple[float, float]:
-    results = [timed(fn) for _ in range(runs)]
-    return min(results)
+def best_interleaved(runners: dict[str, Callable[[], None]], runs: int) -> dict[str, tuple[float, float]]:
+    """Best (wall, CPU) of ``runs`` per pipeline, taking turns so that background load and
+    table bloat on this shared machine hit every pipeline alike."""
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    for _ in range(runs):
+        for name, fn in runners.items():
+            results[name].append(timed(fn))
+    return {name: min(times) for name, times in results.items()}
 
 
 def main() -> None:
@@ -189,8 +194,8 @@ def main() -> None:
         floor = copy_runner(conn, copy_table, values)
         for warm in (lc, hw, floor):
             warm()
-        results = {"lambda-connect handler": best(lc, args.runs), "hand-written handler": best(hw, args.runs),
-                   "floor: COPY of decoded rows": best(floor, args.runs)}
+        results = best_interleaved({"lambda-connect handler": lc, "hand-written handler": hw,
+                                    "floor: COPY of decoded rows": floor}, args.runs)
         if args.profile:
             profiler = cProfile.Profile()
             profiler.runcall(lc)

@@ -59,7 +59,7 @@ class _Display:
         self._drawn = False
         self._last_line = 0.0
 
-    def show(self, p: Progress) -> None:
+    def show(self, p: Progress, *, final: bool = False) -> None:
         if self.tty:
             lines = [_bar("produced", p.produced, self.total), _bar("delivered", p.delivered, self.total),
                      _bar("written", p.written, self.total), _bar("dead-lettered", p.dead_lettered, self.total)]
@@ -67,7 +67,7 @@ class _Display:
                 self.stream.write(f"\x1b[{len(lines)}F")
             self.stream.write("\n".join(line + "\x1b[K" for line in lines) + "\n")
             self._drawn = True
-        elif time.monotonic() - self._last_line >= 1.0:
+        elif final or time.monotonic() - self._last_line >= 1.0:
             self.stream.write(f"  produced {p.produced}/{self.total}, delivered {p.delivered}, "
                               f"written {p.written}, dead-lettered {p.dead_lettered}\n")
             self._last_line = time.monotonic()
@@ -236,9 +236,10 @@ def run(args: argparse.Namespace) -> int:
                 first_produced = now
             if first_row_s is None and progress.written:
                 first_row_s = now - started
-            display.show(progress)
             if progress.done(total):
+                display.show(progress, final=True)
                 break
+            display.show(progress)
             time.sleep(0.25)
         else:
             display.show(progress)

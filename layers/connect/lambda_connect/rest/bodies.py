@@ -15,11 +15,15 @@ from .errors import BadRequest, ServerError
 
 __all__ = [
     "MAX_NAME_LENGTH",
+    "NULL_VALUE_ERROR",
     "check_connector_name",
     "config_map",
+    "config_with_nulls",
     "json_body",
+    "null_value_infos",
     "offsets_entries",
     "patch_map",
+    "scalar_string",
     "sink_offsets_body",
     "source_offsets_body",
 ]
@@ -71,6 +75,47 @@ def config_map(value: Any, what: str = "Connector configuration") -> dict[str, s
     """A flat string → string connector config."""
     obj = _require_object(value, what)
     return {str(k): _string_value(k, v, allow_null=False) or "" for k, v in obj.items()}
+
+
+#: Kafka's error for a config key whose JSON value is null (reported per key, definition null).
+NULL_VALUE_ERROR = "Null value can not be supplied as the configuration value."
+
+
+def config_with_nulls(value: Any, what: str = "Connector configuration") -> tuple[dict[str, str], list[str]]:
+    """A flat config and the keys whose JSON value was null: Kafka binds those (Jackson allows
+    nulls in a ``Map<String, String>``) and lets validation report them, so create answers 400
+    with the error listed and validate answers 200 with it inside."""
+    obj = _require_object(value, what)
+    nulls = [str(k) for k, v in obj.items() if v is None]
+    config = {str(k): _string_value(k, v, allow_null=False) or "" for k, v in obj.items() if v is not None}
+    return config, nulls
+
+
+def null_value_infos(infos: dict[str, Any], null_keys: list[str]) -> dict[str, Any]:
+    """ConfigInfos with one ``definition: null`` entry per null-valued key, as Kafka reports them."""
+    if not null_keys:
+        return infos
+    nulls = set(null_keys)
+    configs = [c for c in infos["configs"] if (c.get("value") or {}).get("name") not in nulls]
+    configs += [
+        {"definition": None,
+         "value": {"name": k, "value": None, "recommended_values": [], "errors": [NULL_VALUE_ERROR], "visible": True}}
+        for k in null_keys
+    ]
+    errors = sum(len((c.get("value") or {}).get("errors") or []) for c in configs)
+    return {**infos, "error_count": errors, "configs": configs}
+
+
+def scalar_string(value: Any, what: str) -> str | None:
+    """Jackson's coercion for a ``String`` field: numbers and booleans become their text,
+    objects and arrays cannot be bound (500)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    raise ServerError(f"{what} must be a JSON string, got {_type_name(value)}")
 
 
 def patch_map(value: Any) -> dict[str, str | None]:

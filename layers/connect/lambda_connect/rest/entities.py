@@ -22,6 +22,7 @@ __all__ = [
     "task_id",
     "task_info",
     "task_state",
+    "tasks_config",
     "worker_status",
 ]
 
@@ -72,6 +73,11 @@ def connector_state_info(
 
 def task_info(connector: str, task: int, config: Mapping[str, str]) -> dict[str, Any]:
     return {"id": task_id(connector, task), "config": dict(config)}
+
+
+def tasks_config(connector: str, configs: Iterable[Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """The deprecated ``tasks-config`` shape: ``"<connector>-<n>"`` → task config."""
+    return {f"{connector}-{i}": dict(c) for i, c in enumerate(configs)}
 
 
 def active_topics(connector: str, topics: Iterable[str]) -> dict[str, Any]:
@@ -154,6 +160,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "TaskInfo": _obj(
         ["id", "config"], id={"$ref": _REF + "ConnectorTaskId"}, config={"$ref": _REF + "ConnectorConfig"}
     ),
+    "TasksConfig": {"type": "object", "additionalProperties": {"$ref": _REF + "ConnectorConfig"}},
     "ActiveTopicsInfo": {
         "type": "object",
         "additionalProperties": _obj(["topics"], topics={"type": "array", "items": {"type": "string"}}),

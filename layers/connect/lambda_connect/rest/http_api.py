@@ -83,6 +83,12 @@ class HttpApiHandler:
         return result_from_response(self.router.handle(request))
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A boolean worker setting from the environment, true unless set to ``false`` (Kafka's
+    ``topic.tracking.*`` defaults)."""
+    return env.get(name, "true").strip().lower() != "false"
+
+
 def build_handler(
     store: Any,
     secrets: Any,
@@ -92,7 +98,9 @@ def build_handler(
 ) -> HttpApiHandler:
     """Wire the API once per container. ``worker_id`` is the function name (what status shows
     for instances this API changed); the Kafka cluster id comes from
-    ``$LAMBDA_CONNECT_KAFKA_CLUSTER_ID`` or, lazily, from the cluster."""
+    ``$LAMBDA_CONNECT_KAFKA_CLUSTER_ID`` or, lazily, from the cluster; Kafka's worker settings
+    ``topic.tracking.enable``/``topic.tracking.allow.reset`` from
+    ``$LAMBDA_CONNECT_TOPIC_TRACKING_ENABLE``/``$LAMBDA_CONNECT_TOPIC_TRACKING_ALLOW_RESET``."""
     from .resources import ConnectService
 
     cluster_id = env.get("LAMBDA_CONNECT_KAFKA_CLUSTER_ID") or getattr(sink_offsets, "cluster_id", None) or ""
@@ -104,5 +112,7 @@ def build_handler(
         worker_id=env.get("AWS_LAMBDA_FUNCTION_NAME", "connector-api"),
         kafka_cluster_id=cluster_id,
         commit=env.get("LAMBDA_CONNECT_COMMIT", ""),
+        topic_tracking=_flag(env, "LAMBDA_CONNECT_TOPIC_TRACKING_ENABLE"),
+        topic_tracking_reset=_flag(env, "LAMBDA_CONNECT_TOPIC_TRACKING_ALLOW_RESET"),
     )
     return HttpApiHandler(Router(service))

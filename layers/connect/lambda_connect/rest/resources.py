@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lambda_connect
@@ -78,9 +78,13 @@ class ConnectService:
         *,
         kafka_cluster_id: str | Callable[[], str] = "",
         commit: str = "",
+        topic_tracking: bool = True,
+        topic_tracking_reset: bool = True,
     ) -> None:
         """``secrets`` None stores PASSWORD values as given (only for tests that need no secrets);
-        ``sink_offsets`` None makes the sink offsets endpoints answer 500 (no cluster configured)."""
+        ``sink_offsets`` None makes the sink offsets endpoints answer 500 (no cluster configured).
+        ``topic_tracking``/``topic_tracking_reset`` are Kafka's worker settings
+        ``topic.tracking.enable``/``topic.tracking.allow.reset``: off, the topics endpoints answer 403."""
         self.store = store
         self.registry = registry or Registry.default()
         self.secrets = secrets
@@ -89,6 +93,8 @@ class ConnectService:
         self.worker_id = worker_id
         self._cluster_id = kafka_cluster_id
         self._commit = commit
+        self.topic_tracking = topic_tracking
+        self.topic_tracking_reset = topic_tracking_reset
 
     # --- helpers ------------------------------------------------------------------------------
     def _changed(self, name: str) -> None:
@@ -128,6 +134,8 @@ class ConnectService:
         if entry.target_state == "STOPPED":
             return []
         if kind == "sink":
+            if entry.target_state == "PAUSED" and self.store.get_task_configs(entry.name) is None:
+                return []  # created PAUSED (KIP-980) or paused after a stop: no tasks until resumed
             return [dict(entry.config) for _ in range(_tasks_max(entry.config))]
         stored = self.store.get_task_configs(entry.name)
         return [dict(c) for c in stored.configs] if stored else []
@@ -141,14 +149,18 @@ class ConnectService:
         if entry.target_state == "STOPPED":
             self.store.clear_task_configs(entry.name)
         elif self._kind(entry.config) == "sink":
-            self.store.put_task_configs(entry.name, entry.version, self._task_configs(entry, "sink"))
+            configs = self._task_configs(entry, "sink")
+            if configs:
+                self.store.put_task_configs(entry.name, entry.version, configs)
 
-    def _prepare(self, name: str, config: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-        """Validate like Kafka's create/update, then swap PASSWORD literals for secret
+    def _prepare(
+        self, name: str, config: dict[str, str], null_keys: Sequence[str] = ()
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Validate like Kafka's create/update (its own rules first, so its messages win; then
+        the names AWS resources cannot carry), then swap PASSWORD literals for secret
         references. Returns (config to store, secrets to save once the write has won)."""
-        bodies.check_connector_name(name)
         self._connector_class(config)
-        infos = validate_connector_config(config, self.registry)
+        infos = bodies.null_value_infos(validate_connector_config(config, self.registry), list(null_keys))
         if infos["error_count"]:
             lines = [m for c in infos["configs"] for m in c["value"]["errors"]]
             raise BadRequest(
@@ -157,6 +169,7 @@ class ConnectService:
                 + "\nYou can also find the above list of errors at the endpoint "
                 f"`/connector-plugins/{config['connector.class']}/config/validate`"
             )
+        bodies.check_connector_name(name)
         if self.secrets is None:
             return config, {}
         keys = effective_definition(config, self.registry).keys
@@ -169,8 +182,10 @@ class ConnectService:
             for key, value in pending.items():
                 self.secrets.store(name, key, value)
 
-    def _create(self, name: str, config: dict[str, str], target_state: str) -> dict[str, Any]:
-        stored, pending = self._prepare(name, config)
+    def _create(
+        self, name: str, config: dict[str, str], target_state: str, null_keys: Sequence[str]
+    ) -> dict[str, Any]:
+        stored, pending = self._prepare(name, config, null_keys)
         try:
             entry = self.store.create_connector(name, stored, target_state)
         except AlreadyExistsException as e:
@@ -180,8 +195,8 @@ class ConnectService:
         self._changed(name)
         return self._info(entry)
 
-    def _replace(self, entry: ConnectorEntry, config: dict[str, str]) -> dict[str, Any]:
-        stored, pending = self._prepare(entry.name, config)
+    def _replace(self, entry: ConnectorEntry, config: dict[str, str], null_keys: Sequence[str]) -> dict[str, Any]:
+        stored, pending = self._prepare(entry.name, config, null_keys)
         try:
             updated = self.store.update_connector(entry.name, stored, expected_version=entry.version)
         except (ConflictException, NotFoundException) as e:
@@ -211,10 +226,12 @@ class ConnectService:
 
     # --- connectors -----------------------------------------------------------------------------
     def list_connectors(self, expand: list[str]) -> list[str] | dict[str, Any]:
+        """Any ``expand`` parameter makes the answer an object (Kafka checks for the key, then
+        ignores values it does not know, so ``?expand=x`` gives ``{name: {}}``)."""
         names = self.store.list_connectors()
-        wanted = [e for e in ("status", "info") if e in expand]
-        if not wanted:
+        if not expand:
             return names
+        wanted = [e for e in ("status", "info") if e in expand]
         out: dict[str, Any] = {}
         for name in names:
             entry = self.store.get_connector(name)
@@ -236,13 +253,10 @@ class ConnectService:
         if unknown:
             known = '"name", "config", "initial_state"'
             raise ServerError(f'Unrecognized field "{unknown[0]}" (known properties: {known})')
-        raw_name = body.get("name")
-        if raw_name is not None and not isinstance(raw_name, str):
-            raise ServerError("Connector name must be a JSON string")
-        name = (raw_name or "").strip()
+        name = (bodies.scalar_string(body.get("name"), "Connector name") or "").strip()
         if body.get("config") is None:
             raise BadRequest("Connector config must be provided in the 'config' field")
-        config = bodies.config_map(body["config"])
+        config, nulls = bodies.config_with_nulls(body["config"])
         if "name" in config and config["name"] != name:
             raise BadRequest(
                 f"Connector name configuration ({config['name']}) doesn't match connector name in the URL ({name})"
@@ -253,7 +267,7 @@ class ConnectService:
             target = "RUNNING" if initial is None else normalize_target_state(str(initial))
         except ValueError as e:
             raise ServerError(f"Invalid initial_state {initial!r}: expected RUNNING, PAUSED or STOPPED") from e
-        return name, self._create(name, config, target)
+        return name, self._create(name, config, target, nulls)
 
     def get_connector(self, name: str) -> dict[str, Any]:
         return self._info(self._entry(name))
@@ -263,20 +277,21 @@ class ConnectService:
 
     def put_config(self, name: str, body: Any) -> tuple[bool, dict[str, Any]]:
         """PUT /connectors/{c}/config → (created, ConnectorInfo)."""
-        config = bodies.config_map(body)
+        config, nulls = bodies.config_with_nulls(body)
         if "name" in config and config["name"] != name:
             raise BadRequest(
                 f"Connector name configuration ({config['name']}) doesn't match connector name in the URL ({name})"
             )
         config["name"] = name
+        nulls = [k for k in nulls if k != "name"]
         entry = self.store.get_connector(name)
         if entry is None:
-            return True, self._create(name, config, "RUNNING")
-        return False, self._replace(entry, config)
+            return True, self._create(name, config, "RUNNING", nulls)
+        return False, self._replace(entry, config, nulls)
 
     def patch_config(self, name: str, body: Any) -> dict[str, Any]:
+        patch = bodies.patch_map(body)  # the body is bound before the resource runs: 500 beats 404
         entry = self._entry(name)
-        patch = bodies.patch_map(body)
         if patch.get("name") is not None and patch["name"] != name:
             raise BadRequest(
                 f"Connector name configuration ({patch['name']}) doesn't match connector name in the URL ({name})"
@@ -288,7 +303,7 @@ class ConnectService:
             else:
                 merged[key] = value
         merged["name"] = name
-        return self._replace(entry, merged)
+        return self._replace(entry, merged, [])
 
     def delete(self, name: str) -> None:
         if not self.store.delete_connector(name):
@@ -312,6 +327,10 @@ class ConnectService:
 
     def status(self, name: str) -> dict[str, Any]:
         return self._status(self._entry(name, f"No status found for connector {name}"))
+
+    def tasks_config(self, name: str) -> dict[str, dict[str, str]]:
+        entry = self._entry(name)
+        return entities.tasks_config(name, self._task_configs(entry, self._kind(entry.config)))
 
     def task_status(self, name: str, task: int) -> dict[str, Any]:
         entry = self.store.get_connector(name)
@@ -374,12 +393,20 @@ class ConnectService:
 
     # --- topics ---------------------------------------------------------------------------------
     def topics(self, name: str) -> dict[str, Any]:
+        """Unknown connectors have no active topics (200, not 404), as in Kafka."""
+        if not self.topic_tracking:
+            raise RestError(403, "Topic tracking is disabled.")
         return entities.active_topics(name, self.store.get_active_topics(name))
 
     def reset_topics(self, name: str) -> None:
-        self._entry(name)
-        self.store.reset_active_topics(name)
-        self._changed(name)
+        """Kafka resets whatever is recorded under the name, known connector or not (202)."""
+        if not self.topic_tracking:
+            raise RestError(403, "Topic tracking is disabled.")
+        if not self.topic_tracking_reset:
+            raise RestError(403, "Topic tracking reset is disabled.")
+        if self.store.get_active_topics(name):
+            self.store.reset_active_topics(name)
+            self._changed(name)
 
     # --- offsets (KIP-875) ----------------------------------------------------------------------
     def _require_sink_offsets(self) -> SinkOffsets:
@@ -484,7 +511,7 @@ class ConnectService:
         return [config_key_info(k) for k in definition]
 
     def validate(self, plugin: str, body: Any) -> dict[str, Any]:
-        config = bodies.config_map(body)
+        config, nulls = bodies.config_with_nulls(body)
         included = str(config.get("connector.class") or "").strip()
         if not included:
             raise ServerError(f"Connector config {_java_map(config)} contains no connector type")
@@ -495,4 +522,4 @@ class ConnectService:
         if not same:
             raise BadRequest(f"Included connector type {included} does not match request type {plugin}")
         self._connector_class(config)
-        return validate_connector_config(config, self.registry)
+        return bodies.null_value_infos(validate_connector_config(config, self.registry), nulls)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from lambda_connect.api.errors import (
     AlreadyExistsException,
@@ -76,8 +76,15 @@ def _json(status: int, value: Any, headers: Mapping[str, str] | None = None) -> 
     return Response(status, {**_JSON, **(headers or {})}, json.dumps(value, ensure_ascii=False).encode())
 
 
-def _empty(status: int) -> Response:
-    return Response(status, {}, b"")
+def _empty(status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """202/204 answers: no body, but the same ``Content-Type`` as every other response so
+    clients that dispatch on it never see a bare response."""
+    return Response(status, {**_JSON, **(headers or {})}, b"")
+
+
+def _location(name: str) -> dict[str, str]:
+    """Kafka builds ``Location`` with a URI builder, so names are percent-encoded."""
+    return {"Location": "/connectors/" + quote(name, safe="")}
 
 
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -111,7 +118,7 @@ def _task(params: Params) -> int:
     try:
         return int(params["task"])
     except ValueError as e:
-        raise RestError(404, f"HTTP 404 Not Found: task id {params['task']!r} is not a number") from e
+        raise RestError(404, "HTTP 404 Not Found") from e  # JAX-RS: an unparsable path param is 404
 
 
 def _body(request: Request) -> Any:
@@ -133,7 +140,7 @@ def _list(s: ConnectService, r: Request, p: Params) -> Response:
 
 def _create(s: ConnectService, r: Request, p: Params) -> Response:
     name, info = s.create_connector(_body(r))
-    return _json(201, info, {"Location": f"/connectors/{name}"})
+    return _json(201, info, _location(name))
 
 
 def _get(s: ConnectService, r: Request, p: Params) -> Response:
@@ -152,7 +159,7 @@ def _get_config(s: ConnectService, r: Request, p: Params) -> Response:
 def _put_config(s: ConnectService, r: Request, p: Params) -> Response:
     created, info = s.put_config(p["connector"], _body(r))
     if created:
-        return _json(201, info, {"Location": f"/connectors/{p['connector']}"})
+        return _json(201, info, _location(p["connector"]))
     return _json(200, info)
 
 
@@ -186,6 +193,10 @@ def _stop(s: ConnectService, r: Request, p: Params) -> Response:
 
 def _tasks(s: ConnectService, r: Request, p: Params) -> Response:
     return _json(200, s.tasks(p["connector"]))
+
+
+def _tasks_config(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.tasks_config(p["connector"]))
 
 
 def _task_status(s: ConnectService, r: Request, p: Params) -> Response:
@@ -262,11 +273,15 @@ ROUTES: list[Route] = [
     Route("PUT", _C + "/stop", _stop, "Stop the connector (no tasks; offsets may then be edited)", 204,
           extra_statuses=(404,)),
     Route("GET", _C + "/tasks", _tasks, "Task configs", 200, "TaskInfo", extra_statuses=(404,)),
+    Route("GET", _C + "/tasks-config", _tasks_config,
+          "Task configs by task name (deprecated by KIP-970, kept for 3.x tooling)", 200, "TasksConfig",
+          extra_statuses=(404,)),
     Route("GET", _C + "/tasks/{task}/status", _task_status, "One task's state", 200, "TaskState",
           extra_statuses=(404,)),
     Route("POST", _C + "/tasks/{task}/restart", _task_restart, "Restart one task", 204, extra_statuses=(404,)),
-    Route("GET", _C + "/topics", _topics, "Active topics (KIP-558)", 200, "ActiveTopicsInfo"),
-    Route("PUT", _C + "/topics/reset", _topics_reset, "Reset the active topics", 202, extra_statuses=(404,)),
+    Route("GET", _C + "/topics", _topics, "Active topics (KIP-558); an unknown connector has none", 200,
+          "ActiveTopicsInfo", extra_statuses=(403,)),
+    Route("PUT", _C + "/topics/reset", _topics_reset, "Reset the active topics", 202, extra_statuses=(403,)),
     Route("GET", _C + "/offsets", _get_offsets, "Committed offsets (KIP-875)", 200, "ConnectorOffsets",
           extra_statuses=(404,)),
     Route("PATCH", _C + "/offsets", _alter_offsets, "Alter offsets of a STOPPED connector", 200, "Message",
@@ -293,10 +308,32 @@ def _match(route: Route, segments: list[str]) -> Params | None:
     params: Params = {}
     for want, got in zip(pattern, segments):
         if want.startswith("{") and want.endswith("}"):
+            if not got:  # ``/connectors//status`` names no connector
+                return None
             params[want[1:-1]] = got
         elif want != got:
             return None
     return params
+
+
+def _segments(path: str) -> list[str]:
+    """Path segments, percent-decoded one by one (so ``%2F`` stays inside a name). One
+    trailing slash is ignored, as Jersey does (``/connectors/`` lists connectors); empty
+    segments elsewhere are kept so they match no route."""
+    path = path or "/"
+    if path != "/" and path.endswith("/"):
+        path = path[:-1]
+    if path == "/":
+        return []
+    return [unquote(s) for s in path.removeprefix("/").split("/")]
+
+
+def _allow(methods: list[str]) -> str:
+    """The ``Allow`` header: HEAD comes with GET, OPTIONS with every path (JAX-RS does both)."""
+    allowed = set(methods) | {"OPTIONS"}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed))
 
 
 def _map_exception(exc: BaseException) -> Response:
@@ -325,21 +362,25 @@ class Router:
     def handle(self, request: Request) -> Response:
         if len(request.body) > MAX_BODY_BYTES:
             return _map_exception(PayloadTooLarge(MAX_BODY_BYTES))
-        path = request.path or "/"
-        segments = [unquote(s) for s in path.split("/") if s]
+        segments = _segments(request.path)
         method = request.method.upper()
-        allowed: list[str] = []
-        for route in self.routes:
-            params = _match(route, segments)
-            if params is None:
-                continue
-            if route.method != method:
-                allowed.append(route.method)
-                continue
-            try:
-                return route.handler(self.service, request, params)
-            except Exception as e:
-                return _map_exception(e)
-        if allowed:
-            return error_response(405, "HTTP 405 Method Not Allowed", {"Allow": ", ".join(sorted(set(allowed)))})
-        return error_response(404, "HTTP 404 Not Found")
+        matches = [(route, params) for route in self.routes if (params := _match(route, segments)) is not None]
+        if not matches:
+            return error_response(404, "HTTP 404 Not Found")
+        allowed = [route.method for route, _ in matches]
+        if method == "OPTIONS":
+            return _empty(204, {"Allow": _allow(allowed)})
+        wanted = "GET" if method == "HEAD" else method
+        for route, params in matches:
+            if route.method == wanted:
+                response = self._dispatch(route, request, params)
+                if method == "HEAD":
+                    return Response(response.status, response.headers, b"")
+                return response
+        return error_response(405, "HTTP 405 Method Not Allowed", {"Allow": _allow(allowed)})
+
+    def _dispatch(self, route: Route, request: Request, params: Params) -> Response:
+        try:
+            return route.handler(self.service, request, params)
+        except Exception as e:
+            return _map_exception(e)

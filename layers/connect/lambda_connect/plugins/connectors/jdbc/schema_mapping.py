@@ -217,6 +217,8 @@ class FieldsExtractor:
         self._struct_shapes: dict[int, tuple[Schema, _Shape]] = {}
         self._primitive_keys: dict[Any, tuple[Any, tuple[Column, ...]]] = {}
         self._kafka_keys: tuple[Column, ...] | None = None
+        # (field names, value types) of a plain JSON map whose row is known to be valid → its layout
+        self._fast: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Layout] = {}
 
     def table_for(self, topic: str) -> TableId:
         table = self._tables.get(topic)
@@ -226,7 +228,23 @@ class FieldsExtractor:
 
     # --- the per-record entry point ----------------------------------------------------------
     def plan(self, record: SinkRecord) -> RowPlan:
-        """The row for ``record``; raises DataException when the record cannot become one."""
+        """The row for ``record``; raises DataException when the record cannot become one.
+
+        A JSON map of a shape seen before, in ``none``/``record_value`` mode, takes the short
+        way: one dict lookup. A null key field makes a shape of its own (its type is NoneType),
+        which the long way rejects and never remembers, so the short way needs no null check.
+        Everything else, and the first record of each shape, goes the long way.
+        """
+        value = record.value
+        if type(value) is dict and self._fast:
+            layout = self._fast.get((tuple(value), tuple(map(type, value.values()))))
+            if layout is not None:
+                table = self._tables.get(record.topic)
+                if table is not None:
+                    return RowPlan(record, table, layout.columns, value, layout.keys, False, layout.fields)
+        return self._plan(record)
+
+    def _plan(self, record: SinkRecord) -> RowPlan:
         table = self._tables.get(record.topic) or self.table_for(record.topic)
         value = record.value
         if value is None:
@@ -238,10 +256,14 @@ class FieldsExtractor:
             values = value if shape.plain else self._values_of(value, shape)
             self._check_keys(part, values, table, "value")
             layout = self._layout(part.columns, shape)
+            if shape.plain and part.missing is None:
+                self._remember(value, layout)
         elif mode == "none":
             shape = self._shape(value, "value", table)
             values = value if shape.plain else self._values_of(value, shape)
             layout = self._layout((), shape)
+            if shape.plain:
+                self._remember(value, layout)
         else:
             keys, key_values = self._key_columns(record, table)
             shape = self._shape(value, "value", table)
@@ -255,6 +277,16 @@ class FieldsExtractor:
                 for name in layout.value_names:
                     values[name] = source[name]
         return RowPlan(record, table, layout.columns, values, layout.keys, False, layout.fields)
+
+    def _remember(self, value: Any, layout: _Layout) -> None:
+        if type(value) is not dict:
+            return
+        types = tuple(map(type, value.values()))
+        if decimal.Decimal in types:
+            return
+        if len(self._fast) >= _MAX_SHAPES:
+            self._fast.clear()
+        self._fast[(tuple(value), types)] = layout
 
     def _delete_plan(self, record: SinkRecord, table: TableId) -> RowPlan:
         if not self.delete_enabled:

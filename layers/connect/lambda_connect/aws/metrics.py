@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,10 @@ __all__ = [
 DEFAULT_NAMESPACE = "lambda-connect"
 _JSON_LOGS_ENV = "LAMBDA_CONNECT_JSON_LOGS"
 _PACKAGE_LOGGER = "lambda_connect"
+# Powertools keeps metrics, dimensions and metadata in class attributes shared by every
+# Metrics instance, and the local runtime runs several handlers in one process on threads:
+# one emit at a time keeps each blob to one connector's numbers.
+_EMIT_LOCK = threading.Lock()
 
 
 def make_logger(service: str) -> Logger:
@@ -94,10 +99,25 @@ def sink_batch_metrics(
 
 
 def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str]]) -> None:
-    """Write ``values`` as one EMF blob with the ``connector`` dimension, now."""
+    """Write ``values`` as one EMF blob with the ``connector`` dimension, now.
+
+    Each call is its own flush cycle: whatever the outcome, the collector is cleared
+    afterwards. Powertools clears only after it has printed, so with metrics disabled
+    (``POWERTOOLS_METRICS_DISABLED``, the local runtime's human-log mode) the dimension of
+    the previous batch stayed behind — one container serving several connectors then
+    warned "Dimension 'connector' has already been added" on every batch — and the values
+    piled up until Powertools' 100-value overflow printed EMF lines despite the switch.
+    Clearing also recovers from a batch whose metrics failed half-way.
+    """
+    if not values:  # Powertools warns about an empty flush; nothing to report anyway
+        return
     from aws_lambda_powertools.metrics import MetricUnit
 
-    metrics.add_dimension(name="connector", value=connector or "unknown")
-    for name, (value, unit) in values.items():
-        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
-    metrics.flush_metrics()
+    with _EMIT_LOCK:
+        try:
+            metrics.add_dimension(name="connector", value=connector or "unknown")
+            for name, (value, unit) in values.items():
+                metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+            metrics.flush_metrics()
+        finally:
+            metrics.clear_metrics()

@@ -171,6 +171,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
     },
     "Message": _obj(["message"], message={"type": "string"}),
+    "LoggerLevel": _obj(["level", "last_modified"],
+                        level={"type": "string", "enum": ["OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG",
+                                                          "TRACE", "ALL"]},
+                        last_modified={"type": ["integer", "null"]}),
+    "LoggerLevels": {"type": "object", "additionalProperties": {"$ref": _REF + "LoggerLevel"}},
+    "LoggerLevelRequest": _obj(["level"], level={"type": "string"}),
+    "AffectedLoggers": {"type": "array", "items": {"type": "string"}},
     "PluginInfo": _obj(
         ["class", "type"],
         **{

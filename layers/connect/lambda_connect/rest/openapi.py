@@ -24,6 +24,8 @@ _QUERY = {
     "includeTasks": ({"type": "boolean", "default": False}, "Also restart the connector's tasks."),
     "onlyFailed": ({"type": "boolean", "default": False}, "Only restart instances that are FAILED."),
     "connectorsOnly": ({"type": "boolean", "default": True}, "List only connector plugins."),
+    "scope": ({"type": "string", "default": "worker"},
+              "`worker` (default; unknown values act alike). `cluster` is refused: no shared logger channel."),
 }
 
 

@@ -31,6 +31,7 @@ from lambda_connect.state.base import ConnectorEntry, StateStore, StatusEntry, n
 
 from . import bodies, entities
 from .errors import STALE_CONFIG_MESSAGE, BadRequest, RestError, ServerError
+from .loggers import LoggerLevels
 from .status import connector_state, task_states
 
 __all__ = ["ConnectService"]
@@ -95,6 +96,7 @@ class ConnectService:
         self._commit = commit
         self.topic_tracking = topic_tracking
         self.topic_tracking_reset = topic_tracking_reset
+        self.loggers = LoggerLevels()
 
     # --- helpers ------------------------------------------------------------------------------
     def _changed(self, name: str) -> None:

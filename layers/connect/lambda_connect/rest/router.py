@@ -241,6 +241,19 @@ def _validate(s: ConnectService, r: Request, p: Params) -> Response:
     return _json(200, s.validate(p["plugin"], _body(r)))
 
 
+def _loggers(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.loggers.all_levels())
+
+
+def _logger(s: ConnectService, r: Request, p: Params) -> Response:
+    return _json(200, s.loggers.level(p["logger"]))
+
+
+def _set_logger(s: ConnectService, r: Request, p: Params) -> Response:
+    scope = (r.query.get("scope") or ["worker"])[-1]
+    return _json(200, s.loggers.set_level(p["logger"], _body(r), scope))
+
+
 def _openapi(s: ConnectService, r: Request, p: Params) -> Response:
     from .openapi import openapi_document
 
@@ -293,6 +306,13 @@ ROUTES: list[Route] = [
           "ConfigKeyInfo", extra_statuses=(400, 404)),
     Route("PUT", "/connector-plugins/{plugin}/config/validate", _validate, "Validate a config without storing it",
           200, "ConfigInfos", "ConnectorConfig", extra_statuses=(400, 500)),
+    Route("GET", "/admin/loggers", _loggers, "Levels of the loggers that have one of their own", 200,
+          "LoggerLevels"),
+    Route("GET", "/admin/loggers/{logger}", _logger, "One logger's level", 200, "LoggerLevel",
+          extra_statuses=(404,)),
+    Route("PUT", "/admin/loggers/{logger}", _set_logger,
+          "Set the level of a logger and its descendants in this process (scope=worker)", 200, "AffectedLoggers",
+          "LoggerLevelRequest", query=("scope",), extra_statuses=(400, 404, 500)),
     Route("GET", "/openapi.json", _openapi, "This API as an OpenAPI 3.1 document", 200),
 ]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 from lambda_connect.api.connector import OffsetStorageReader
@@ -35,6 +35,17 @@ def partition_id(partition: Mapping[str, Any] | None) -> str:
     if partition is None:
         return "null"
     return json.dumps(partition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _tracking_key(partition: Mapping[str, Any] | None) -> Hashable:
+    """A cheap in-memory key for a partition (per record on the hot path): its items as a
+    frozenset, or the canonical JSON when a value is unhashable (nested maps or lists)."""
+    if partition is None:
+        return None
+    try:
+        return frozenset(partition.items())
+    except TypeError:
+        return partition_id(partition)
 
 
 class OffsetSource(Protocol):
@@ -96,14 +107,14 @@ class SubmittedOffsets:
     """
 
     def __init__(self) -> None:
-        self._by_partition: dict[str, deque[Submitted]] = {}
-        self._partitions: dict[str, dict[str, Any]] = {}
+        self._by_partition: dict[Hashable, deque[Submitted]] = {}
+        self._partitions: dict[Hashable, dict[str, Any]] = {}
 
     def submit(self, partition: Mapping[str, Any] | None, offset: Mapping[str, Any] | None) -> Submitted:
         """Register a record about to be produced (or already settled); returns its handle."""
         part = dict(partition) if partition is not None else None
         entry = Submitted(part, dict(offset) if offset is not None else None)
-        key = partition_id(part)
+        key = _tracking_key(part)
         queue = self._by_partition.get(key)
         if queue is None:
             queue = self._by_partition[key] = deque()

@@ -334,6 +334,19 @@ class Struct:
             for k, v in values.items():
                 self.put(k, v)
 
+    @classmethod
+    def from_values(cls, schema: Schema, values: list[Any]) -> Struct:
+        """A struct from field values in schema order, without per-field validation.
+
+        For sources that build values already shaped by the schema they derived (a JDBC row
+        in column order): checking every field again costs more than reading the row. The
+        list is taken as is, not copied. Call ``validate()`` if the values are not trusted.
+        """
+        struct = cls.__new__(cls)
+        struct.schema = schema
+        struct._values = values
+        return struct
+
     def _lookup(self, name: str) -> Field:
         f = self.schema._field_index.get(name)
         if f is None:

@@ -41,6 +41,7 @@ from .platform import (
     connector_alias,
 )
 from .registry import Registry
+from .store import StatusEntry
 from .validation import ConnectorConfig, parse_connector_config
 
 __all__ = ["DEFAULT_POLL_INTERVAL_MS", "ReconcileResult", "Reconciler", "ReconcilerStore", "StatusEntry"]
@@ -51,17 +52,6 @@ T = TypeVar("T")
 DEFAULT_POLL_INTERVAL_MS = 60_000
 RESTARTING = "RESTARTING"
 _INTERNAL_TOPIC = "__"
-
-
-@dataclass(frozen=True)
-class StatusEntry:
-    """A status as the state store keeps it (same fields as ``state.base.StatusEntry``, which
-    ``runtime`` may not import: the store reads these four attributes)."""
-
-    state: str
-    worker_id: str
-    trace: str | None = None
-    updated_at: float = 0.0
 
 
 class ReconcilerStore(Protocol):

@@ -20,6 +20,22 @@ runtime call it alike; it knows no event shapes and no AWS):
 6. Commit, per source partition, the offset of the last record whose delivery — and that of
    every record before it — Kafka confirmed, and only while our lease epoch still holds.
 
+While polling, the connector's entry is re-read every ``control_check_interval_s`` (default
+1 s; Kafka's workers learn of a pause from the config topic at once, an invocation has to ask).
+The run then ends early, as a Kafka worker stops or suspends its task:
+
+* target state PAUSED/STOPPED → outcome ``paused``/``stopped``: flush, commit what Kafka
+  confirmed (exactly-once: commit the open transaction), release the lease;
+* config version changed → ``reconfigured``, the same way; the next tick starts the task with
+  the new task configs (pause+resume within one interval also counts: a cheap extra restart);
+* connector deleted → ``deleted``: nothing is committed (the connector and its offsets are gone
+  and a connector created again under that name starts fresh; an open transaction is aborted);
+* a restart of this task requested through the REST API (task status ``RESTARTING``, or the
+  ``UNASSIGNED`` the reconciler writes when it answers that request, stamped after the run
+  started) → ``restarting``, committed like a pause; the next tick starts a fresh task
+  instance. A connector-only restart leaves running tasks alone, as in Kafka: the restarted
+  connector's (regenerated) task configs reach the task on its next tick.
+
 Errors (Kafka's §3 rules): ``RetriableException`` from ``poll`` is logged and ``poll`` called
 again; any other poll failure fails the task. Transform/converter failures are retried per
 ``errors.retry.*``; with ``errors.tolerance=all`` the record is skipped (its offset still
@@ -69,6 +85,8 @@ PRODUCER_OVERRIDE = "producer.override."
 ADMIN_OVERRIDE = "admin.override."
 KAFKA_PRODUCER_CLASS = "org.apache.kafka.clients.producer.KafkaProducer"
 RUNNING = "RUNNING"
+#: Task statuses that mean "a restart of this task was asked for" (see module docstring).
+RESTART_STATES = ("RESTARTING", "UNASSIGNED")
 
 #: ``factory(overrides, transactional_id) -> confluent_kafka.Producer`` (or a twin).
 ProducerFactory = Callable[[Mapping[str, Any], "str | None"], Any]
@@ -90,6 +108,7 @@ class SourceStore(Protocol):
     def renew_lease(self, lease: Any, ttl_seconds: float) -> Any: ...
     def release_lease(self, lease: Any) -> bool: ...
     def get_lease(self, name: str, task: int) -> Any: ...
+    def get_task_statuses(self, name: str) -> Mapping[int, Any]: ...
 
 
 class SourceStatusReporter(Protocol):
@@ -103,10 +122,13 @@ class SourceStatusReporter(Protocol):
 @dataclass
 class SourceRunResult:
     """What one invocation did. ``outcome`` is one of: ``completed`` (polled until the budget
-    or the end of data), ``paused``/``stopped`` (connector not running), ``lease_held``
-    (another live invocation runs the task), ``idle`` (no task config for this index),
-    ``fenced`` (our lease or transactional id was taken over; nothing more committed) and
-    ``failed`` (the task failed; ``error`` says why)."""
+    or the end of data), ``paused``/``stopped`` (connector not running, at the start or noticed
+    while polling), ``reconfigured`` (its config changed while polling), ``deleted`` (deleted
+    while polling), ``restarting`` (a restart of the task was requested while polling),
+    ``lease_held`` (another live invocation runs the task), ``idle`` (no task config for this
+    index), ``fenced`` (our lease or transactional id was taken over; nothing more committed)
+    and ``failed`` (the task failed; ``error`` says why). ``stop_reason`` says why polling
+    ended: ``budget``, ``no_data`` or the control outcome."""
 
     connector: str
     task: int
@@ -199,6 +221,8 @@ class SourceWorker:
         flush_reserve_s: float = 5.0,
         commit_interval_s: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        control_check_interval_s: float = 1.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if producer_factory is None:
             raise ConfigException("SourceWorker needs a producer factory")
@@ -214,6 +238,10 @@ class SourceWorker:
         self.flush_reserve_s = flush_reserve_s
         self.commit_interval_s = commit_interval_s
         self.sleep = sleep
+        #: How often a running task re-reads its connector (pause/stop/delete/restart reaction time).
+        self.control_check_interval_s = control_check_interval_s
+        #: Epoch seconds, the clock status entries are stamped with (restart requests are compared to it).
+        self.wall_clock = wall_clock
         self._pipelines: dict[str, _Pipeline] = {}
         self._lock = threading.Lock()
 
@@ -344,6 +372,8 @@ class _TaskRun:
         self.producer: Any = None
         self.in_transaction = False
         self.next_commit = worker.clock() + worker.commit_interval_s
+        self.next_check = worker.clock() + worker.control_check_interval_s
+        self.started_wall = worker.wall_clock()
         self.lease_lost = False
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -407,6 +437,14 @@ class _TaskRun:
             if now >= self.poll_deadline:
                 self.result.stop_reason = "budget"
                 break
+            if now >= self.next_check:
+                control = self._control_change()
+                self.next_check = clock() + self.w.control_check_interval_s
+                if control is not None:
+                    self.result.outcome = self.result.stop_reason = control
+                    log.info("Task %s-%s: connector %s is %s: ending the run", self.name, self.task_id, self.name,
+                             control)
+                    break
             if now >= self.next_commit:
                 if not self.eos:
                     self._commit_offsets()
@@ -434,7 +472,29 @@ class _TaskRun:
             if self.eos and (interval_s is None or clock() - txn_started >= interval_s):
                 self._commit_transaction()
 
+    def _control_change(self) -> str | None:
+        """The outcome that ends this run early, or None to go on (see module docstring)."""
+        try:
+            entry = self.w.store.get_connector(self.name)
+            if entry is None:
+                return "deleted"
+            if entry.target_state != RUNNING:
+                return str(entry.target_state).lower()
+            if entry.version != self.entry.version:
+                return "reconfigured"
+            status = self.w.store.get_task_statuses(self.name).get(self.task_id)
+        except Exception:  # a failed look at the state table must not fail the task: look again later
+            log.warning("Task %s-%s: reading the connector's state failed", self.name, self.task_id, exc_info=True)
+            return None
+        if (status is not None and status.state in RESTART_STATES
+                and float(status.updated_at or 0.0) >= self.started_wall):
+            return "restarting"
+        return None
+
     def _finish(self) -> None:
+        if self.result.outcome == "deleted":
+            self._abandon()
+            return
         if self.eos:
             if self.in_transaction:
                 self._commit_transaction()
@@ -463,6 +523,17 @@ class _TaskRun:
         if self.w.status is not None:
             trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             self.w.status.task_failed(self.name, self.task_id, self.w.worker_id, trace)
+
+    def _abandon(self) -> None:
+        """The connector was deleted mid-run: its offsets are gone, so none are written back
+        (the store would refuse them anyway: the lease went with the connector)."""
+        if self.eos:
+            self._abort_quietly()
+            return
+        try:
+            self._flush()
+        except Exception:  # records already sent stay in Kafka; only the counts would be short
+            log.debug("flush after delete failed", exc_info=True)
 
     def _stop_task(self) -> None:
         if self.task is not None:

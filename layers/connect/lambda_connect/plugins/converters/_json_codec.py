@@ -19,6 +19,8 @@ from typing import Any
 from lambda_connect.api.data import Date, Decimal, OutOfRangeTimestamp, Schema, Struct, Time, Timestamp, Type
 from lambda_connect.api.errors import DataException
 
+from ._json_plans import PLAN_LIMIT, PlanCache, filled_struct, read_step, write_step
+
 __all__ = [
     "Codec",
     "contains_decimal",
@@ -130,10 +132,15 @@ def schemaless_to_json(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Codec:
-    """The settings that change how values map to JSON (``decimal.format``, ``replace.null.with.default``)."""
+    """The settings that change how values map to JSON (``decimal.format``, ``replace.null.with.default``).
+
+    ``plan_limit`` bounds the type plans per struct schema (``_json_plans``); 0 converts every
+    field every time, the reference the plans are tested against.
+    """
 
     decimal_numeric: bool = False
     replace_null_with_default: bool = True
+    plan_limit: int = PLAN_LIMIT
 
     # --- schemas -------------------------------------------------------------------------
     def schema_to_json(self, schema: Schema | None) -> dict[str, Any] | None:
@@ -229,7 +236,9 @@ class Codec:
     # --- values: Connect -> JSON ------------------------------------------------------------
     def to_json(self, schema: Schema) -> Convert:
         """A function turning values of ``schema`` into a JSON tree (raises Kafka's DataExceptions)."""
-        inner = self._to_json_non_null(schema)
+        return self._json_null(schema, self._to_json_non_null(schema))
+
+    def _json_null(self, schema: Schema, inner: Convert) -> Convert:
         has_default = schema.default is not None and self.replace_null_with_default
         default_json = inner(schema.default) if has_default else None
         optional = schema.optional
@@ -312,15 +321,36 @@ class Codec:
                 return [[key(k), val(x)] for k, x in v.items()]
 
             return map_to_json
-        fields = [(f, f.name, self.to_json(f.schema)) for f in schema.fields]
+        return self._struct_to_json(schema)
+
+    def _struct_to_json(self, schema: Schema) -> Convert:
+        """A STRUCT writer driven by type plans (see ``_json_plans``): the row is copied into a
+        dict in one C call and only the fields that need converting are touched. Keys are plain
+        ``str`` because orjson refuses ``str`` subclasses (SQLAlchemy's ``quoted_name``) as keys."""
+        names = tuple(str(f.name) for f in schema.fields)
+        inners = [self._to_json_non_null(f.schema) for f in schema.fields]
+        fulls = [self._json_null(f.schema, inner) for f, inner in zip(schema.fields, inners)]
+        replace = self.replace_null_with_default
+
+        def step(i: int, t: type) -> Convert | None:
+            return write_step(schema.fields[i].schema, t, inners[i], fulls[i], replace)
+
+        plan_for = PlanCache(step, self.plan_limit).plan_for
 
         def struct_to_json(v: Any) -> Any:
-            if not isinstance(v, Struct):
-                raise DataException(f"Invalid type for STRUCT: {java_class(v)}")
-            if v.schema is not schema and v.schema != schema:
-                raise DataException("Mismatching schema.")
-            get = v.get_without_default
-            return {fname: conv(get(f)) for f, fname, conv in fields}
+            if v.__class__ is not Struct or v.schema is not schema:
+                if not isinstance(v, Struct):
+                    raise DataException(f"Invalid type for STRUCT: {java_class(v)}")
+                if v.schema is not schema and v.schema != schema:
+                    raise DataException("Mismatching schema.")
+            values = v._values
+            steps = plan_for(values)
+            if steps is None:
+                return {name: conv(x) for name, conv, x in zip(names, fulls, values)}
+            out = dict(zip(names, values))
+            for i, conv in steps:
+                out[names[i]] = conv(values[i])
+            return out
 
         return struct_to_json
 
@@ -339,7 +369,9 @@ class Codec:
     # --- values: JSON -> Connect ------------------------------------------------------------
     def to_connect(self, schema: Schema) -> Convert:
         """A function turning a parsed JSON value into a Connect value of ``schema``."""
-        inner = self._to_connect_non_null(schema)
+        return self._connect_null(schema, self._to_connect_non_null(schema))
+
+    def _connect_null(self, schema: Schema, inner: Convert) -> Convert:
         has_default = schema.default is not None and self.replace_null_with_default
         default = schema.default
         optional = schema.optional
@@ -454,15 +486,36 @@ class Codec:
                 return out
 
             return pairs_to_connect
-        fields = [(f, f.name, self.to_connect(f.schema)) for f in schema.fields]
+        return self._struct_to_connect(schema)
+
+    def _struct_to_connect(self, schema: Schema) -> Convert:
+        """A STRUCT reader driven by type plans. Every field value comes out of a converter that
+        already enforces what ``Struct.put`` would check, so the struct is filled without it;
+        beyond the plan limit fields go through ``put`` one by one, as before plans existed."""
+        fields = schema.fields
+        names = tuple(f.name for f in fields)
+        inners = [self._to_connect_non_null(f.schema) for f in fields]
+        fulls = [self._connect_null(f.schema, inner) for f, inner in zip(fields, inners)]
+        replace = self.replace_null_with_default
+
+        def step(i: int, t: type) -> Convert | None:
+            return read_step(fields[i].schema, t, inners[i], fulls[i], replace)
+
+        plan_for = PlanCache(step, self.plan_limit).plan_for
 
         def struct_to_connect(n: Any) -> Any:
             if not isinstance(n, dict):
                 raise DataException(f"Structs should be encoded as JSON objects, but found {node_type(n)}")
-            struct = Struct(schema)
-            for f, fname, conv in fields:
-                struct.put(f, conv(n.get(fname)))
-            return struct
+            values = list(map(n.get, names))
+            steps = plan_for(values)
+            if steps is None:
+                struct = Struct(schema)
+                for f, conv, x in zip(fields, fulls, values):
+                    struct.put(f, conv(x))
+                return struct
+            for i, conv in steps:
+                values[i] = conv(values[i])
+            return filled_struct(schema, values)
 
         return struct_to_connect
 

@@ -40,6 +40,9 @@ ENVELOPE_ERROR = (
 SERIALIZE_ERROR = "Converting Kafka Connect data to byte[] failed due to serialization error: "
 DESERIALIZE_ERROR = "Converting byte[] to Kafka Connect data failed due to serialization error: "
 _ENVELOPE_KEYS = frozenset(("schema", "payload"))
+_SCHEMA_KEY = b'{"schema":'
+_SCHEMA_KEY_LEN = len(_SCHEMA_KEY)
+_PAYLOAD_KEY = b',"payload":'
 _FAST_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 K = TypeVar("K")
@@ -162,6 +165,14 @@ class JsonConverter(Converter, HeaderConverter):
         size = config[SCHEMAS_CACHE_SIZE_CONFIG]
         self._outgoing: _Lru[Schema, _Outgoing] = _Lru(size)
         self._incoming: _Lru[bytes, _Incoming] = _Lru(size)
+        # Schema objects are compared by identity first: ``==`` on a struct schema walks it
+        # (microseconds), while a source hands the same object to every record of a poll.
+        self._by_identity: _Lru[int, tuple[Schema, _Outgoing]] = _Lru(size)
+        self._last_out: tuple[Schema | None, _Outgoing | None] = (None, None)
+        # Envelope prefixes ``{"schema":<schema json>,"payload":`` seen in messages, so a known
+        # schema is recognised by comparing bytes instead of parsing and re-serialising it.
+        self._prefixes: _Lru[bytes, _Incoming] = _Lru(size)
+        self._last_in: tuple[bytes, _Incoming] | None = None
 
     # --- Connect -> bytes -------------------------------------------------------------------
     def from_connect_data(
@@ -193,11 +204,24 @@ class JsonConverter(Converter, HeaderConverter):
             raise DataException(SERIALIZE_ERROR + str(e)) from e
 
     def _outgoing_for(self, schema: Schema) -> _Outgoing:
-        cached = self._outgoing.get(schema)
-        if cached is None:
-            schema_json = _json_text.dumps(self.codec.schema_to_json(schema))
-            cached = self._outgoing.put(schema, _Outgoing(schema_json, self.codec.to_json(schema)))
-        return cached
+        last_schema, last = self._last_out
+        if schema is last_schema and last is not None:
+            return last
+        hit = self._by_identity.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            out = hit[1]
+        else:
+            # Converters are compiled per schema *object*: their struct checks are identity
+            # checks first. The rendered schema JSON is shared by equal schemas.
+            equal = self._outgoing.get(schema)
+            if equal is None:
+                schema_json = _json_text.dumps(self.codec.schema_to_json(schema))
+                out = self._outgoing.put(schema, _Outgoing(schema_json, self.codec.to_json(schema)))
+            else:
+                out = _Outgoing(equal.schema_json, self.codec.to_json(schema))
+            self._by_identity.put(id(schema), (schema, out))
+        self._last_out = (schema, out)
+        return out
 
     # --- direct paths for the runtime -------------------------------------------------------
     def direct_reader(self) -> tuple[Schema | None, Callable[[bytes | None], Any]] | None:
@@ -229,6 +253,9 @@ class JsonConverter(Converter, HeaderConverter):
             if not data:
                 return SchemaAndValue(None, None)
             return SchemaAndValue(None, self._parse(data))
+        known = self._known_envelope(data)
+        if known is not None:
+            return known
         envelope = self._parse(data) if data else None
         if not isinstance(envelope, dict) or len(envelope) != 2 or envelope.keys() != _ENVELOPE_KEYS:
             raise DataException(ENVELOPE_ERROR)
@@ -240,7 +267,51 @@ class JsonConverter(Converter, HeaderConverter):
         payload = envelope["payload"]
         if incoming.exact:
             payload = _json_text.loads_exact(bytes(data))["payload"]
+        else:
+            self._learn_prefix(data, schema_node, incoming)
         return SchemaAndValue(incoming.schema, incoming.convert(payload))
+
+    def _known_envelope(self, data: Any) -> SchemaAndValue | None:
+        """Read ``{"schema":S,"payload":P}`` whose ``S`` is byte-for-byte one seen before by
+        parsing only ``P``. Sound because ``S`` is a complete JSON value and orjson accepts ``P``
+        only if it is exactly one JSON value: the message is then precisely that envelope.
+        Anything else (whitespace, other key order, lenient numbers) returns None and takes the
+        full path."""
+        if type(data) is not bytes or data[-1:] != b"}":
+            return None
+        last = self._last_in
+        if last is not None and data.startswith(last[0]):
+            prefix, incoming = last
+        else:
+            end = data.find(_PAYLOAD_KEY, _SCHEMA_KEY_LEN)
+            if end < 0 or not data.startswith(_SCHEMA_KEY):
+                return None
+            prefix = data[: end + len(_PAYLOAD_KEY)]
+            found = self._prefixes.get(prefix)
+            if found is None:
+                return None
+            incoming = found
+            self._last_in = (prefix, incoming)
+        try:
+            payload = orjson.loads(memoryview(data)[len(prefix) : -1])
+        except orjson.JSONDecodeError:
+            return None
+        assert incoming.convert is not None
+        return SchemaAndValue(incoming.schema, incoming.convert(payload))
+
+    def _learn_prefix(self, data: bytes, schema_node: Any, incoming: _Incoming) -> None:
+        """Remember this message's envelope prefix if it is the compact rendering of its schema
+        (Kafka's and this converter's output are). Decimal schemas are never learnt: they
+        need the exact-number parse of the whole message."""
+        if type(data) is not bytes:
+            return
+        try:
+            prefix = _SCHEMA_KEY + orjson.dumps(schema_node) + _PAYLOAD_KEY
+        except TypeError:
+            return
+        if data.startswith(prefix):
+            self._prefixes.put(prefix, incoming)
+            self._last_in = (prefix, incoming)
 
     @staticmethod
     def _parse(data: bytes) -> Any:

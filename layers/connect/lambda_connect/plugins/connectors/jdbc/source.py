@@ -246,6 +246,8 @@ class JdbcSourceTask(SourceTask):
         self._conn = self._connect(cfg)
         self._backend = self._conn.dialect.name
         self._driver = self._conn.dialect.driver
+        # Rows are fetched from the DB-API cursor directly, so driver errors arrive unwrapped.
+        self._driver_error: type[Exception] = self._conn.dialect.loaded_dbapi.Error
         try:
             if cfg["query"]:
                 queriers = [self._query_querier(cfg)]
@@ -404,9 +406,9 @@ class JdbcSourceTask(SourceTask):
                         return None
                     querier.execute(self._conn, self._batch, now)
                 records, exhausted = querier.read(self._batch)
-            except DBAPIError as e:
+            except (DBAPIError, self._driver_error) as e:
                 self._reset(querier)
-                if e.connection_invalidated or _is_transient(e):
+                if _is_transient(e):
                     raise RetriableException(f"Failed to run query for {querier.partition}: {e}") from e
                 raise ConnectException(f"Failed to run query for {querier.partition}: {e}") from e
             if exhausted:
@@ -440,6 +442,9 @@ class JdbcSourceTask(SourceTask):
 
 
 def _is_transient(error: BaseException) -> bool:
+    """Connection loss and the like: worth a retry on a fresh connection."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    return isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated)
+    if isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated):
+        return True
+    return type(error).__name__ in ("OperationalError", "InterfaceError")

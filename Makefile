@@ -26,8 +26,12 @@ lint: install
 demo: install
 	$(BIN)/lambda-connect demo
 
+# Benchmarks measure; they do not pass or fail. Results and method: bench/README.md.
 bench: install
 	$(BIN)/python bench/transform_chain.py
+	$(BIN)/python bench/sink_jdbc.py
+	$(BIN)/python bench/source_jdbc.py
+	$(BIN)/python bench/cold_start.py
 
 # The SAM artifacts (.aws-sam/build + template) for `sam deploy`, without Docker or python3.13.
 build: install

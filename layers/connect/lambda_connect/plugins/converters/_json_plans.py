@@ -29,7 +29,6 @@ PLAN_LIMIT = 64
 _LOGICAL = frozenset((Decimal.LOGICAL_NAME, Date.LOGICAL_NAME, Time.LOGICAL_NAME, Timestamp.LOGICAL_NAME))
 _NONE = type(None)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
-_MILLI = _dt.timedelta(milliseconds=1)
 _INT_BOUNDS = {
     Type.INT8: (-(2**7), 2**7 - 1),
     Type.INT16: (-(2**15), 2**15 - 1),
@@ -80,11 +79,14 @@ def _ranged(inner: Convert, lo: int, hi: int) -> Convert:
 
 
 def _timestamp_millis(inner: Convert) -> Convert:
-    """Aware ``datetime`` → epoch milliseconds in one C-level floor division (the same value as
-    ``Timestamp.from_logical``); naive values take the full converter."""
+    """Aware ``datetime`` → epoch milliseconds, ``Timestamp.from_logical`` without its checks and
+    calls; naive values take the full converter."""
 
     def millis(v: _dt.datetime) -> Any:
-        return (v - _EPOCH) // _MILLI if v.tzinfo is not None else inner(v)
+        if v.tzinfo is None:
+            return inner(v)
+        d = v - _EPOCH
+        return (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
 
     return millis
 

@@ -21,7 +21,6 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
 
 demo: install
 	$(BIN)/lambda-connect demo

@@ -251,3 +251,18 @@ def test_a_failed_state_read_does_not_fail_the_task(cluster, clock):
     assert store.failed == 1 and store.reads > 2  # it looked again after the failure
     assert (result.outcome, result.records_produced) == ("completed", 20)
     assert offsets(store) == {0: 20}
+
+
+def test_request_stop_ends_running_runs_committed_and_refuses_new_ones(store, cluster, clock):
+    holder: list[SourceWorker] = []
+    worker = make_worker(store, cluster, clock)
+    holder.append(worker)
+    script = scripted(store, clock, 3, lambda: holder[0].request_stop())
+    result = worker.run_task("seq", 0, BUDGET_MS, "inv")
+
+    assert result.outcome == "shutdown"
+    assert polls_after(result, script) * POLL_S <= 1.0
+    assert offsets(store) == {0: result.records_produced}
+    assert store.get_lease("seq", 0).expires_at <= time.time()
+    later = worker.run_task("seq", 0, BUDGET_MS, "inv-2")
+    assert later.outcome == "shutdown" and later.records_polled == 0

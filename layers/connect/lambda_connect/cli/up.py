@@ -24,7 +24,11 @@ from lambda_connect.state.base import DEFAULT_STATE_URL
 
 from ._config import load_connector_config, print_config_errors
 
-__all__ = ["configure_logging", "register", "run"]
+__all__ = ["EXIT_NOW", "configure_logging", "register", "run"]
+
+#: Exit status after a second Ctrl-C (128 + SIGINT, as a shell reports a process killed by it):
+#: the batches in flight were abandoned, uncommitted, and are redelivered on the next start.
+EXIT_NOW = 130
 
 
 def configure_logging(log_format: str, level: str = "INFO") -> None:
@@ -74,18 +78,21 @@ def run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     presses = 0
+    runtime = LocalRuntime(options)
 
     def on_signal(signum: int, frame: Any) -> None:
+        # os.write, not sys.stderr: the main thread may be inside a buffered write (a log line
+        # of the shutdown) when the signal arrives, and re-entering it would raise instead of exit.
         nonlocal presses
         presses += 1
         if presses > 1:
-            sys.stderr.write("\nExiting now.\n")
-            os._exit(130)
-        sys.stderr.write("\nStopping: finishing the batches in flight (Ctrl-C again to exit now)…\n")
+            os.write(2, b"\nExiting now.\n")
+            runtime.abort()
+            os._exit(EXIT_NOW)
+        os.write(2, "\nStopping: finishing the batches in flight (Ctrl-C again to exit now)…\n".encode())
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    runtime = LocalRuntime(options)
     try:
         try:
             runtime.start()

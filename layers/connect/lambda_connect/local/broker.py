@@ -175,8 +175,12 @@ class EmbeddedBroker:
         self._log = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
         started = time.monotonic()
         try:
+            # Its own process group: a Ctrl-C in the terminal signals the foreground group, and a
+            # broker that died with it could not take the commits of the batches still in flight.
+            # The runtime stops it itself, last (or kills it on a second Ctrl-C).
             self._process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
+                args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                process_group=0,
             )
         except OSError as e:
             raise BrokerError(f"cannot run tansu at {binary}: {e}") from e
@@ -243,6 +247,13 @@ class EmbeddedBroker:
             self._log.close()
             self._log = None
         self._port = None
+
+    def kill(self) -> None:
+        """Kill the broker at once, without waiting: for a process about to exit (second Ctrl-C),
+        which must not leave a broker behind in its own process group."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
 
     def close(self) -> None:
         """Stop the broker and remove the temporary log file, if one was created."""

@@ -8,8 +8,8 @@ TaskSchedule`. Names (alias, consumer groups, schedule names) are the AWS platfo
 state table looks the same whichever platform wrote it.
 
 Disabling (pause, stop) waits for the sink batch in flight to be committed, so once the
-reconciler reports PAUSED no more sink writes happen. Source invocations already running go on
-to the end of their budget, as on AWS; keep the local source timeout short for a snappy pause.
+reconciler reports PAUSED no more sink writes happen. Source invocations already running notice
+the new target state within about a second (the source worker re-reads it) and end cleanly.
 """
 
 from __future__ import annotations

@@ -295,6 +295,12 @@ class LocalRuntime:
         if self.broker is not None:
             self.broker.close()
 
+    def abort(self) -> None:
+        """Exit-now path (second Ctrl-C): skip the batches in flight, but kill the embedded broker,
+        which lives in its own process group and would otherwise outlive us."""
+        if self.broker is not None:
+            self.broker.kill()
+
     def __enter__(self) -> LocalRuntime:
         return self.start()
 

@@ -36,6 +36,10 @@ The run then ends early, as a Kafka worker stops or suspends its task:
   instance. A connector-only restart leaves running tasks alone, as in Kafka: the restarted
   connector's (regenerated) task configs reach the task on its next tick.
 
+:meth:`SourceWorker.request_stop` ends every run of the worker the same way at its next check
+(outcome ``shutdown``), for a process that is going away (meant for the local runtime's shutdown;
+not wired there yet).
+
 Errors (Kafka's §3 rules): ``RetriableException`` from ``poll`` is logged and ``poll`` called
 again; any other poll failure fails the task. Transform/converter failures are retried per
 ``errors.retry.*``; with ``errors.tolerance=all`` the record is skipped (its offset still
@@ -125,9 +129,10 @@ class SourceRunResult:
     or the end of data), ``paused``/``stopped`` (connector not running, at the start or noticed
     while polling), ``reconfigured`` (its config changed while polling), ``deleted`` (deleted
     while polling), ``restarting`` (a restart of the task was requested while polling),
-    ``lease_held`` (another live invocation runs the task), ``idle`` (no task config for this
-    index), ``fenced`` (our lease or transactional id was taken over; nothing more committed)
-    and ``failed`` (the task failed; ``error`` says why). ``stop_reason`` says why polling
+    ``shutdown`` (the worker was asked to stop), ``lease_held`` (another live invocation runs
+    the task), ``idle`` (no task config for this index), ``fenced`` (our lease or transactional
+    id was taken over; nothing more committed) and ``failed`` (the task failed; ``error`` says
+    why). ``stop_reason`` says why polling
     ended: ``budget``, ``no_data`` or the control outcome."""
 
     connector: str
@@ -244,12 +249,16 @@ class SourceWorker:
         self.wall_clock = wall_clock
         self._pipelines: dict[str, _Pipeline] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     # --- entry point --------------------------------------------------------------------
     def run_task(self, name: str, task: int, budget_ms: float, owner: str) -> SourceRunResult:
         """Run task ``task`` of connector ``name`` for at most ``budget_ms`` (see module docstring)."""
         started = self.clock()
         result = SourceRunResult(connector=name, task=task)
+        if self._stopping.is_set():
+            result.outcome = "shutdown"
+            return result
         entry = self.store.get_connector(name)
         if entry is None:
             raise NotFoundException(f"Connector {name} not found")
@@ -278,6 +287,11 @@ class SourceWorker:
             run.release()
             result.duration_ms = (self.clock() - started) * 1000.0
         return result
+
+    def request_stop(self) -> None:
+        """End every run of this worker at its next check (flush, commit, release the lease) and
+        start no new ones: a process shutting down need not wait for whole budgets."""
+        self._stopping.set()
 
     def close(self) -> None:
         """Close every cached pipeline (converters, transforms)."""
@@ -474,6 +488,8 @@ class _TaskRun:
 
     def _control_change(self) -> str | None:
         """The outcome that ends this run early, or None to go on (see module docstring)."""
+        if self.w._stopping.is_set():
+            return "shutdown"
         try:
             entry = self.w.store.get_connector(self.name)
             if entry is None:

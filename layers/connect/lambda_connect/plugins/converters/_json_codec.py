@@ -335,7 +335,8 @@ class Codec:
         def step(i: int, t: type) -> Convert | None:
             return write_step(schema.fields[i].schema, t, inners[i], fulls[i], replace)
 
-        plan_for = PlanCache(step, self.plan_limit).plan_for
+        cache = PlanCache(step, self.plan_limit)
+        plans, build = cache.plans, cache.build
 
         def struct_to_json(v: Any) -> Any:
             if v.__class__ is not Struct or v.schema is not schema:
@@ -344,8 +345,8 @@ class Codec:
                 if v.schema is not schema and v.schema != schema:
                     raise DataException("Mismatching schema.")
             values = v._values
-            steps = plan_for(values)
-            if steps is None:
+            steps = plans.get(tuple(map(type, values)))
+            if steps is None and (steps := build(values)) is None:
                 return {name: conv(x) for name, conv, x in zip(names, fulls, values)}
             out = dict(zip(names, values))
             for i, conv in steps:
@@ -501,14 +502,15 @@ class Codec:
         def step(i: int, t: type) -> Convert | None:
             return read_step(fields[i].schema, t, inners[i], fulls[i], replace)
 
-        plan_for = PlanCache(step, self.plan_limit).plan_for
+        cache = PlanCache(step, self.plan_limit)
+        plans, build = cache.plans, cache.build
 
         def struct_to_connect(n: Any) -> Any:
             if not isinstance(n, dict):
                 raise DataException(f"Structs should be encoded as JSON objects, but found {node_type(n)}")
             values = list(map(n.get, names))
-            steps = plan_for(values)
-            if steps is None:
+            steps = plans.get(tuple(map(type, values)))
+            if steps is None and (steps := build(values)) is None:
                 struct = Struct(schema)
                 for f, conv, x in zip(fields, fulls, values):
                     struct.put(f, conv(x))

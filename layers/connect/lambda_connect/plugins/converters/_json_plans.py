@@ -41,25 +41,28 @@ _UNCHANGED = {Type.STRING: str, Type.BOOLEAN: bool, Type.FLOAT32: float, Type.FL
 
 
 class PlanCache:
-    """Steps per tuple of exact value types, built on first sight, at most ``limit`` of them."""
+    """Steps per tuple of exact value types, built on first sight, at most ``limit`` of them.
 
-    __slots__ = ("_limit", "_plans", "_step")
+    Callers look up ``plans.get(tuple(map(type, values)))`` inline (a method call per record
+    is measurable) and call :meth:`build` on a miss."""
+
+    __slots__ = ("_limit", "_step", "plans")
 
     def __init__(self, step: Callable[[int, type], Convert | None], limit: int) -> None:
         self._step = step
         self._limit = limit
-        self._plans: dict[tuple[type, ...], Steps] = {}
+        self.plans: dict[tuple[type, ...], Steps] = {}
 
-    def plan_for(self, values: Sequence[Any]) -> Steps | None:
+    def build(self, values: Sequence[Any]) -> Steps | None:
         """The steps for these values, or None when the limit is reached (convert every field)."""
         key = tuple(map(type, values))
-        steps = self._plans.get(key)
+        steps = self.plans.get(key)
         if steps is None:
-            if len(self._plans) >= self._limit:
+            if len(self.plans) >= self._limit:
                 return None
             step = self._step
             steps = tuple((i, conv) for i, t in enumerate(key) if (conv := step(i, t)) is not None)
-            self._plans[key] = steps
+            self.plans[key] = steps
         return steps
 
 

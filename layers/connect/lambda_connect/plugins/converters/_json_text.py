@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads", "loads_exact"]
+__all__ = ["dump_default", "dumps", "loads", "loads_exact"]
 
 # A string literal (kept as is) or a run of leading zeros before another digit outside one.
 _LEADING_ZEROS = re.compile(r'("(?:[^"\\]|\\.)*")|(?<![\w.])(-?)0+(\d)')
@@ -47,7 +47,8 @@ def loads_exact(data: bytes) -> Any:
     return _stdlib_loads(data, exact=True)
 
 
-def _default(obj: Any) -> Any:
+def dump_default(obj: Any) -> Any:
+    """orjson ``default`` for converter trees: decimals (``decimal.format=NUMERIC``) as exact number text."""
     if isinstance(obj, decimal.Decimal):
         return orjson.Fragment(format(obj, "f").encode())
     raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
@@ -58,11 +59,11 @@ def dumps(tree: Any) -> bytes:
     refuses) are written as exact number text, and trees deeper than orjson's limit of 255
     levels go through the standard library."""
     try:
-        return orjson.dumps(tree, default=_default)
+        return orjson.dumps(tree, default=dump_default)
     except TypeError:
         pass
     try:
-        return orjson.dumps(_big_ints_as_text(tree), default=_default)
+        return orjson.dumps(_big_ints_as_text(tree), default=dump_default)
     except TypeError:
         return _stdlib_dumps(tree)
 

@@ -183,9 +183,15 @@ class JsonConverter(Converter, HeaderConverter):
         if schema is None:
             payload = self._dump_schemaless(value)
             return b'{"schema":null,"payload":' + payload + b"}" if self.schemas_enabled else payload
-        out = self._outgoing_for(schema)
+        last_schema, out = self._last_out
+        if schema is not last_schema or out is None:
+            out = self._outgoing_for(schema)
         try:
-            payload = _json_text.dumps(out.convert(value))
+            tree = out.convert(value)
+            try:
+                payload = orjson.dumps(tree, default=_json_text.dump_default)
+            except TypeError:  # big integers, deep trees: the careful path
+                payload = _json_text.dumps(tree)
         except TypeError as e:
             raise DataException(SERIALIZE_ERROR + str(e)) from e
         if self.schemas_enabled:

@@ -86,6 +86,7 @@ class UpProcess:
             )
         self.rest_url = ""
         self.kafka = ""
+        self.children: list[int] = []
 
     @property
     def stdout(self) -> str:
@@ -107,6 +108,7 @@ class UpProcess:
         kafka = re.search(r"Kafka: +(127\.0\.0\.1:\d+)", self.stdout)
         assert rest and kafka, self.stdout
         self.rest_url, self.kafka = rest.group(1), kafka.group(1)
+        self.children = _children(self.process.pid)  # known now, even if the process dies first
         return self
 
     def ctrl_c(self) -> None:
@@ -120,15 +122,16 @@ class UpProcess:
             raise AssertionError(f"up did not exit within {timeout}s:\n{self.stderr[-3000:]}") from None
 
     def kill(self) -> None:
-        """Last resort in ``finally``: the process and its children, by PID."""
+        """Last resort in ``finally``: the process and its children (the broker), by PID."""
         if self.process.poll() is None:
-            for child in _children(self.process.pid):
-                try:
-                    os.kill(child, signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
             self.process.kill()
         self.process.wait(10)
+        for child in self.children:
+            try:
+                if "tansu" in Path(f"/proc/{child}/cmdline").read_text(errors="replace"):
+                    os.kill(child, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue
 
     def connectors(self) -> list[str]:
         r = requests.get(f"{self.rest_url}/connectors", timeout=10)
@@ -189,6 +192,7 @@ class Pipeline:
             "tasks.max=1\n"
             f"topics={self.topic}\n"
             f"file={self.out}\n"
+            "key.converter=org.apache.kafka.connect.storage.StringConverter\n"
             "value.converter=org.apache.kafka.connect.storage.StringConverter\n"
             f"lambda.batch.size={batch_size}\n"
             "lambda.maximum.batching.window.seconds=0\n"
@@ -281,12 +285,18 @@ def test_ctrl_c_commits_what_was_written_and_a_rerun_updates_the_connector(
     written = len(lines(pipeline.out))
     assert committed_offsets(kafka_broker, group, pipeline.topic) == written
 
-    # --log-format json: Powertools' JSON records, one per line.
-    records = [json.loads(line) for line in up.stderr.splitlines() if line.startswith("{")]
+    # --log-format json: apart from the banner, stdout is JSON lines (Powertools log records and
+    # EMF metrics, as in a Lambda log stream); no human log line anywhere.
+    banner = {"lambda-connect is up", READY_LINE, "REST API:", "Kafka:", "State:"}
+    logged = [json.loads(line) for line in up.stdout.splitlines()
+              if line.strip() and not line.strip().startswith(tuple(banner))]
+    records = [r for r in logged if "_aws" not in r]
     assert len(records) >= 3
-    assert all({"level", "message", "timestamp"} <= set(r) for r in records)
-    assert any(r["message"] == "Sink batch processed" for r in records)
-    assert not any(HUMAN_LOG_LINE.match(line) for line in up.stderr.splitlines())
+    assert all({"level", "message", "timestamp", "service"} <= set(r) for r in records)
+    assert any(r["message"] == "Sink batch processed" and r.get("connector") == pipeline.sink for r in records)
+    assert any(r["message"] == f"connector {pipeline.sink} created" for r in records)
+    assert any("CloudWatchMetrics" in r["_aws"] for r in logged if "_aws" in r)
+    assert not any(HUMAN_LOG_LINE.match(line) for line in (up.stdout + up.stderr).splitlines())
 
     version = connector_version(state, pipeline.sink)
     source_version = connector_version(state, pipeline.source)

@@ -29,6 +29,7 @@ import threading
 import time
 from binascii import a2b_base64
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from lambda_connect.api.errors import ConnectException
@@ -49,12 +50,15 @@ from .kafka_clients import (
     make_admin,
     make_producer,
 )
-from .kafka_event import KafkaEvent, KafkaEventRecord, MalformedEventError
+from .kafka_event import NO_TIMESTAMP_TYPE, KafkaEvent, KafkaEventRecord, MalformedEventError
 from .metrics import emit, make_metrics, sink_batch_metrics
 
 __all__ = ["CONNECTOR_ENV", "KafkaDlqTransport", "SinkHandler", "StoreStatusReporter", "consumed_records"]
 
 log = logging.getLogger(__name__)
+
+_partition_of = attrgetter("topic", "partition")
+_offset_of = attrgetter("offset")
 
 CONNECTOR_ENV = "LAMBDA_CONNECT_CONNECTOR"
 DEADLINE_MARGIN_ENV = "LAMBDA_CONNECT_DEADLINE_MARGIN_MS"
@@ -157,32 +161,61 @@ def _undecodable(data: Any, slot: str, error: MalformedEventError) -> ConsumedRe
                           consume_error=error)
 
 
-def _b64(raw: Any) -> bytes | None:
-    if raw is None:
-        return None
-    if type(raw) is not str:
-        raise ValueError("not a string")
-    return a2b_base64(raw, strict_mode=True)
+class _Irregular(Exception):
+    """A record field that is present but not of the type Lambda sends: the slow path names it."""
 
 
-def _well_formed(data: Any) -> ConsumedRecord | None:
-    """Fast path for the common case: every field has exactly the expected type. Anything
-    unusual returns None, and ``KafkaEventRecord`` then decodes the record (or names the fault)."""
+def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
+    headers: list[tuple[str, bytes | None]] = []
+    for entry in raw:
+        ((name, value),) = entry.items()
+        headers.append((name, None if value is None else bytes(value)))
+    return headers
+
+
+def _slow(data: Any, slot: str) -> ConsumedRecord:
+    """A record the fast path did not take: ``KafkaEventRecord`` decodes it or names its fault."""
     try:
-        topic, partition, offset = data["topic"], data["partition"], data["offset"]
-        timestamp = data.get("timestamp")
-        if (type(topic) is not str or not topic or type(partition) is not int or type(offset) is not int
-                or (timestamp is not None and type(timestamp) is not int)):
-            return None
-        headers: list[tuple[str, bytes | None]] = []
-        for entry in data.get("headers") or ():
-            ((name, raw),) = entry.items()
-            headers.append((name, None if raw is None else bytes(raw)))
-        kind = data.get("timestampType")
-        return ConsumedRecord(topic, partition, offset, timestamp, kind if type(kind) is str and kind else
-                              "NO_TIMESTAMP_TYPE", _b64(data.get("key")), _b64(data.get("value")), headers)
-    except (ValueError, TypeError, AttributeError, KeyError, binascii.Error):
-        return None  # includes signed (Java) header bytes, which bytes() rejects: the slow path masks them
+        r = KafkaEventRecord(data, slot=slot)
+        return ConsumedRecord(r.topic, r.partition, r.offset, r.timestamp, r.timestamp_type, r.key, r.value,
+                              r.headers)
+    except MalformedEventError as e:
+        return _undecodable(data, slot, e)
+
+
+def _slot_records(slot: str, items: list[Any]) -> list[ConsumedRecord]:
+    """The records of one ``"<topic>-<partition>"`` slot, in event order.
+
+    One pass, inline, for the common case that every field has exactly the type Lambda
+    sends; anything unusual (a missing or mistyped field, bad base64, signed Java header
+    bytes) raises inside the pass and that record alone takes the slow path."""
+    out: list[ConsumedRecord] = []
+    append = out.append
+    for data in items:
+        try:
+            topic, partition, offset = data["topic"], data["partition"], data["offset"]
+            timestamp = data.get("timestamp")
+            if (type(topic) is not str or not topic or type(partition) is not int or type(offset) is not int
+                    or (timestamp is not None and type(timestamp) is not int)):
+                raise _Irregular
+            key = data.get("key")
+            if key is not None:
+                if type(key) is not str:
+                    raise _Irregular
+                key = a2b_base64(key, strict_mode=True)
+            value = data.get("value")
+            if value is not None:
+                if type(value) is not str:
+                    raise _Irregular
+                value = a2b_base64(value, strict_mode=True)
+            headers = data.get("headers")
+            kind = data.get("timestampType")
+            append(ConsumedRecord(topic, partition, offset, timestamp,
+                                  kind if type(kind) is str and kind else NO_TIMESTAMP_TYPE,
+                                  key, value, _headers(headers) if headers else ()))
+        except (_Irregular, ValueError, TypeError, AttributeError, KeyError, binascii.Error):
+            append(_slow(data, slot))
+    return out
 
 
 def consumed_records(event: Mapping[str, Any]) -> list[ConsumedRecord]:
@@ -196,19 +229,18 @@ def consumed_records(event: Mapping[str, Any]) -> list[ConsumedRecord]:
     for slot, items in groups.items():
         if not isinstance(items, list):
             raise MalformedEventError("must be a list", field=f"records[{slot!r}]")
-        for data in items:
-            consumed = _well_formed(data)
-            if consumed is None:
-                try:
-                    r = KafkaEventRecord(data, slot=slot)
-                    consumed = ConsumedRecord(r.topic, r.partition, r.offset, r.timestamp, r.timestamp_type,
-                                              r.key, r.value, r.headers)
-                except MalformedEventError as e:
-                    consumed = _undecodable(data, slot, e)
-            by_partition.setdefault((consumed.topic, consumed.partition), []).append(consumed)
+        records = _slot_records(slot, items)
+        if not records:
+            continue
+        partitions = set(map(_partition_of, records))
+        if len(partitions) == 1:  # as Lambda sends it: the slot is one partition
+            by_partition.setdefault(partitions.pop(), []).extend(records)
+        else:
+            for consumed in records:
+                by_partition.setdefault((consumed.topic, consumed.partition), []).append(consumed)
     out: list[ConsumedRecord] = []
     for records in by_partition.values():
-        out.extend(sorted(records, key=lambda c: c.offset))
+        out.extend(sorted(records, key=_offset_of))  # linear when already in order, as Lambda sends it
     return out
 
 

@@ -32,11 +32,13 @@ EXIT_NOW = 130
 
 
 def configure_logging(log_format: str, level: str = "INFO") -> None:
-    """Human-readable lines by default; ``json`` uses Powertools' JSON formatter for every logger."""
+    """Human-readable lines on stderr by default; ``json`` uses Powertools' JSON formatter for
+    every logger, on stdout: the handlers' Powertools loggers and EMF metrics write there (it is
+    the Lambda log stream), so one stream carries every JSON record."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(sys.stdout if log_format == "json" else sys.stderr)
     if log_format == "json":
         from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 

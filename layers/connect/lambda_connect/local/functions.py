@@ -38,7 +38,9 @@ _PSEUDO = {
     "AWS::URLSuffix": "amazonaws.com",
 }
 _TAGS = ("Ref", "Sub", "GetAtt", "If", "Join", "Select", "Split", "Not", "Equals", "And", "Or", "FindInMap",
-         "ImportValue", "Base64", "Condition", "GetAZs", "Cidr")
+         "ImportValue", "Base64", "Condition", "GetAZs", "Cidr", "Length", "ToJsonString",
+         # the functions of a template's Rules section
+         "Contains", "EachMemberEquals", "EachMemberIn", "RefAll", "ValueOf", "ValueOfAll")
 _load_lock = threading.Lock()
 
 

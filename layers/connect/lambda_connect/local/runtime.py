@@ -98,6 +98,7 @@ class LocalRuntime:
         self._reconcile_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._stopped = False
+        self._saved_environ: dict[str, str] | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -146,6 +147,9 @@ class LocalRuntime:
         sink_spec = find_function(SINK_FUNCTION, root)
         source_spec = find_function(SOURCE_FUNCTION, root)
         self.env = self._environment(sink_spec)
+        # The handlers read their configuration from os.environ, as in Lambda; the process
+        # environment is restored on stop so an embedding program (or a test) is left as it was.
+        self._saved_environ = dict(os.environ)
         os.environ.update(self.env)
 
         self.store = open_store(opts.state_url)
@@ -294,6 +298,13 @@ class LocalRuntime:
                 log.debug("closing the state store failed", exc_info=True)
         if self.broker is not None:
             self.broker.close()
+        self._restore_environ()
+
+    def _restore_environ(self) -> None:
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
 
     def abort(self) -> None:
         """Exit-now path (second Ctrl-C): skip the batches in flight, but kill the embedded broker,

@@ -10,7 +10,8 @@ TimestampConverter on ``$Value``). Run one by one, each SMT copies the map and t
 A transform may offer ``schemaless_plan()``: an in-place edit of a map the caller owns,
 which its own ``apply`` also uses. Consecutive predicate-free transforms of one side (key
 or value) that offer plans become one stage (a lone one too): for a schemaless dict it
-copies the map once, runs the plans and builds one record. Anything else (a schema, null, a non-map) and any
+copies the map once, runs the plans and builds one record (``apply_owned``, for a record the
+caller hands over, stores the map into that record instead). Anything else (a schema, null, a non-map) and any
 exception go through the transforms' own ``apply`` one by one, so results, errors and
 their attribution to a transform class are those of the unfused chain.
 """
@@ -55,7 +56,7 @@ class TransformChain:
         self.transforms = transforms
         self.predicates = dict(predicates or {})
         self.policy = policy if policy is not None and policy.retry_timeout_ms != 0 else None
-        self._stages, only_fused = _fuse(
+        self._stages, self._owned_stages, only_fused = _fuse(
             [(t, (t.apply, p.test if p is not None else None, negate, class_name_of(type(t))))
              for _, t, p, negate in transforms],
             self._run,
@@ -63,6 +64,7 @@ class TransformChain:
         if only_fused:
             # The fused stage reports its own errors (through _run), so it is the whole chain.
             self.apply = self._stages[0][0]  # type: ignore[method-assign]
+            self.apply_owned = self._owned_stages[0][0]  # type: ignore[method-assign]
 
     @classmethod
     def from_config(
@@ -104,6 +106,13 @@ class TransformChain:
         """
         return self._run(self._stages, record)
 
+    def apply_owned(self, record: ConnectRecord) -> ConnectRecord | None:
+        """``apply`` for a record the caller built for this call and hands over: nobody else
+        holds it (the sink worker's freshly converted records). A leading fused stage then
+        stores the edited map into it instead of copying all of its slots into a new record.
+        The map itself is still copied, since the converter may share it."""
+        return self._run(self._owned_stages, record)
+
     def _run(self, stages: list[_Stage], record: ConnectRecord) -> ConnectRecord | None:
         for fn, test, negate, class_name in stages:
             try:
@@ -140,55 +149,73 @@ def _fused_stage(
     on_key: bool,
     members: list[tuple[_Plan, _Stage]],
     run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
-) -> Callable[[ConnectRecord], ConnectRecord | None]:
-    """Consecutive predicate-free transforms of one side, run as one stage (module docstring).
+) -> tuple[Callable[[ConnectRecord], ConnectRecord | None], Callable[[ConnectRecord], ConnectRecord | None]]:
+    """Consecutive predicate-free transforms of one side, run as one stage (module docstring):
+    the stage that returns a new record, and the one for a record the caller owns, which
+    stores the edited map into that record (``TransformChain.apply_owned``).
 
-    A closure rather than an object with ``__call__``: it runs once per record, and calling
+    Closures rather than objects with ``__call__``: they run once per record, and calling
     a plain function with its state in cells is measurably cheaper than a bound ``__call__``."""
     plans = tuple(plan for plan, _ in members)
     stages = [stage for _, stage in members]
     copies: dict[type, _Copy] = {}
 
-    def fused(record: ConnectRecord) -> ConnectRecord | None:
-        if on_key:
-            value, schema = record.key, record.key_schema
-        else:
-            value, schema = record.value, record.value_schema
-        if schema is not None or type(value) is not dict:
-            return run(stages, record)
-        updated = value.copy()  # value is exactly a dict here; copy() is cheaper than dict(value)
-        try:
-            for plan in plans:
-                plan(updated, record)
-        except Exception:  # re-run one by one, so the failing transform reports it as apply would
-            return run(stages, record)
-        cls = type(record)
-        copy = copies.get(cls)
-        if copy is None:
-            copy = copies[cls] = _copy_with(cls, on_key)
-        return copy(record, updated)
+    def make(owned: bool) -> Callable[[ConnectRecord], ConnectRecord | None]:
+        def fused(record: ConnectRecord) -> ConnectRecord | None:
+            if on_key:
+                value, schema = record.key, record.key_schema
+            else:
+                value, schema = record.value, record.value_schema
+            if schema is not None or type(value) is not dict:
+                return run(stages, record)
+            updated = value.copy()  # value is exactly a dict here; copy() is cheaper than dict(value)
+            try:
+                for plan in plans:
+                    plan(updated, record)
+            except Exception:  # re-run one by one, so the failing transform reports it as apply would
+                return run(stages, record)
+            if owned:  # the record is the caller's to give: store the map (its schema is None already)
+                if on_key:
+                    record.key = updated
+                else:
+                    record.value = updated
+                return record
+            cls = type(record)
+            copy = copies.get(cls)
+            if copy is None:
+                copy = copies[cls] = _copy_with(cls, on_key)
+            return copy(record, updated)
 
-    return fused
+        return fused
+
+    return make(False), make(True)
 
 
 def _fuse(
     stages: list[tuple[Transformation[Any], _Stage]],
     run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
-) -> tuple[list[_Stage], bool]:
-    """Group runs of predicate-free transforms with plans on the same side into fused stages;
-    also tells whether the result is a single fused stage."""
+) -> tuple[list[_Stage], list[_Stage], bool]:
+    """Group runs of predicate-free transforms with plans on the same side into fused stages.
+
+    Returns the stages, the same stages for an owned record (a leading fused stage in its
+    owned form: only the first stage sees the caller's record), and whether the result is a
+    single fused stage."""
     out: list[_Stage] = []
+    owned_first: _Stage | None = None
     fused_count = 0
     group: list[tuple[_Plan, _Stage]] = []
     group_on_key = False
 
     def close_group() -> None:
         # A group of one is worth it too: the generated record copy beats new_record.
-        nonlocal fused_count
+        nonlocal fused_count, owned_first
         if group:
             fused_count += 1
-            fused = _fused_stage(group_on_key, list(group), run)
-            out.append((fused, None, False, "+".join(stage[3] for _, stage in group)))
+            fused, fused_owned = _fused_stage(group_on_key, list(group), run)
+            name = "+".join(stage[3] for _, stage in group)
+            if not out:
+                owned_first = (fused_owned, None, False, name)
+            out.append((fused, None, False, name))
         group.clear()
 
     for transform, stage in stages:
@@ -202,7 +229,8 @@ def _fuse(
             group.append((plan, stage))
             group_on_key = on_key
     close_group()
-    return out, len(out) == 1 and fused_count == 1
+    owned = out if owned_first is None else [owned_first, *out[1:]]
+    return out, owned, len(out) == 1 and fused_count == 1
 
 
 def _plan_of(transform: Transformation[Any]) -> _Plan | None:

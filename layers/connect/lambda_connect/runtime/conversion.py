@@ -1,7 +1,8 @@
 """Key, value and header converters of one connector, applied in Kafka's stage order.
 
-Sink side (``to_sink_record``): KEY_CONVERTER → VALUE_CONVERTER → HEADER_CONVERTER, as
-Kafka's ``WorkerSinkTask.convertAndTransformRecord``. Source side (``serialize``):
+Sink side (``to_sink_record``; ``sink_reader()`` for a loop over consumed records):
+KEY_CONVERTER → VALUE_CONVERTER → HEADER_CONVERTER, as Kafka's
+``WorkerSinkTask.convertAndTransformRecord``. Source side (``serialize``):
 HEADER_CONVERTER → KEY_CONVERTER → VALUE_CONVERTER, as ``WorkerSourceTask``. A failure
 raises ``StageError`` naming the stage and the converter class, which is what the DLQ
 context headers and the CLI report.
@@ -16,6 +17,7 @@ schemaless JSON this turns a conversion into one ``orjson`` call (see bench/READ
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -25,6 +27,7 @@ from lambda_connect.api.records import EMPTY_HEADERS, ConnectRecord, Header, Hea
 
 from ._plugins import class_name_of, instantiate, prefixed
 from .connector_config import DEFAULT_HEADER_CONVERTER, default_converter
+from .dlq import RawRecord
 from .errors import ErrorPolicy, Stage, StageError
 from .registry import Registry
 
@@ -35,6 +38,10 @@ T = TypeVar("T")
 _Reader = tuple[Any, Callable[[bytes | None], Any]]
 _Writer = tuple[Any, Callable[[Any], bytes | None]]
 _new_sink_record = SinkRecord.__new__
+
+
+#: ``to_sink_record``'s arguments in the shape ``sink_reader()`` reads (a ``RawRecord``).
+_Consumed = namedtuple("_Consumed", "topic partition offset timestamp timestamp_type key value headers")
 
 
 def _direct(converter: Any, hook: str) -> Any:
@@ -66,6 +73,7 @@ class RecordConverters:
         self._value_reader: _Reader | None = _direct(value, "direct_reader")
         self._key_writer: _Writer | None = _direct(key, "direct_writer")
         self._value_writer: _Writer | None = _direct(value, "direct_writer")
+        self._sink_read = self._build_sink_reader()
 
     @classmethod
     def from_config(
@@ -179,41 +187,58 @@ class RecordConverters:
         headers: RawHeaders,
     ) -> SinkRecord:
         """A consumed Kafka record as a SinkRecord; raises StageError for the failing stage."""
-        # _to_connect inlined: this runs once per consumed record, and a call costs as much
-        # as a converter's direct path.
-        reader = self._key_reader
-        if reader is None:
-            key_schema, k = self._read_key(topic, key)
-        else:
-            key_schema = reader[0]
-            try:
-                k = reader[1](key)
-            except Exception:
-                key_schema, k = self._read_key(topic, key)
-        reader = self._value_reader
-        if reader is None:
-            value_schema, v = self._read_value(topic, value)
-        else:
-            value_schema = reader[0]
-            try:
-                v = reader[1](value)
-            except Exception:
-                value_schema, v = self._read_value(topic, value)
-        hs = self._read_headers(topic, headers) if headers else EMPTY_HEADERS
-        # SinkRecord(...) with every slot stored directly: its __init__ resolves defaults and
-        # header types that are already known here, and this runs once per consumed record.
-        record = _new_sink_record(SinkRecord)
-        record.topic = record.original_topic = topic
-        record.kafka_partition = record.original_kafka_partition = partition
-        record.kafka_offset = record.original_kafka_offset = offset
-        record.key_schema = key_schema
-        record.key = k
-        record.value_schema = value_schema
-        record.value = v
-        record.timestamp = timestamp
-        record.timestamp_type = timestamp_type
-        record.headers = hs
-        return record
+        return self._sink_read(_Consumed(topic, partition, offset, timestamp, timestamp_type, key, value, headers))
+
+    def sink_reader(self) -> Callable[[RawRecord], SinkRecord]:
+        """``to_sink_record`` as a one-argument function of a consumed record (anything with
+        ``topic``, ``partition``, ``offset``, ``timestamp``, ``timestamp_type``, ``key``,
+        ``value`` and ``headers``), for the sink worker's per-record loop."""
+        return self._sink_read
+
+    def _build_sink_reader(self) -> Callable[[RawRecord], SinkRecord]:
+        """Key, value, headers, then one SinkRecord with every slot stored directly (its
+        ``__init__`` resolves defaults and header types already known here). A closure, built
+        once: it runs once per consumed record, and binding the direct readers and slow paths
+        here saves looking them up on ``self`` (and passing eight arguments) every time."""
+        read_key, read_value, read_headers = self._read_key, self._read_value, self._read_headers
+        no_fn: Callable[[bytes | None], Any] | None = None
+        key_schema0, key_fn = self._key_reader or (None, no_fn)
+        value_schema0, value_fn = self._value_reader or (None, no_fn)
+        new = _new_sink_record
+
+        def read(consumed: RawRecord) -> SinkRecord:
+            topic, key, value = consumed.topic, consumed.key, consumed.value
+            if key_fn is None:
+                key_schema, k = read_key(topic, key)
+            else:
+                try:
+                    k = key_fn(key)
+                    key_schema = key_schema0
+                except Exception:
+                    key_schema, k = read_key(topic, key)
+            if value_fn is None:
+                value_schema, v = read_value(topic, value)
+            else:
+                try:
+                    v = value_fn(value)
+                    value_schema = value_schema0
+                except Exception:
+                    value_schema, v = read_value(topic, value)
+            headers = consumed.headers
+            record = new(SinkRecord)
+            record.topic = record.original_topic = topic
+            record.kafka_partition = record.original_kafka_partition = consumed.partition
+            record.kafka_offset = record.original_kafka_offset = consumed.offset
+            record.key_schema = key_schema
+            record.key = k
+            record.value_schema = value_schema
+            record.value = v
+            record.timestamp = consumed.timestamp
+            record.timestamp_type = consumed.timestamp_type
+            record.headers = read_headers(topic, headers) if headers else EMPTY_HEADERS
+            return record
+
+        return read
 
     def to_source_record(
         self,

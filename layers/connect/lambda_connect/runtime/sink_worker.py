@@ -36,6 +36,8 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 from typing import Protocol
 
 from lambda_connect.api.connector import SinkTask
@@ -61,13 +63,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_topic_of = attrgetter("topic")
+_partition_number = attrgetter("partition")
+_partition_of = attrgetter("topic", "partition")
+_offset_of = attrgetter("offset")
+
 #: Default time kept in reserve for put + flush + DLQ flush once conversion stops.
 DEFAULT_DEADLINE_MARGIN_MS = 5000.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConsumedRecord:
-    """One record as the consumer delivered it; ``consume_error`` set when it could not be decoded."""
+    """One record as the consumer delivered it; ``consume_error`` set when it could not be decoded.
+
+    Treat it as read-only. It is not a frozen dataclass only because one is built per
+    consumed record and a frozen ``__init__`` (``object.__setattr__`` per field) costs about
+    five times as much."""
 
     topic: str
     partition: int
@@ -147,7 +158,7 @@ def batch_task_id(records: Sequence[ConsumedRecord], tasks_max: int) -> int:
     """``min(partition) % tasks.max`` (see the module docstring)."""
     if not records:
         return 0
-    return min(r.partition for r in records) % max(tasks_max, 1)
+    return min(map(_partition_number, records)) % max(tasks_max, 1)
 
 
 class _Deadline:
@@ -157,9 +168,6 @@ class _Deadline:
         self._clock = clock
         self.at = float("inf") if remaining_ms is None else clock() + (remaining_ms() - margin_ms) / 1000.0
         self.flush_by = float("inf") if remaining_ms is None else clock() + max(remaining_ms() - 500.0, 0.0) / 1000.0
-
-    def passed(self) -> bool:
-        return self._clock() >= self.at
 
     def flush_timeout(self, cap_s: float = 30.0) -> float:
         return max(min(self.flush_by - self._clock(), cap_s), 0.0)
@@ -181,7 +189,14 @@ class _Batch:
         self.task_id = task_id
         self.dlq = dlq
         self.result = result
-        self.by_coordinates = {(r.topic, r.partition, r.offset): r for r in records}
+        self._by_coordinates: dict[tuple[str, int, int], ConsumedRecord] | None = None
+
+    def consumed_at(self, coordinates: tuple[str, int, int]) -> ConsumedRecord | None:
+        """The consumed record at ``(topic, partition, offset)``; the index is built on the
+        first errant record, since most batches have none."""
+        if self._by_coordinates is None:
+            self._by_coordinates = {(r.topic, r.partition, r.offset): r for r in self.records}
+        return self._by_coordinates.get(coordinates)
 
 
 class SinkWorker:
@@ -236,7 +251,7 @@ class SinkWorker:
             self.status.task_failed(connector, task_id, worker_id, _trace(e))
             raise
         result = SinkBatchResult(connector, task_id, records_in=len(records))
-        result.topics = sorted({r.topic for r in records})
+        result.topics = sorted(set(map(_topic_of, records)))
         dlq = None
         if pipeline.dlq_topic and dlq_transport is not None:
             dlq = DeadLetterQueue(
@@ -271,62 +286,80 @@ class SinkWorker:
     def _run(self, batch: _Batch, task: SinkTask, deadline: _Deadline) -> Exception | None:
         """Convert, transform, put and flush; returns the failure a partial response reports."""
         pipeline, result = batch.pipeline, batch.result
+        records = batch.records
         ready: list[SinkRecord] = []
-        stop_at = len(batch.records)
+        stop_at = len(records)
         failure: Exception | None = None
-        for index, consumed in enumerate(batch.records):
-            if deadline.passed():
+        # The loop runs once per consumed record, so everything it needs is hoisted into
+        # locals and the smooth case is inline: one clock read, one conversion, one chain call.
+        # A record that fails anywhere continues on the slow path with the failure in hand
+        # (never re-running what already ran), which applies retries and the error policy.
+        convert = pipeline.converters.sink_reader()
+        transform = pipeline.chain.apply_owned if len(pipeline.chain) else None
+        clock, at = self._clock, deadline.at
+        append = ready.append
+        dropped = 0
+        for index, consumed in enumerate(records):
+            if clock() >= at:
                 stop_at = index
                 failure = BatchDeadlineError(
                     f"Connector {result.connector} task {result.task_id} ran out of time after {index} of "
-                    f"{len(batch.records)} record(s); the rest (from {consumed.label}) is redelivered"
+                    f"{len(records)} record(s); the rest (from {consumed.label}) is redelivered"
                 )
                 break
+            if consumed.consume_error is None:
+                try:
+                    record = convert(consumed)
+                    if transform is not None:
+                        record = transform(record)
+                except StageError as e:
+                    first = e
+                else:
+                    if record is None:
+                        dropped += 1
+                    else:
+                        append(record)
+                    continue
+            else:
+                first = consume_error(consumed.consume_error)
             try:
-                record = self._convert_and_transform(pipeline, consumed, deadline)
+                record = self._retry(pipeline, consumed, first, deadline)
             except StageError as e:
                 if self._tolerate(batch, consumed, e):
                     continue
                 stop_at, failure = index, RecordFailedError(consumed, e, result.connector, result.task_id)
                 break
             if record is None:
-                result.dropped += 1
+                dropped += 1
             else:
-                ready.append(record)
+                append(record)
+        result.dropped += dropped
         if failure is not None:
             # Without partial responses (or when the record cannot be named to Lambda) the
             # whole batch fails and nothing is written: redelivery starts from its beginning.
-            if not pipeline.report_batch_item_failures or batch.records[stop_at].offset < 0:
+            if not pipeline.report_batch_item_failures or records[stop_at].offset < 0:
                 raise failure
             if isinstance(failure, RecordFailedError):
                 result.failed += 1
-            result.item_failures = _first_unfinished(batch.records, stop_at)
-        self._put(batch, task, ready, _next_offsets(batch.records[:stop_at]), deadline)
+            result.item_failures = _first_unfinished(records, stop_at)
+        self._put(batch, task, ready, _next_offsets(records, stop_at), deadline)
         return failure
 
-    def _convert_and_transform(
-        self, pipeline: SinkPipeline, consumed: ConsumedRecord, deadline: _Deadline
+    def _retry(
+        self, pipeline: SinkPipeline, consumed: ConsumedRecord, first: StageError, deadline: _Deadline
     ) -> SinkRecord | None:
-        if consumed.consume_error is not None:
-            raise consume_error(consumed.consume_error)
-
-        def attempt() -> SinkRecord | None:
-            record = pipeline.converters.to_sink_record(
-                consumed.topic, consumed.partition, consumed.offset, consumed.timestamp, consumed.timestamp_type,
-                consumed.key, consumed.value, consumed.headers,
-            )
-            return pipeline.chain.apply(record) if len(pipeline.chain) else record
-
-        try:
-            return attempt()
-        except StageError as e:
-            if not isinstance(e.cause, RetriableException) or pipeline.policy.retry_timeout_ms == 0:
-                raise
-            first = e
+        """After conversion or the chain failed with ``first``: retry a RetriableException
+        (conversion and chain again, from the record's bytes) within ``errors.retry.timeout``
+        and the invocation's deadline; otherwise raise the StageError. An undecodable
+        record (``KAFKA_CONSUME``) is never retried: the same bytes would fail again."""
+        if (first.stage is Stage.KAFKA_CONSUME or not isinstance(first.cause, RetriableException)
+                or pipeline.policy.retry_timeout_ms == 0):
+            raise first
 
         def retry() -> SinkRecord | None:
             try:
-                return attempt()
+                record = pipeline.converters.sink_reader()(consumed)
+                return pipeline.chain.apply_owned(record) if len(pipeline.chain) else record
             except StageError as e:
                 if isinstance(e.cause, RetriableException):
                     raise e.cause from e
@@ -390,7 +423,7 @@ class SinkWorker:
     def _errant(self, batch: _Batch, record: SinkRecord, error: BaseException) -> None:
         """KIP-610: a record the task could not write, reported from ``put``/``flush``."""
         key = (record.original_topic, record.original_kafka_partition, record.original_kafka_offset)
-        consumed = batch.by_coordinates.get(key)
+        consumed = batch.consumed_at(key)
         stage_error = error if isinstance(error, StageError) else StageError(
             Stage.TASK_PUT, batch.pipeline.class_name, error
         )
@@ -400,13 +433,16 @@ class SinkWorker:
             raise RecordFailedError(consumed, stage_error, batch.result.connector, batch.result.task_id)
 
 
-def _next_offsets(records: Iterable[ConsumedRecord]) -> dict[tuple[str, int], int]:
-    """The next offset to consume per partition, as ``SinkTask.flush`` expects."""
+def _next_offsets(records: Sequence[ConsumedRecord], stop_at: int) -> dict[tuple[str, int], int]:
+    """The next offset to consume per partition of ``records[:stop_at]``, as ``SinkTask.flush``
+    expects. Lambda groups a batch by partition, so this walks runs of one partition with C
+    iterators (``groupby``, ``max``) instead of a Python step per record."""
     out: dict[tuple[str, int], int] = {}
-    for r in records:
-        tp = (r.topic, r.partition)
-        if r.offset + 1 > out.get(tp, -1):
-            out[tp] = r.offset + 1
+    head = records if stop_at == len(records) else records[:stop_at]
+    for tp, run in groupby(head, _partition_of):
+        last = max(map(_offset_of, run)) + 1
+        if last > out.get(tp, -1):
+            out[tp] = last
     return out
 
 

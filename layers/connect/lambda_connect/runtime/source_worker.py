@@ -68,6 +68,7 @@ from .chain import TransformChain
 from .config_providers import resolve_config
 from .conversion import RecordConverters
 from .errors import ErrorPolicy, Stage, StageError
+from .gc_tuning import GcGuard, relaxed_gc
 from .offsets import StoreOffsetReader, Submitted, SubmittedOffsets
 from .registry import Registry
 from .topic_creation import CreateTopic, TopicCreation, TopicCreator
@@ -228,6 +229,7 @@ class SourceWorker:
         sleep: Callable[[float], None] = time.sleep,
         control_check_interval_s: float = 1.0,
         wall_clock: Callable[[], float] = time.time,
+        gc_tuning: bool | None = None,
     ) -> None:
         if producer_factory is None:
             raise ConfigException("SourceWorker needs a producer factory")
@@ -247,6 +249,9 @@ class SourceWorker:
         self.control_check_interval_s = control_check_interval_s
         #: Epoch seconds, the clock status entries are stamped with (restart requests are compared to it).
         self.wall_clock = wall_clock
+        #: Automatic GC off while a task runs (``runtime.gc_tuning``); None reads
+        #: ``LAMBDA_CONNECT_GC_TUNING`` at each run.
+        self.gc_tuning = gc_tuning
         self._pipelines: dict[str, _Pipeline] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -280,11 +285,14 @@ class SourceWorker:
             result.outcome = "lease_held"
             return result
         result.epoch = lease.epoch
-        run = _TaskRun(self, pipeline, entry, task, lease, ttl, started + budget_ms / 1000.0, result)
         try:
-            run.execute()
+            with relaxed_gc(self.gc_tuning) as guard:
+                run = _TaskRun(self, pipeline, entry, task, lease, ttl, started + budget_ms / 1000.0, result, guard)
+                try:
+                    run.execute()
+                finally:
+                    run.release()
         finally:
-            run.release()
             result.duration_ms = (self.clock() - started) * 1000.0
         return result
 
@@ -368,7 +376,7 @@ class _TaskRun:
     """One invocation of one task: holds its lease, producer, offsets tracker and counters."""
 
     def __init__(self, worker: SourceWorker, pipeline: _Pipeline, entry: Any, task_id: int, lease: Any,
-                 ttl: float, deadline: float, result: SourceRunResult) -> None:
+                 ttl: float, deadline: float, result: SourceRunResult, gc_guard: GcGuard) -> None:
         self.w = worker
         self.p = pipeline
         self.entry = entry
@@ -379,6 +387,7 @@ class _TaskRun:
         self.deadline = deadline
         self.poll_deadline = deadline - min(worker.flush_reserve_s, max(deadline - worker.clock(), 0.0) / 4.0)
         self.result = result
+        self.gc_guard = gc_guard
         self.eos = result.exactly_once
         self.offsets = SubmittedOffsets()
         self.deliveries = _Deliveries()
@@ -481,6 +490,8 @@ class _TaskRun:
                 self._begin()
                 txn_started = clock()
             self._send(records, task, notify)
+            del records  # confirmed records die by refcount as their delivery reports arrive
+            self.gc_guard.check()
             if self.deliveries.error is not None:
                 raise self.deliveries.error
             if self.eos and (interval_s is None or clock() - txn_started >= interval_s):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import codecs
 import datetime as _dt
+from collections.abc import Callable
 from typing import Any
 
 from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance, LambdaValidator
@@ -103,6 +104,20 @@ class StringConverter(Converter, HeaderConverter):
             return SchemaAndValue(OPTIONAL_STRING_SCHEMA, bytes(data).decode(self.encoding))
         except UnicodeDecodeError as e:
             raise DataException(f"Failed to deserialize string: {e}") from e
+
+    def direct_reader(self) -> tuple[Schema | None, Callable[[bytes | None], Any]] | None:
+        """Reading is one ``bytes.decode``, always as an optional STRING: the runtime then
+        skips building a ``SchemaAndValue`` per record (most sink keys are plain ids or null).
+        Anything but ``bytes`` (or null), and undecodable text, raise here, and the runtime
+        calls ``to_connect_data``, which reads or reports them."""
+        if type(self).to_connect_data is not StringConverter.to_connect_data:
+            return None
+        encoding = self.encoding
+
+        def read(data: bytes | None) -> str | None:
+            return None if data is None else data.decode(encoding)
+
+        return OPTIONAL_STRING_SCHEMA, read
 
     def from_connect_header(self, topic: str, header_key: str, schema: Schema | None, value: Any) -> bytes | None:
         return self.from_connect_data(topic, schema, value)

@@ -1,0 +1,71 @@
+"""``consumed_records``: the one-pass decoding of a Lambda Kafka event into the worker's records."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from lambda_connect.aws.kafka_event import MalformedEventError, build_kafka_event
+from lambda_connect.aws.sink_handler import consumed_records
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def raw(topic: str, partition: int, offset: int, **fields: Any) -> dict[str, Any]:
+    return {"topic": topic, "partition": partition, "offset": offset, "timestamp": 1_700_000_000_000,
+            "timestampType": "CREATE_TIME", "value": b64(b"v%d" % offset), "headers": [], **fields}
+
+
+def event(records: dict[str, list[Any]]) -> dict[str, Any]:
+    return {"eventSource": "aws:kafka", "records": records}
+
+
+def test_a_rendered_event_decodes_field_for_field() -> None:
+    rendered = build_kafka_event([
+        ("orders", 1, 7, 1_700_000_000_123, "LOG_APPEND_TIME", b"k", b'{"a":1}', [("h", b"\x00\xff"), ("n", None)]),
+        ("orders", 1, 8, 1_700_000_000_124, "CREATE_TIME", None, None, []),
+    ])
+    first, tombstone = consumed_records(rendered)
+    assert (first.topic, first.partition, first.offset, first.timestamp, first.timestamp_type) == (
+        "orders", 1, 7, 1_700_000_000_123, "LOG_APPEND_TIME")
+    assert (first.key, first.value, list(first.headers)) == (b"k", b'{"a":1}', [("h", b"\x00\xff"), ("n", None)])
+    assert (tombstone.key, tombstone.value, list(tombstone.headers), tombstone.consume_error) == (
+        None, None, [], None)
+
+
+def test_records_come_out_by_partition_then_offset() -> None:
+    records = consumed_records(event({
+        "orders-0": [raw("orders", 0, 5), raw("orders", 0, 3)],
+        "orders-1": [raw("orders", 1, 2), raw("orders", 0, 4)],  # a slot that mixes partitions
+    }))
+    assert [(r.partition, r.offset) for r in records] == [(0, 3), (0, 4), (0, 5), (1, 2)]
+
+
+def test_one_bad_record_carries_its_error_and_hides_nothing() -> None:
+    records = consumed_records(event({"orders-0": [
+        raw("orders", 0, 1),
+        raw("orders", 0, 2, value="eyJ*not-base64*"),
+        raw("orders", 0, 3, headers=[{"signed": [-1, 65]}]),
+        raw("orders", 0, 4, timestampType=None, key=b64(b"k")),
+    ]}))
+    assert [r.offset for r in records] == [1, 2, 3, 4]
+    assert records[0].consume_error is None and records[0].value == b"v1"
+    assert isinstance(records[1].consume_error, MalformedEventError)
+    assert "value" in str(records[1].consume_error)
+    assert records[1].value == b"eyJ*not-base64*"  # the raw text, kept for the dead letter queue
+    assert list(records[2].headers) == [("signed", b"\xffA")]  # Java's signed bytes, masked
+    assert (records[3].timestamp_type, records[3].key) == ("NO_TIMESTAMP_TYPE", b"k")
+
+
+@pytest.mark.parametrize("fields", [{"partition": True}, {"offset": "12"}, {"timestamp": 1.5}, {"topic": ""}])
+def test_mistyped_coordinates_are_reported_not_guessed(fields: dict[str, Any]) -> None:
+    (record,) = consumed_records(event({"orders-0": [{**raw("orders", 0, 9), **fields}]}))
+    assert isinstance(record.consume_error, MalformedEventError)
+
+
+def test_an_event_that_is_not_a_kafka_event_fails_as_a_whole() -> None:
+    with pytest.raises(MalformedEventError):
+        consumed_records({"eventSource": "aws:kafka", "records": {"orders-0": "not a list"}})

@@ -134,15 +134,27 @@ class TestSasl:
         )
         assert client_config(settings)["security.protocol"] == "SASL_PLAINTEXT"
 
-    def test_plain_defaults_to_no_tls(self, scram_secret: tuple[str, Any]) -> None:
+    def test_plain_defaults_to_tls_like_the_event_source_mapping(self, scram_secret: tuple[str, Any]) -> None:
         arn, client = scram_secret
         settings = kafka_settings_from_env(
             env(LAMBDA_CONNECT_KAFKA_AUTH="plain", LAMBDA_CONNECT_KAFKA_SECRET_ARN=arn), secrets_client=client
         )
         config = client_config(settings)
-        assert config["security.protocol"] == "SASL_PLAINTEXT"
+        assert config["security.protocol"] == "SASL_SSL"
         assert config["sasl.mechanism"] == "PLAIN"
         assert config["sasl.username"] == "connect"
+
+    def test_plain_without_tls_when_asked(self, scram_secret: tuple[str, Any]) -> None:
+        arn, client = scram_secret
+        settings = kafka_settings_from_env(
+            env(
+                LAMBDA_CONNECT_KAFKA_AUTH="plain",
+                LAMBDA_CONNECT_KAFKA_SECRET_ARN=arn,
+                LAMBDA_CONNECT_KAFKA_TLS="false",
+            ),
+            secrets_client=client,
+        )
+        assert client_config(settings)["security.protocol"] == "SASL_PLAINTEXT"
 
     def test_plain_with_credentials_in_properties(self) -> None:
         settings = kafka_settings_from_env(

@@ -66,7 +66,9 @@ AUTH_MODES: Mapping[str, str | None] = {
     "scram-sha-512": "SCRAM-SHA-512",
     "iam": "OAUTHBEARER",
 }
-_TLS_BY_DEFAULT = frozenset({"scram-sha-256", "scram-sha-512", "iam"})
+# Lambda's event source mappings speak SASL only over TLS (BASIC_AUTH and SCRAM alike); the
+# functions' own clients default to the same, overridable with LAMBDA_CONNECT_KAFKA_TLS=false.
+_TLS_BY_DEFAULT = frozenset({"scram-sha-256", "scram-sha-512", "iam", "plain"})
 #: Consumer timings that make tansu (and any broker) admit a member quickly; see module docstring.
 FAST_GROUP_JOIN = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -19,8 +19,10 @@ from lambda_connect.runtime.registry import Registry
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ROOT / "docs" / "readme"
 # Order in which sections appear; files not listed here follow in name order.
-ORDER = ["00-intro.md", "catalogue", "rest.md", "sink.md", "source.md", "source-control.md", "local.md", "reconciler.md",
-         "deploy.md", "cost.md", "differences.md", "development.md"]
+ORDER = [
+    "00-intro.md", "catalogue", "rest.md", "sink.md", "source.md", "source-control.md", "local.md",
+    "reconciler.md", "deploy.md", "cost.md", "differences.md", "development.md",
+]
 KIND_TITLES = {
     "sink": "Sink connectors",
     "source": "Source connectors",

@@ -1,11 +1,12 @@
-"""Generate the config-key tables of the sink connectors from their ConfigDefs.
+"""Generate the config-key tables of the sink and source connectors from their ConfigDefs.
 
-The tables in ``docs/readme/sink.md`` between the ``BEGIN/END GENERATED SINK CONFIG`` markers
-are this script's output, so documentation and validation can never disagree.
+The tables in ``docs/readme/sink.md`` and ``docs/readme/source.md`` between the
+``BEGIN/END GENERATED … CONFIG`` markers are this script's output, so documentation and
+validation can never disagree.
 
     .venv/bin/python scripts/gen_config_docs.py            # print the Markdown
-    .venv/bin/python scripts/gen_config_docs.py --write    # refresh docs/readme/sink.md
-    .venv/bin/python scripts/gen_config_docs.py --check    # exit 1 when the file is stale
+    .venv/bin/python scripts/gen_config_docs.py --write    # refresh both files
+    .venv/bin/python scripts/gen_config_docs.py --check    # exit 1 when a file is stale
 """
 
 from __future__ import annotations
@@ -15,17 +16,29 @@ import sys
 from pathlib import Path
 
 from lambda_connect.api.config import REQUIRED, ConfigDef, ConfigKey, ConfigType
-from lambda_connect.runtime.connector_config import COMMON, SINK
+from lambda_connect.runtime.connector_config import COMMON, SINK, SOURCE
 from lambda_connect.runtime.registry import Registry
 
-DOC = Path(__file__).parents[1] / "docs" / "readme" / "sink.md"
-BEGIN = "<!-- BEGIN GENERATED SINK CONFIG (scripts/gen_config_docs.py) -->"
-END = "<!-- END GENERATED SINK CONFIG -->"
+DOCS = Path(__file__).parents[1] / "docs" / "readme"
 SINKS = (
     "org.apache.kafka.connect.file.FileStreamSinkConnector",
     "io.confluent.connect.jdbc.JdbcSinkConnector",
     "io.confluent.connect.s3.S3SinkConnector",
 )
+SOURCES = (
+    "org.apache.kafka.connect.file.FileStreamSourceConnector",
+    "io.confluent.connect.jdbc.JdbcSourceConnector",
+    "io.confluent.connect.s3.source.S3SourceConnector",
+    "io.confluent.kafka.connect.datagen.DatagenConnector",
+)
+# kind -> (file, connector classes, framework keys)
+TARGETS = {"sink": ("sink.md", SINKS, COMMON + SINK), "source": ("source.md", SOURCES, COMMON + SOURCE)}
+
+
+def markers(kind: str) -> tuple[str, str]:
+    label = kind.upper()
+    return (f"<!-- BEGIN GENERATED {label} CONFIG (scripts/gen_config_docs.py) -->",
+            f"<!-- END GENERATED {label} CONFIG -->")
 
 
 def _cell(text: str) -> str:
@@ -53,42 +66,49 @@ def table(definition: ConfigDef) -> str:
     return "\n".join(rows)
 
 
-def render(registry: Registry | None = None) -> str:
+def render(kind: str = "sink", registry: Registry | None = None) -> str:
     registry = registry or Registry.default()
-    parts = [BEGIN, "", "#### Keys every sink connector accepts (Kafka Connect's framework keys)", "",
-             table(COMMON + SINK)]
-    for class_name in SINKS:
-        connector = registry.resolve(class_name, {"sink"})
+    _, classes, framework = TARGETS[kind]
+    begin, end = markers(kind)
+    parts = [begin, "", f"#### Keys every {kind} connector accepts (Kafka Connect's framework keys)", "",
+             table(framework)]
+    for class_name in classes:
+        connector = registry.resolve(class_name, {kind})
         aliases = ", ".join(f"`{a}`" for a in sorted(registry.aliases(class_name)))
         parts += ["", f"#### `{class_name}`", "", f"Aliases: {aliases}.", "", table(connector.config_def)]
-    parts += ["", END]
+    parts += ["", end]
     return "\n".join(parts)
 
 
-def replace_generated(text: str, generated: str) -> str:
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    return text[:start] + generated + text[end:]
+def replace_generated(text: str, generated: str, kind: str = "sink") -> str:
+    begin, end = markers(kind)
+    if begin not in text:  # first run for this file: append the section
+        return text.rstrip() + f"\n\n### {kind.capitalize()} config keys\n\n" + generated + "\n"
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[:start] + generated + text[stop:]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"update {DOC.name} in place")
-    mode.add_argument("--check", action="store_true", help=f"fail when {DOC.name} is out of date")
+    mode.add_argument("--write", action="store_true", help="update the docs in place")
+    mode.add_argument("--check", action="store_true", help="fail when a doc is out of date")
     args = parser.parse_args(argv)
-    generated = render()
-    if not (args.write or args.check):
-        print(generated)
-        return 0
-    current = DOC.read_text()
-    updated = replace_generated(current, generated)
-    if args.check:
-        if updated != current:
-            print(f"{DOC} is out of date: run scripts/gen_config_docs.py --write", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(updated)
-    return 0
+    stale = 0
+    for kind, (filename, _, _) in TARGETS.items():
+        generated = render(kind)
+        if not (args.write or args.check):
+            print(generated)
+            continue
+        doc = DOCS / filename
+        current = doc.read_text()
+        updated = replace_generated(current, generated, kind)
+        if args.check and updated != current:
+            print(f"{doc} is out of date: run scripts/gen_config_docs.py --write", file=sys.stderr)
+            stale = 1
+        elif args.write:
+            doc.write_text(updated)
+    return stale
 
 
 if __name__ == "__main__":

@@ -202,7 +202,7 @@ class Pipeline:
     def files(self) -> list[str]:
         return [str(self.source_file), str(self.sink_file)]
 
-    def wait_growing(self, at_least: int, timeout: float = 60.0) -> int:
+    def wait_growing(self, at_least: int, timeout: float = 150.0) -> int:
         wait_for(lambda: len(lines(self.out)) >= at_least, timeout, f"{at_least} lines in the sink's file")
         return len(lines(self.out))
 

@@ -11,7 +11,8 @@ embedded broker twice in the same run:
   dict + ``produce`` on an equally configured producer, one flush at the end.
 
 Prints records/s of both, their ratio, and CPU-milliseconds per 1,000 records (process CPU,
-librdkafka's threads included — the Lambda cost driver).
+librdkafka's threads included — the Lambda cost driver). ``LAMBDA_CONNECT_GC_TUNING=off`` runs the
+runtime side with CPython's default garbage collection (see ``runtime/gc_tuning.py``).
 
     python bench/source_jdbc.py [--rows 1000000] [--batch 10000] [--bootstrap HOST:PORT] [--profile]
 """
@@ -147,7 +148,8 @@ def main() -> None:
         n_hand, wall_hand, cpu_hand = timed(hand)
         assert n_run == n_hand == args.rows, (n_run, n_hand, args.rows)
         rate_run, rate_hand = n_run / wall_run, n_hand / wall_hand
-        print(f"rows: {args.rows}, batch: {args.batch}")
+        print(f"rows: {args.rows}, batch: {args.batch}, "
+              f"LAMBDA_CONNECT_GC_TUNING={os.environ.get('LAMBDA_CONNECT_GC_TUNING', 'on')}")
         print(f"runtime (SourceWorker + JDBC source): {rate_run:12,.0f} records/s  "
               f"{cpu_run * 1e6 / n_run:8.1f} CPU-ms/1000 records")
         print(f"hand-written loop                   : {rate_hand:12,.0f} records/s  "

@@ -54,3 +54,47 @@ def test_ack_all_settles_everything_a_committed_transaction_held():
         tracker.submit({"p": 0}, {"n": n})
     tracker.ack_all()
     assert tracker.committable() == [({"p": 0}, {"n": 2})]
+
+
+def test_out_of_order_acks_and_repeated_acks_settle_like_in_order_ones():
+    tracker = SubmittedOffsets()
+    handles = [tracker.submit({"p": 0}, {"n": n}) for n in range(6)]
+    for i in (5, 3, 3, 1):
+        handles[i].ack()
+    assert tracker.committable() == [] and tracker.pending() == 3
+    handles[0].ack()
+    assert tracker.committable() == [({"p": 0}, {"n": 1})]
+    handles[2].ack()
+    handles[2].ack()
+    assert tracker.committable() == [({"p": 0}, {"n": 3})]
+    handles[4].ack()
+    handles[0].ack()  # an acknowledgement of an already committed record changes nothing
+    assert tracker.committable() == [({"p": 0}, {"n": 5})] and tracker.pending() == 0
+
+
+def test_equal_partitions_share_a_tracker_whatever_their_key_order():
+    tracker = SubmittedOffsets()
+    first = tracker.submit({"table": "t", "protocol": "1"}, {"incrementing": 1})
+    tracker.submit({"other": 1}, {"n": 1})
+    second = tracker.submit({"protocol": "1", "table": "t"}, {"incrementing": 2})
+    second.ack()
+    assert tracker.committable() == []  # record 1 of the same partition is still in flight
+    first.ack()
+    assert tracker.committable() == [({"table": "t", "protocol": "1"}, {"incrementing": 2})]
+    assert tracker.unsettled_partitions() == [{"other": 1}]
+
+
+def test_a_task_changing_its_partition_map_later_does_not_move_committed_offsets():
+    tracker = SubmittedOffsets()
+    partition = {"file": "a"}
+    tracker.submit(partition, {"pos": 1}).ack()
+    partition["file"] = "b"  # the task reuses its map for another partition
+    tracker.submit(partition, {"pos": 7}).ack()
+    assert sorted(tracker.committable(), key=str) == [({"file": "a"}, {"pos": 1}), ({"file": "b"}, {"pos": 7})]
+
+
+def test_records_whose_offset_is_none_do_not_hide_the_last_real_offset():
+    tracker = SubmittedOffsets()
+    tracker.submit({"p": 0}, {"n": 1}).ack()
+    tracker.submit({"p": 0}, None).ack()
+    assert tracker.committable() == [({"p": 0}, {"n": 1})]

@@ -288,3 +288,35 @@ def test_topics_are_created_from_their_topic_creation_group(store, cluster):
     })
     worker.run_task("seq", 0, BUDGET_MS, "inv")
     assert created == [("out", 2, 1, {"cleanup.policy": "compact"})]
+
+
+@pytest.mark.parametrize(("tuning", "collector_during_run"), [(True, False), (False, True)])
+def test_the_collector_is_off_while_records_are_sent_and_back_on_after(store, cluster, tuning, collector_during_run):
+    import gc
+
+    seen: list[bool] = []
+
+    def factory(overrides: Any, transactional_id: str | None) -> Any:
+        producer = cluster.factory(overrides, transactional_id)
+        produce = producer.produce
+
+        def watched(*args: Any, **kwargs: Any) -> None:
+            seen.append(gc.isenabled())
+            produce(*args, **kwargs)
+
+        producer.produce = watched
+        return producer
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        worker = SourceWorker(store, registry(), factory, sleep=lambda s: None, gc_tuning=tuning)
+        name = connector(store, count="7")
+        result = worker.run_task(name, 0, BUDGET_MS, "inv")
+        assert result.records_produced == 7
+        assert seen == [collector_during_run] * 7
+        assert gc.isenabled() is True
+        assert dict(store.get_offsets(name)[0][1]) == {"n": 7}
+    finally:
+        if not was:
+            gc.disable()

@@ -11,7 +11,8 @@ Two halves of Kafka Connect's offset handling for source tasks:
   committable offset of a partition is the offset of the last record such that it and every
   record submitted before it in that partition are acknowledged — so a commit never passes a
   record whose fate is unknown, even when Kafka confirms records out of order (several Kafka
-  partitions, retries).
+  partitions, retries). Tracking is per partition with counters (see :class:`PartitionTrack`),
+  so a record in flight costs one list slot rather than objects the garbage collector walks.
 
 Neither half knows the state store's type: the runtime layer must not import ``state``; the
 reader only needs ``get_offsets(name)``.
@@ -20,13 +21,12 @@ reader only needs ``get_offsets(name)``.
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 from lambda_connect.api.connector import OffsetStorageReader
 
-__all__ = ["OffsetSource", "StoreOffsetReader", "Submitted", "SubmittedOffsets", "partition_id"]
+__all__ = ["OffsetSource", "PartitionTrack", "StoreOffsetReader", "Submitted", "SubmittedOffsets", "partition_id"]
 
 
 def partition_id(partition: Mapping[str, Any] | None) -> str:
@@ -84,70 +84,131 @@ class StoreOffsetReader(OffsetStorageReader):
         return {k: dict(v) for k, v in self._committed.items()}
 
 
-class Submitted:
-    """One record in flight: its source partition/offset and whether its fate is settled."""
+class PartitionTrack:
+    """The in-flight records of one source partition, as counters rather than objects.
 
-    __slots__ = ("acked", "offset", "partition")
+    Records get consecutive sequence numbers; ``done`` is how many of them, from the first,
+    are acknowledged, and ``early`` holds the few acknowledged out of order (several Kafka
+    partitions confirm independently). Per record that is one list slot for its offset —
+    no handle object, no copied dicts — which matters at a million records an invocation.
+    """
 
-    def __init__(self, partition: dict[str, Any] | None, offset: dict[str, Any] | None) -> None:
+    __slots__ = ("base", "done", "early", "offsets", "partition")
+
+    def __init__(self, partition: dict[str, Any] | None) -> None:
         self.partition = partition
-        self.offset = offset
-        self.acked = False
+        self.offsets: list[Mapping[str, Any] | None] = []  # of sequence numbers base, base+1, ...
+        self.base = 0
+        self.done = 0
+        self.early: set[int] = set()
+
+    def submit(self, offset: Mapping[str, Any] | None) -> int:
+        """Register the next record (by reference: records are values); its sequence number."""
+        offsets = self.offsets
+        offsets.append(offset)
+        return self.base + len(offsets) - 1
+
+    def ack(self, seq: int) -> None:
+        """Record ``seq`` was confirmed, filtered or skipped; acknowledging twice is harmless."""
+        done = self.done
+        if seq == done:
+            done += 1
+            early = self.early
+            while early and done in early:
+                early.discard(done)
+                done += 1
+            self.done = done
+        elif seq > done:
+            self.early.add(seq)
+
+    def take(self) -> dict[str, Any] | None:
+        """The offset of the last record of the newly acknowledged prefix (None if it did not
+        advance or carries no offset); that prefix is forgotten."""
+        n = self.done - self.base
+        if n <= 0:
+            return None
+        offsets = self.offsets
+        last = None
+        for i in range(n - 1, -1, -1):
+            if offsets[i] is not None:
+                last = offsets[i]
+                break
+        del offsets[:n]
+        self.base = self.done
+        return dict(last) if last is not None else None
+
+    def pending(self) -> int:
+        return self.base + len(self.offsets) - self.done - len(self.early)
+
+    def ack_all(self) -> None:
+        self.done = self.base + len(self.offsets)
+        self.early.clear()
+
+
+class Submitted:
+    """A handle on one submitted record, for callers that prefer an object to ``(track, seq)``."""
+
+    __slots__ = ("seq", "track")
+
+    def __init__(self, track: PartitionTrack, seq: int) -> None:
+        self.track = track
+        self.seq = seq
 
     def ack(self) -> None:
         """Kafka confirmed the record, or it was filtered/skipped: it no longer holds offsets back."""
-        self.acked = True
+        self.track.ack(self.seq)
 
 
 class SubmittedOffsets:
     """Records submitted but not yet committed, per source partition, in submission order.
 
     Records without a source partition (Kafka allows them) carry no offset and are tracked
-    only so ``pending()`` counts them.
+    only so ``pending()`` counts them. The hot path is ``track(partition).submit(offset)``
+    and ``track.ack(seq)``; ``submit`` wraps both in a :class:`Submitted` handle.
     """
 
     def __init__(self) -> None:
-        self._by_partition: dict[Hashable, deque[Submitted]] = {}
-        self._partitions: dict[Hashable, dict[str, Any]] = {}
+        self._tracks: dict[Hashable, PartitionTrack] = {}
+        self._last: PartitionTrack | None = None  # consecutive records mostly share a partition
+
+    def track(self, partition: Mapping[str, Any] | None) -> PartitionTrack:
+        """The tracker of ``partition`` (equal maps share one, whatever their key order)."""
+        last = self._last
+        if last is not None and partition is not None and last.partition == partition:
+            return last
+        key = _tracking_key(partition)
+        found = self._tracks.get(key)
+        if found is None:
+            found = self._tracks[key] = PartitionTrack(dict(partition) if partition is not None else None)
+        if partition is not None:
+            self._last = found
+        return found
 
     def submit(self, partition: Mapping[str, Any] | None, offset: Mapping[str, Any] | None) -> Submitted:
         """Register a record about to be produced (or already settled); returns its handle."""
-        part = dict(partition) if partition is not None else None
-        entry = Submitted(part, dict(offset) if offset is not None else None)
-        key = _tracking_key(part)
-        queue = self._by_partition.get(key)
-        if queue is None:
-            queue = self._by_partition[key] = deque()
-            if part is not None:
-                self._partitions[key] = part
-        queue.append(entry)
-        return entry
+        track = self.track(partition)
+        return Submitted(track, track.submit(offset))
 
     def committable(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """``(partition, offset)`` for every partition whose acknowledged prefix advanced since
         the last call; the acknowledged records are forgotten."""
         out: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for key, queue in self._by_partition.items():
-            last: dict[str, Any] | None = None
-            while queue and queue[0].acked:
-                entry = queue.popleft()
-                if entry.offset is not None:
-                    last = entry.offset
-            if last is not None and key in self._partitions:
-                out.append((self._partitions[key], last))
+        for track in self._tracks.values():
+            last = track.take()
+            if last is not None and track.partition is not None:
+                out.append((dict(track.partition), last))
         return out
 
     def pending(self) -> int:
         """Records whose fate is not settled yet (delivery outstanding or failed)."""
-        return sum(1 for queue in self._by_partition.values() for entry in queue if not entry.acked)
+        return sum(track.pending() for track in self._tracks.values())
 
     def unsettled_partitions(self) -> list[dict[str, Any]]:
         """Source partitions still holding back records (for logs after a failed run)."""
-        return [self._partitions[k] for k, q in self._by_partition.items() if q and k in self._partitions]
+        return [dict(t.partition) for t in self._tracks.values() if t.partition is not None and t.pending()]
 
     def ack_all(self) -> None:
         """Acknowledge every submitted record: used once the Kafka transaction holding them
         has committed (its delivery reports say nothing a commit does not)."""
-        for queue in self._by_partition.values():
-            for entry in queue:
-                entry.ack()
+        for track in self._tracks.values():
+            track.ack_all()

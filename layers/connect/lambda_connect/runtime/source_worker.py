@@ -36,6 +36,10 @@ The run then ends early, as a Kafka worker stops or suspends its task:
   instance. A connector-only restart leaves running tasks alone, as in Kafka: the restarted
   connector's (regenerated) task configs reach the task on its next tick.
 
+A run executes inside :func:`~lambda_connect.runtime.gc_tuning.relaxed_gc`: automatic garbage
+collection is off while records are in flight (bounded by a per-poll check, collected on the way
+out; ``gc_tuning=False`` or ``LAMBDA_CONNECT_GC_TUNING=off`` keeps CPython's defaults).
+
 :meth:`SourceWorker.request_stop` ends every run of the worker the same way at its next check
 (outcome ``shutdown``), for a process that is going away (meant for the local runtime's shutdown;
 not wired there yet).
@@ -57,6 +61,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from lambda_connect.api.connector import SourceConnector, SourceTask, SourceTaskContext
@@ -69,7 +74,7 @@ from .config_providers import resolve_config
 from .conversion import RecordConverters
 from .errors import ErrorPolicy, Stage, StageError
 from .gc_tuning import GcGuard, relaxed_gc
-from .offsets import StoreOffsetReader, Submitted, SubmittedOffsets
+from .offsets import PartitionTrack, StoreOffsetReader, SubmittedOffsets
 from .registry import Registry
 from .topic_creation import CreateTopic, TopicCreation, TopicCreator
 from .validation import ConnectorConfig, parse_connector_config
@@ -585,68 +590,77 @@ class _TaskRun:
     # --- records ------------------------------------------------------------------------
     def _send(self, records: list[SourceRecord], task: SourceTask, notify: bool) -> None:
         chain, converters = self.p.chain, self.p.converters
-        creator, producer, submit = self.p.creator, self.producer, self.offsets.submit
+        creator, producer, track_of = self.p.creator, self.producer, self.offsets.track
+        serialize, produce = converters.serialize, producer.produce
+        delivered = self._delivered_notify if notify else self._delivered
         has_chain = len(chain) > 0
         for record in records:
-            handle = submit(record.source_partition, record.source_offset)
+            track = track_of(record.source_partition)
+            seq = track.submit(record.source_offset)
             try:
                 out = chain.apply(record) if has_chain else record
                 if out is None:
-                    handle.ack()
+                    track.ack(seq)
                     self.result.records_filtered += 1
                     if notify:
                         task.commit_record(record, None)
                     continue
-                key, value, headers = converters.serialize(out)
+                key, value, headers = serialize(out)
             except StageError as e:
-                self._tolerate(e, record, handle)
+                self._tolerate(e, record, track, seq)
                 continue
             topic = out.topic
             if creator is not None:
                 creator.ensure(topic)
             partition = out.kafka_partition if out.kafka_partition is not None else -1
-            callback = self._callback(handle, record, task if notify else None, topic)
+            # One C-level partial per record instead of a closure and its cells: records in
+            # flight are what the garbage collector would otherwise keep walking.
+            if notify:
+                callback = partial(delivered, track, seq, topic, record)
+            else:
+                callback = partial(delivered, track, seq, topic)
             while True:
                 try:
-                    producer.produce(topic, value, key, partition=partition, timestamp=out.timestamp or 0,
-                                     headers=headers or None, on_delivery=callback)
+                    produce(topic, value, key, partition=partition, timestamp=out.timestamp or 0,
+                            headers=headers or None, on_delivery=callback)
                     break
                 except BufferError:  # local queue full: serve delivery reports, then retry
                     producer.poll(0.05)
                 except Exception as e:
-                    self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, e), handle)
+                    self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, e), track, seq)
                     break
         producer.poll(0)
 
-    def _callback(self, handle: Submitted, record: SourceRecord, task: SourceTask | None,
-                  topic: str) -> Callable[[Any, Any], None]:
-        deliveries = self.deliveries
+    def _delivered(self, track: PartitionTrack, seq: int, topic: str, err: Any, msg: Any) -> None:
+        """Delivery report of one record (producer thread, inside ``poll``/``flush``)."""
+        if err is None:
+            track.ack(seq)
+            deliveries = self.deliveries
+            deliveries.produced += 1
+            deliveries.topics.add(topic)
+        else:
+            failure = ConnectException(str(err))
+            self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, failure), track, seq)
 
-        def on_delivery(err: Any, msg: Any) -> None:
-            if err is None:
-                handle.ack()
-                deliveries.produced += 1
-                deliveries.topics.add(topic)
-                if task is not None:
-                    task.commit_record(record, msg)
-            else:
-                failure = ConnectException(str(err))
-                self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, failure), handle)
+    def _delivered_notify(self, track: PartitionTrack, seq: int, topic: str, record: SourceRecord,
+                          err: Any, msg: Any) -> None:
+        """As :meth:`_delivered`, for tasks that override ``commit_record``."""
+        self._delivered(track, seq, topic, err, msg)
+        if err is None and self.task is not None:
+            self.task.commit_record(record, msg)
 
-        return on_delivery
-
-    def _produce_failed(self, error: StageError, handle: Submitted) -> None:
+    def _produce_failed(self, error: StageError, track: PartitionTrack, seq: int) -> None:
         if self.p.policy.tolerates() and not self.eos:
-            handle.ack()
+            track.ack(seq)
             self.deliveries.failed += 1
             self._log_tolerated(error, None)
         elif self.deliveries.error is None:
             self.deliveries.error = error
 
-    def _tolerate(self, error: StageError, record: SourceRecord, handle: Submitted) -> None:
+    def _tolerate(self, error: StageError, record: SourceRecord, track: PartitionTrack, seq: int) -> None:
         if not self.p.policy.tolerates():
             raise error
-        handle.ack()
+        track.ack(seq)
         self.result.records_failed += 1
         self._log_tolerated(error, record)
 

@@ -72,9 +72,14 @@ def _naive_timestamp(tz: dt.tzinfo) -> Converter:
 
 
 def _aware_timestamp(v: Any) -> Any:
-    if v is None or v.tzinfo is None:
-        return v if v is None else v.replace(tzinfo=UTC)
-    return v.astimezone(UTC)
+    """Aware driver datetimes in UTC (the session may use any zone); already-UTC values are
+    returned as they are, without a new datetime."""
+    if v is None:
+        return v
+    tz = v.tzinfo
+    if tz is UTC:
+        return v
+    return v.replace(tzinfo=UTC) if tz is None else v.astimezone(UTC)
 
 
 def _time_value(v: Any) -> Any:

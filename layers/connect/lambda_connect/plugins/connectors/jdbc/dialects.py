@@ -32,7 +32,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from lambda_connect.api import Date, Decimal, Schema, Struct, Time, Timestamp, Type
 
@@ -136,23 +136,32 @@ class Dialect:
         return ", ".join([self.placeholder] * n)
 
     # --- types ---------------------------------------------------------------------------
+    # Column types by Connect logical name, for nested values (maps, arrays, structs stored as
+    # JSON) and by primitive type; each dialect overrides only the tables, not the dispatch.
+    logical_types: ClassVar[dict[str, str]] = {
+        Decimal.LOGICAL_NAME: "DECIMAL",
+        Date.LOGICAL_NAME: "DATE",
+        Time.LOGICAL_NAME: "TIME",
+        Timestamp.LOGICAL_NAME: "TIMESTAMP",
+    }
+    complex_type: ClassVar[str] = "JSONB"
+    primitive_types: ClassVar[dict[Type, str]] = {
+        Type.INT8: "SMALLINT", Type.INT16: "SMALLINT", Type.INT32: "INT", Type.INT64: "BIGINT",
+        Type.FLOAT32: "REAL", Type.FLOAT64: "DOUBLE PRECISION", Type.BOOLEAN: "BOOLEAN",
+        Type.STRING: "TEXT", Type.BYTES: "BYTEA",
+    }
+
     def sql_type(self, schema: Schema, *, key: bool = False) -> str:
-        logical = schema.name
-        if logical == Decimal.LOGICAL_NAME:
-            return "DECIMAL"
-        if logical == Date.LOGICAL_NAME:
-            return "DATE"
-        if logical == Time.LOGICAL_NAME:
-            return "TIME"
-        if logical == Timestamp.LOGICAL_NAME:
-            return "TIMESTAMP"
+        logical = self.logical_types.get(schema.name or "")
+        if logical is not None:
+            return logical
         if _is_complex(schema):
-            return "JSONB"
-        return {
-            Type.INT8: "SMALLINT", Type.INT16: "SMALLINT", Type.INT32: "INT", Type.INT64: "BIGINT",
-            Type.FLOAT32: "REAL", Type.FLOAT64: "DOUBLE PRECISION", Type.BOOLEAN: "BOOLEAN",
-            Type.STRING: "TEXT", Type.BYTES: "BYTEA",
-        }[schema.type]
+            return self.complex_type
+        return self.primitive_type(schema.type, key=key)
+
+    def primitive_type(self, type_: Type, *, key: bool = False) -> str:
+        """The column type of a primitive; ``key`` columns may need a bounded type."""
+        return self.primitive_types[type_]
 
     def column_definition(self, column: Column) -> str:
         schema = column.schema
@@ -299,23 +308,27 @@ class MySqlDialect(Dialect):
     # lock wait timeout, deadlock, server gone/lost, can't connect, too many connections, query interrupted
     _TRANSIENT_CODES = frozenset({1205, 1213, 2002, 2003, 2006, 2013, 1040, 1053, 1927, 4031})
 
+    logical_types: ClassVar[dict[str, str]] = {
+        Date.LOGICAL_NAME: "DATE",
+        Time.LOGICAL_NAME: "TIME(3)",
+        Timestamp.LOGICAL_NAME: "DATETIME(3)",
+    }
+    complex_type: ClassVar[str] = "JSON"
+    primitive_types: ClassVar[dict[Type, str]] = {
+        Type.INT8: "TINYINT", Type.INT16: "SMALLINT", Type.INT32: "INT", Type.INT64: "BIGINT",
+        Type.FLOAT32: "FLOAT", Type.FLOAT64: "DOUBLE", Type.BOOLEAN: "BOOLEAN",
+        Type.STRING: "TEXT", Type.BYTES: "BLOB",
+    }
+    # MySQL cannot index TEXT/BLOB without a prefix length, so key columns get bounded types.
+    _key_types: ClassVar[dict[Type, str]] = {Type.STRING: "VARCHAR(255)", Type.BYTES: "VARBINARY(767)"}
+
     def sql_type(self, schema: Schema, *, key: bool = False) -> str:
-        logical = schema.name
-        if logical == Decimal.LOGICAL_NAME:
+        if schema.name == Decimal.LOGICAL_NAME:  # MySQL's DECIMAL needs the scale in the type
             return f"DECIMAL(65,{Decimal.scale_of(schema)})"
-        if logical == Time.LOGICAL_NAME:
-            return "TIME(3)"
-        if logical == Timestamp.LOGICAL_NAME:
-            return "DATETIME(3)"
-        if logical == Date.LOGICAL_NAME:
-            return "DATE"
-        if _is_complex(schema):
-            return "JSON"
-        return {
-            Type.INT8: "TINYINT", Type.INT16: "SMALLINT", Type.INT32: "INT", Type.INT64: "BIGINT",
-            Type.FLOAT32: "FLOAT", Type.FLOAT64: "DOUBLE", Type.BOOLEAN: "BOOLEAN",
-            Type.STRING: "VARCHAR(255)" if key else "TEXT", Type.BYTES: "VARBINARY(767)" if key else "BLOB",
-        }[schema.type]
+        return super().sql_type(schema, key=key)
+
+    def primitive_type(self, type_: Type, *, key: bool = False) -> str:
+        return self._key_types.get(type_, self.primitive_types[type_]) if key else self.primitive_types[type_]
 
     def bytes_literal(self, value: bytes) -> str:
         return "X'" + value.hex() + "'"
@@ -339,22 +352,18 @@ class SqliteDialect(Dialect):
     placeholder = "?"
     for_update = ""
 
-    def sql_type(self, schema: Schema, *, key: bool = False) -> str:
-        logical = schema.name
-        if logical == Decimal.LOGICAL_NAME:
-            return "NUMERIC"
-        if logical == Date.LOGICAL_NAME:
-            return "DATE"
-        if logical == Time.LOGICAL_NAME:
-            return "TIME"
-        if logical == Timestamp.LOGICAL_NAME:
-            return "TIMESTAMP"
-        if _is_complex(schema):
-            return "TEXT"
-        if schema.type in (Type.INT8, Type.INT16, Type.INT32, Type.INT64):
-            return "INTEGER"
-        return {Type.FLOAT32: "REAL", Type.FLOAT64: "REAL", Type.BOOLEAN: "BOOLEAN",
-                Type.STRING: "TEXT", Type.BYTES: "BLOB"}[schema.type]
+    logical_types: ClassVar[dict[str, str]] = {
+        Decimal.LOGICAL_NAME: "NUMERIC",
+        Date.LOGICAL_NAME: "DATE",
+        Time.LOGICAL_NAME: "TIME",
+        Timestamp.LOGICAL_NAME: "TIMESTAMP",
+    }
+    complex_type: ClassVar[str] = "TEXT"
+    primitive_types: ClassVar[dict[Type, str]] = {
+        Type.INT8: "INTEGER", Type.INT16: "INTEGER", Type.INT32: "INTEGER", Type.INT64: "INTEGER",
+        Type.FLOAT32: "REAL", Type.FLOAT64: "REAL", Type.BOOLEAN: "BOOLEAN",
+        Type.STRING: "TEXT", Type.BYTES: "BLOB",
+    }
 
     def bool_literal(self, value: bool) -> str:
         return "1" if value else "0"

@@ -236,25 +236,26 @@ def test_non_map_value_keeps_kafkas_message() -> None:
 def test_retriable_failure_inside_a_fused_group_is_retried_from_that_transform(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lambda_connect.plugins.transforms.cast import Cast
+    from lambda_connect.api.data import Type
+    from lambda_connect.plugins.transforms import cast
 
-    original, calls = Cast._cast_fields, []
+    calls: list[int] = []
 
-    def flaky(self: Cast, value: dict[str, Any], record: ConnectRecord) -> None:
+    def flaky(value: bool) -> int:  # Cast's converter for a boolean cast to int32
         calls.append(1)
         if len(calls) < 3:  # the fused plan and the first one-by-one attempt fail
             raise RetriableException("database busy")
-        original(self, value, record)
+        return 1 if value else 0
 
-    monkeypatch.setattr(Cast, "_cast_fields", flaky)
+    monkeypatch.setitem(cast._TABLES[Type.INT32], bool, flaky)
     chain = build(CHAINS["bench"], ErrorPolicy.from_config({"errors.retry.timeout": "60000",
                                                              "errors.retry.delay.max.ms": "1"}))
-    out = chain.apply(SinkRecord("orders", 0, None, None, None, {"amount": "1", "qty": "2", "created": 5}, 9))
-    assert out.value["amount"] == 1.0 and out.value["qty"] == 2 and out.value["src_offset"] == 9
+    out = chain.apply(SinkRecord("orders", 0, None, None, None, {"amount": "1", "qty": True, "created": 5}, 9))
+    assert out.value["amount"] == 1.0 and out.value["qty"] == 1 and out.value["src_offset"] == 9
     assert len(calls) == 3
     calls.clear()
     with pytest.raises(StageError) as info:
-        build(CHAINS["bench"]).apply(SinkRecord("orders", 0, None, None, None, {"qty": "2"}, 9))
+        build(CHAINS["bench"]).apply(SinkRecord("orders", 0, None, None, None, {"qty": False}, 9))
     assert info.value.plugin_class == T + "Cast$Value" and info.value.message == "database busy"
 
 

@@ -50,7 +50,15 @@ class Converter(ABC):
         """Optional fast path for ``to_connect_data``: ``(schema, fn)`` where ``fn(data)``
         returns the value alone, for converters whose output schema is fixed. If ``fn``
         raises, the runtime calls ``to_connect_data`` so errors are reported as usual.
+        Each call must return a fresh value (the runtime edits a map it returns in place).
         The default, None, means "no fast path"."""
+        return None
+
+    def identity_check(self) -> Callable[[bytes], bool] | None:
+        """Optional: a cheap test for message bytes that ``from_connect_data`` gives back
+        byte for byte after ``to_connect_data`` (nothing changing the value in between). The
+        batch pipeline forwards such keys untouched instead of converting them twice. The
+        default, None, means "always convert"."""
         return None
 
     def direct_writer(self) -> tuple[Schema | None, Callable[[Any], bytes]] | None:

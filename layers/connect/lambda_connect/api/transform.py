@@ -8,18 +8,15 @@ anything ``ConfigDef`` cannot express. ``apply`` then runs per record on the hot
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .config import Config, ConfigDef
+from .plans import PlanSource
 from .records import ConnectRecord
 
-__all__ = ["Predicate", "SchemalessPlan", "Transformation"]
+__all__ = ["Predicate", "Transformation"]
 
 R = TypeVar("R", bound=ConnectRecord)
-
-SchemalessPlan = Callable[[dict[str, Any], ConnectRecord], None]
-"""An in-place edit of a schemaless map the runtime owns: ``plan(value, record)``."""
 
 
 class Transformation(ABC, Generic[R]):
@@ -48,15 +45,17 @@ class Transformation(ABC, Generic[R]):
     @abstractmethod
     def apply(self, record: R) -> R | None: ...
 
-    def schemaless_plan(self) -> SchemalessPlan | None:
-        """Optional fast path: an edit that changes a schemaless map IN PLACE.
+    def schemaless_source(self) -> PlanSource | None:
+        """Optional fast path: the edit ``apply`` makes to a schemaless map, as source code
+        that changes the map IN PLACE (contract in ``lambda_connect.api.plans``).
 
-        The runtime fuses consecutive predicate-free transforms that offer a plan into one
-        stage with one map copy and one new record, instead of one copy per transform; it
-        uses the plan only when the operating schema is None and the value is a dict, and
-        falls back to ``apply`` otherwise (and to report errors). A plan must do exactly
-        what ``apply`` does to such a value. The default, None, means "no fast path".
-        """
+        The runtime pastes the sources of consecutive predicate-free transforms into one
+        generated function: one map copy, no call between transforms, and for batches no
+        record objects at all. It uses the result only when the operating schema is None and
+        the value is a dict, and falls back to ``apply`` otherwise and whenever the code
+        raises (so ``apply`` reports errors). The code must do exactly what ``apply`` does to
+        such a value; compiling it for ``apply`` too (``compile_plans``) keeps the two equal.
+        The default, None, means "no fast path"."""
         return None
 
     def close(self) -> None:

@@ -4,6 +4,11 @@ The real path, nothing simulated: each input record is deserialised by the confi
 key/value/header converters, passed through the transform chain (with its predicates),
 and serialised again by the same converters — what a sink task sees before ``put`` and
 what a source task would produce. Record format: see ``lambda_connect.cli._records``.
+
+Lines are read in chunks; the consumed (sink-side) records of a chunk go through
+``BatchPipeline``, whose generated loop takes schemaless JSON through plan-offering SMTs
+without building records, and whose outcomes are the per-record path's by construction.
+Source-side replays (offset null) and unreadable lines are handled one by one, in place.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ import argparse
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
 
 from lambda_connect.api.errors import ConfigException
+from lambda_connect.runtime.batch_pipeline import BatchPipeline, ConsumedTuple, Outcome
 from lambda_connect.runtime.chain import TransformChain
 from lambda_connect.runtime.config_providers import resolve_config
 from lambda_connect.runtime.conversion import RecordConverters
@@ -53,9 +60,13 @@ config (one line per bad key on stderr).
 class RecordPipeline:
     """Converters + chain of one connector config, applied to input lines."""
 
+    #: Lines read before the consumed records among them run as one batch.
+    CHUNK = 512
+
     def __init__(self, converters: RecordConverters, chain: TransformChain) -> None:
         self.converters = converters
         self.chain = chain
+        self.batch = BatchPipeline(converters, chain)
 
     @classmethod
     def from_config(cls, props: Mapping[str, str], registry: Registry | None = None) -> RecordPipeline:
@@ -74,6 +85,58 @@ class RecordPipeline:
 
     def process(self, line: str | bytes) -> dict[str, Any]:
         """One output object for one input line; never raises for bad data."""
+        parsed = self._parse(line)
+        if isinstance(parsed, dict):
+            return parsed
+        if isinstance(parsed, _SourceReplay):
+            return self._replay_source(parsed)
+        return self._format(parsed[2], self._one(parsed))
+
+    def run(self, lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
+        """One output object per non-blank line, in order (module docstring)."""
+        chunk: list[str | bytes] = []
+        for line in lines:
+            stripped = line.strip()
+            if stripped:
+                chunk.append(stripped)
+                if len(chunk) >= self.CHUNK:
+                    yield from self._run_chunk(chunk)
+                    chunk = []
+        if chunk:
+            yield from self._run_chunk(chunk)
+
+    def _run_chunk(self, lines: list[str | bytes]) -> Iterator[dict[str, Any]]:
+        parsed = [self._parse(line) for line in lines]
+        consumed = [p for p in parsed if isinstance(p, tuple)]
+        outcomes = iter(self._outcomes(consumed))
+        for p in parsed:
+            if isinstance(p, dict):
+                yield p
+            elif isinstance(p, _SourceReplay):
+                yield self._replay_source(p)
+            else:
+                yield self._format(p[2], next(outcomes))
+
+    def _outcomes(self, consumed: list[ConsumedTuple]) -> Iterator[Outcome | Exception]:
+        """The batch's outcomes; after an error outside every stage (a plugin bug), the rest
+        of the chunk goes one by one so that it costs that record only."""
+        done = 0
+        try:
+            for _, outcome in self.batch.run(consumed):
+                done += 1
+                yield outcome
+        except Exception:
+            for record in consumed[done:]:
+                yield self._one(record)
+
+    def _one(self, record: ConsumedTuple) -> Outcome | Exception:
+        try:
+            return self.batch.one(record)
+        except Exception as e:  # a plugin bug outside any stage: still one bad record only
+            return e
+
+    def _parse(self, line: str | bytes) -> dict[str, Any] | _SourceReplay | ConsumedTuple:
+        """An error output, a source-side replay, or the consumed record the line stands for."""
         try:
             rec = orjson.loads(line)
         except orjson.JSONDecodeError as e:
@@ -89,42 +152,59 @@ class RecordPipeline:
         key = _records.encode_content(rec.get("key"), conv.key_class)
         value = _records.encode_content(rec.get("value"), conv.value_class)
         raw_headers = [(name, _records.encode_header(v, conv.header_class)) for name, v in headers]
+        if offset is None:
+            return _SourceReplay(topic, partition, timestamp, key, value, raw_headers)
+        return (topic, partition if partition is not None else 0, offset, timestamp, "CREATE_TIME", key, value,
+                raw_headers)
+
+    def _replay_source(self, replay: _SourceReplay) -> dict[str, Any]:
+        conv = self.converters
         try:
-            if offset is None:
-                record = conv.to_source_record(topic, partition, timestamp, key, value, raw_headers)
-            else:
-                record = conv.to_sink_record(
-                    topic, partition if partition is not None else 0, offset, timestamp, "CREATE_TIME",
-                    key, value, raw_headers,
-                )
+            record = conv.to_source_record(replay.topic, replay.partition, replay.timestamp, replay.key,
+                                           replay.value, replay.headers)
             out = self.chain.apply(record)
             if out is None:
-                return {"offset": offset, "dropped": True}
+                return {"offset": None, "dropped": True}
             k, v, hs = conv.serialize(out)
-        except StageError as e:
-            return _error(offset, e.stage.value, e.plugin_class, e.message)
-        except Exception as e:  # a plugin bug outside any stage: still one bad record only
-            return _error(offset, None, type(e).__name__, str(e))
-        result: dict[str, Any] = {"topic": out.topic, "partition": out.kafka_partition}
+        except Exception as e:
+            return self._format(None, e)
+        return self._format(None, (out.topic, out.kafka_partition, out.timestamp, k, v, hs))
+
+    def _format(self, offset: int | None, outcome: Outcome | Exception) -> dict[str, Any]:
+        if outcome is None:
+            return {"offset": offset, "dropped": True}
+        if isinstance(outcome, StageError):
+            return _error(offset, outcome.stage.value, outcome.plugin_class, outcome.message)
+        if isinstance(outcome, Exception):
+            return _error(offset, None, type(outcome).__name__, str(outcome))
+        topic, partition, timestamp, k, v, hs = outcome
+        conv = self.converters
+        result: dict[str, Any] = {"topic": topic, "partition": partition}
         if offset is not None:
             result["offset"] = offset
-        result["timestamp"] = out.timestamp
+        result["timestamp"] = timestamp
         result["key"] = _records.decode_content(k, conv.key_class)
         result["value"] = _records.decode_content(v, conv.value_class)
         result["headers"] = [
-            [name, _records.decode_header(data, conv.header, conv.header_class, out.topic, name)] for name, data in hs
+            [name, _records.decode_header(data, conv.header, conv.header_class, topic, name)] for name, data in hs
         ]
         return result
-
-    def run(self, lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
-        for line in lines:
-            stripped = line.strip()
-            if stripped:
-                yield self.process(stripped)
 
     def close(self) -> None:
         self.chain.close()
         self.converters.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceReplay:
+    """An input line with offset null: replayed as a record a source task would emit."""
+
+    topic: Any
+    partition: int | None
+    timestamp: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
 
 
 def _error(offset: int | None, stage: str | None, plugin_class: str | None, message: str) -> dict[str, Any]:

@@ -7,11 +7,14 @@ a transform returning None drops the record and ends the chain (KIP-585 semantic
 
 Fused stages. Most chains edit schemaless JSON maps (InsertField, ReplaceField, Cast,
 TimestampConverter on ``$Value``). Run one by one, each SMT copies the map and the record.
-A transform may offer ``schemaless_plan()``: an in-place edit of a map the caller owns,
-which its own ``apply`` also uses. Consecutive predicate-free transforms of one side (key
-or value) that offer plans become one stage (a lone one too): for a schemaless dict it
-copies the map once, runs the plans and builds one record (``apply_owned``, for a record the
-caller hands over, stores the map into that record instead). Anything else (a schema, null, a non-map) and any
+A transform may offer ``schemaless_source()``: an in-place edit of a map the caller owns, as
+source code its own ``apply`` also runs (``lambda_connect.api.plans``). Consecutive
+predicate-free transforms of one side (key or value) that offer sources become one stage (a
+lone one too) whose edits are compiled into ONE function: for a schemaless dict it copies the
+map once, runs that function and builds one record (``apply_owned``, for a record the caller
+hands over, stores the map into that record instead). ``value_plan_sources()`` hands the
+sources of a chain that is one value-side group to the batch pipeline, which inlines them
+into its own loop. Anything else (a schema, null, a non-map) and any
 exception go through the transforms' own ``apply`` one by one, so results, errors and
 their attribution to a transform class are those of the unfused chain.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 from lambda_connect.api.config import ConfigType, parse_type
 from lambda_connect.api.errors import ConfigException, RetriableException
+from lambda_connect.api.plans import PlanSource, compile_plans
 from lambda_connect.api.records import ConnectRecord, SinkRecord, SourceRecord
 from lambda_connect.api.transform import Predicate, Transformation
 
@@ -33,7 +37,6 @@ from .registry import Registry
 __all__ = ["TransformChain"]
 
 _Stage = tuple[Callable[[Any], Any], Callable[[Any], bool] | None, bool, str]
-_Plan = Callable[[dict[str, Any], ConnectRecord], None]
 _Copy = Callable[[ConnectRecord, Any], ConnectRecord]
 
 
@@ -56,7 +59,7 @@ class TransformChain:
         self.transforms = transforms
         self.predicates = dict(predicates or {})
         self.policy = policy if policy is not None and policy.retry_timeout_ms != 0 else None
-        self._stages, self._owned_stages, only_fused = _fuse(
+        self._stages, self._owned_stages, only_fused, self._value_sources = _fuse(
             [(t, (t.apply, p.test if p is not None else None, negate, class_name_of(type(t))))
              for _, t, p, negate in transforms],
             self._run,
@@ -94,6 +97,13 @@ class TransformChain:
         if errors:
             raise ConfigException(errors=errors)
         return cls(stages, predicates, policy)
+
+    def value_plan_sources(self) -> list[PlanSource] | None:
+        """The plan sources of this chain when it is exactly one fused group on the value
+        side (every transform predicate-free, offering a source, operating on the value); None
+        otherwise. The batch pipeline compiles them into its loop; for a map value with no
+        value schema, running them on a copy of the map is what ``apply`` does."""
+        return self._value_sources
 
     def __len__(self) -> int:
         return len(self._stages)
@@ -147,7 +157,7 @@ class TransformChain:
 
 def _fused_stage(
     on_key: bool,
-    members: list[tuple[_Plan, _Stage]],
+    members: list[tuple[PlanSource, _Stage]],
     run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
 ) -> tuple[Callable[[ConnectRecord], ConnectRecord | None], Callable[[ConnectRecord], ConnectRecord | None]]:
     """Consecutive predicate-free transforms of one side, run as one stage (module docstring):
@@ -156,7 +166,7 @@ def _fused_stage(
 
     Closures rather than objects with ``__call__``: they run once per record, and calling
     a plain function with its state in cells is measurably cheaper than a bound ``__call__``."""
-    plans = tuple(plan for plan, _ in members)
+    plan = compile_plans([source for source, _ in members], "fused")
     stages = [stage for _, stage in members]
     copies: dict[type, _Copy] = {}
 
@@ -170,8 +180,8 @@ def _fused_stage(
                 return run(stages, record)
             updated = value.copy()  # value is exactly a dict here; copy() is cheaper than dict(value)
             try:
-                for plan in plans:
-                    plan(updated, record)
+                plan(updated, record.topic, record.kafka_partition,
+                     record.kafka_offset if isinstance(record, SinkRecord) else None, record.timestamp)
             except Exception:  # re-run one by one, so the failing transform reports it as apply would
                 return run(stages, record)
             if owned:  # the record is the caller's to give: store the map (its schema is None already)
@@ -194,16 +204,17 @@ def _fused_stage(
 def _fuse(
     stages: list[tuple[Transformation[Any], _Stage]],
     run: Callable[[list[_Stage], ConnectRecord], ConnectRecord | None],
-) -> tuple[list[_Stage], list[_Stage], bool]:
-    """Group runs of predicate-free transforms with plans on the same side into fused stages.
+) -> tuple[list[_Stage], list[_Stage], bool, list[PlanSource] | None]:
+    """Group runs of predicate-free transforms with plan sources on the same side into fused stages.
 
     Returns the stages, the same stages for an owned record (a leading fused stage in its
-    owned form: only the first stage sees the caller's record), and whether the result is a
-    single fused stage."""
+    owned form: only the first stage sees the caller's record), whether the result is a
+    single fused stage, and the sources of that stage when it is on the value side."""
     out: list[_Stage] = []
     owned_first: _Stage | None = None
     fused_count = 0
-    group: list[tuple[_Plan, _Stage]] = []
+    group: list[tuple[PlanSource, _Stage]] = []
+    single_group: list[PlanSource] = []
     group_on_key = False
 
     def close_group() -> None:
@@ -212,6 +223,8 @@ def _fuse(
         if group:
             fused_count += 1
             fused, fused_owned = _fused_stage(group_on_key, list(group), run)
+            if not group_on_key:
+                single_group[:] = [source for source, _ in group]
             name = "+".join(stage[3] for _, stage in group)
             if not out:
                 owned_first = (fused_owned, None, False, name)
@@ -219,22 +232,23 @@ def _fuse(
         group.clear()
 
     for transform, stage in stages:
-        plan = _plan_of(transform) if stage[1] is None else None
+        source = _source_of(transform) if stage[1] is None else None
         on_key = bool(getattr(transform, "operates_on_key", False))
-        if plan is None or (group and on_key is not group_on_key):
+        if source is None or (group and on_key is not group_on_key):
             close_group()
-        if plan is None:
+        if source is None:
             out.append(stage)
         else:
-            group.append((plan, stage))
+            group.append((source, stage))
             group_on_key = on_key
     close_group()
     owned = out if owned_first is None else [owned_first, *out[1:]]
-    return out, owned, len(out) == 1 and fused_count == 1
+    only_fused = len(out) == 1 and fused_count == 1
+    return out, owned, only_fused, (single_group if only_fused and single_group else None)
 
 
-def _plan_of(transform: Transformation[Any]) -> _Plan | None:
-    offer = getattr(transform, "schemaless_plan", None)
+def _source_of(transform: Transformation[Any]) -> PlanSource | None:
+    offer = getattr(transform, "schemaless_source", None)
     return offer() if callable(offer) else None
 
 

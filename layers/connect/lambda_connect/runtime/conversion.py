@@ -49,6 +49,10 @@ def _direct(converter: Any, hook: str) -> Any:
     return offer() if callable(offer) else None
 
 
+def _never(data: bytes) -> bool:
+    return False
+
+
 def _converter_name(props: Mapping[str, Any], key: str, default: str) -> str:
     value = props.get(key)
     if value is None or not str(value).strip():
@@ -110,6 +114,23 @@ class RecordConverters:
         if errors:
             raise ConfigException(errors=errors)
         return cls(built["key.converter"], built["value.converter"], built["header.converter"], policy)
+
+    # --- for the batch pipeline ----------------------------------------------------------
+    def value_direct_paths(self) -> tuple[_Reader | None, _Writer | None]:
+        """The value converter's direct reader and writer, ``(schema, fn)`` each, or None."""
+        return self._value_reader, self._value_writer
+
+    def key_identity_check(self) -> Callable[[bytes], bool]:
+        """A test for key bytes that convert back to themselves (``Converter.identity_check``);
+        one that always says no when the key converter offers none."""
+        check = _direct(self.key, "identity_check")
+        return check if check is not None else _never
+
+    def key_roundtrip(self, topic: str, key: bytes | None) -> bytes | None:
+        """Key bytes after reading and writing them with the key converter, as the
+        per-record path does for a record whose key nothing changes; raises on failure."""
+        sv = self.key.to_connect_data(topic, key)
+        return self.key.from_connect_data(topic, sv.schema, sv.value, EMPTY_HEADERS)
 
     def _failed(self, stage: Stage, class_name: str, error: Exception, retry: Callable[[], T]) -> T:
         """The slow path after a converter raised: retry a RetriableException within the

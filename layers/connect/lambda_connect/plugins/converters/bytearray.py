@@ -6,6 +6,7 @@ Passes bytes through untouched, for pipelines that copy messages without reading
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lambda_connect.api.config import Config, ConfigDef
@@ -25,6 +26,13 @@ class ByteArrayConverter(Converter, HeaderConverter):
 
     def __init__(self, config: Config, *, is_key: bool = False) -> None:
         Converter.__init__(self, config, is_key=is_key)
+
+    def identity_check(self) -> Callable[[bytes], bool] | None:
+        """Bytes come back exactly as they went in, whatever they hold."""
+        if type(self).to_connect_data is not ByteArrayConverter.to_connect_data or \
+                type(self).from_connect_data is not ByteArrayConverter.from_connect_data:
+            return None
+        return _always
 
     def from_connect_data(
         self, topic: str, schema: Schema | None, value: Any, headers: Headers | None = None
@@ -47,3 +55,7 @@ class ByteArrayConverter(Converter, HeaderConverter):
 
     def to_connect_header(self, topic: str, header_key: str, data: bytes | None) -> SchemaAndValue:
         return self.to_connect_data(topic, data)
+
+
+def _always(data: bytes) -> bool:
+    return True

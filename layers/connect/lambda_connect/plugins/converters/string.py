@@ -57,6 +57,8 @@ def java_string(value: Any) -> str:
     moment = _dt.datetime(1970, 1, 1, tzinfo=UTC) + _dt.timedelta(milliseconds=millis)
     return moment.strftime("%a %b %d %H:%M:%S UTC %Y")
 
+_ASCII_BYTES = bytes(range(128))
+
 
 def _check_encoding(name: str, value: Any) -> None:
     try:
@@ -118,6 +120,19 @@ class StringConverter(Converter, HeaderConverter):
             return None if data is None else data.decode(encoding)
 
         return OPTIONAL_STRING_SCHEMA, read
+
+    def identity_check(self) -> Callable[[bytes], bool] | None:
+        """ASCII bytes decode and encode back unchanged in every ASCII-compatible charset
+        (UTF-8, ISO-8859-1, windows-1252, ...); ``bytes.isascii`` is a single C call. Other
+        charsets (UTF-16, EBCDIC) get no shortcut."""
+        if type(self).to_connect_data is not StringConverter.to_connect_data or \
+                type(self).from_connect_data is not StringConverter.from_connect_data:
+            return None
+        try:
+            compatible = _ASCII_BYTES.decode(self.encoding).encode(self.encoding) == _ASCII_BYTES
+        except (UnicodeError, LookupError):
+            compatible = False
+        return bytes.isascii if compatible else None
 
     def from_connect_header(self, topic: str, header_key: str, schema: Schema | None, value: Any) -> bytes | None:
         return self.from_connect_data(topic, schema, value)

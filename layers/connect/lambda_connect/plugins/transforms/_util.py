@@ -12,15 +12,17 @@ from typing import Any, ClassVar, Generic, TypeVar
 from lambda_connect.api.config import ConfigDef, ConfigKey, ConfigType, Importance, Validator
 from lambda_connect.api.data import Schema, Struct
 from lambda_connect.api.errors import ConfigException, DataException
+from lambda_connect.api.plans import CompiledPlan, PlanSource, compile_plans, run_plan
 from lambda_connect.api.records import ConnectRecord
-from lambda_connect.api.transform import SchemalessPlan
 
 __all__ = [
     "REPLACE_NULL_WITH_DEFAULT",
     "JavaRegexValidator",
     "KeyOrValue",
+    "CompiledPlan",
+    "PlanSource",
     "SchemaCache",
-    "SchemalessPlan",
+    "compile_plans",
     "compile_java_regex",
     "key_value_variants",
     "require_map",
@@ -28,6 +30,7 @@ __all__ = [
     "require_sink_record",
     "require_struct",
     "require_struct_or_null",
+    "run_plan",
 ]
 
 REPLACE_NULL_WITH_DEFAULT = ConfigKey(

@@ -19,11 +19,13 @@ from ._java import d2l, double_to_string, float_to_string, narrow_float, parse_d
 from ._util import (
     REPLACE_NULL_WITH_DEFAULT,
     KeyOrValue,
+    PlanSource,
     SchemaCache,
-    SchemalessPlan,
+    compile_plans,
     key_value_variants,
     require_map,
     require_struct,
+    run_plan,
 )
 
 __all__ = ["Cast"]
@@ -204,6 +206,28 @@ class _Caster:
         return convert(value)
 
 
+def _fast_cast(target: Type, i: int, constants: dict[str, Any]) -> str:
+    """``if``/``elif`` branches (indented for the field's block) that handle the common
+    inputs of a cast to ``target`` without a call; empty when there are none."""
+    bits = _BITS.get(target)
+    if bits is not None:
+        constants[f"LOW_{i}"], constants[f"HIGH_{i}"] = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        # Up to 18 ASCII digits read the same in int() and Java's parseInt (see _int_table);
+        # longer text (int() refuses over 4,300 digits) and values out of range take the exact parser.
+        return (f"    if t is int and LOW_{i} <= x <= HIGH_{i}:\n        pass\n"
+                f"    elif t is str and len(x) < 19 and x.isascii() and x.isdigit():\n"
+                f"        n = int(x)\n        value[FIELD_{i}] = n if n <= HIGH_{i} else FROM_STR_{i}(x)")
+    if target is Type.FLOAT64:
+        # Finite float() results of ASCII text without '_' are Double.parseDouble's (see _float_table).
+        return ("    if t is float:\n        pass\n"
+                "    elif t is str and x.isascii() and '_' not in x:\n"
+                "        try:\n            n = float(x)\n        except ValueError:\n            n = INF\n"
+                f"        value[FIELD_{i}] = n if n - n == 0.0 else FROM_STR_{i}(x)")
+    if target is Type.STRING:
+        return "    if t is str:\n        pass"
+    return ""
+
+
 def parse_spec(entries: Sequence[str]) -> dict[str | None, Type]:
     """``field:type`` pairs, or a single type keyed by None for a whole-value cast."""
     if not entries:
@@ -269,9 +293,10 @@ class Cast(KeyOrValue[Any], Transformation[Any]):
         whole = casts.pop(None, None)
         self._whole = _Caster(whole) if whole is not None else None
         self._fields = {name: _Caster(target) for name, target in casts.items() if name is not None}
-        self._field_plan = tuple((name, c.schemaless_table) for name, c in self._fields.items())
         self._replace_null = bool(config[REPLACE_NULL_WITH_DEFAULT.name])
         self._schemas = SchemaCache()
+        source = self.schemaless_source()
+        self._plan = compile_plans([source], "cast") if source is not None else None
 
     def apply(self, record: ConnectRecord) -> ConnectRecord:
         value = self.operating_value(record)
@@ -282,7 +307,7 @@ class Cast(KeyOrValue[Any], Transformation[Any]):
             if self._whole is not None:
                 return self.new_with(record, None, self._whole.schemaless(value))
             updated = dict(require_map(value, _PURPOSE))
-            self._cast_fields(updated, record)
+            run_plan(self._plan, updated, record)  # type: ignore[arg-type]  # no whole-value cast: a plan
             return self.new_with(record, None, updated)
         if self._whole is not None:
             return self.new_with(record, self._updated_schema(schema), self._whole.with_schema(schema, value))
@@ -290,19 +315,26 @@ class Cast(KeyOrValue[Any], Transformation[Any]):
         updated_schema = self._updated_schema(schema)
         return self.new_with(record, updated_schema, self._cast_struct(struct, updated_schema))
 
-    def schemaless_plan(self) -> SchemalessPlan | None:
-        return self._cast_fields if self._whole is None else None
+    def schemaless_source(self) -> PlanSource | None:
+        """Cast each listed field in place; a missing field becomes null, as in Kafka.
 
-    def _cast_fields(self, value: dict[str, Any], record: ConnectRecord) -> None:
-        """Cast each listed field in place; a missing field becomes null, as in Kafka."""
-        for name, table in self._field_plan:
-            field_value = value.get(name)
-            if field_value is not None:
-                convert = table.get(type(field_value))
-                if convert is None:
-                    raise _reject(field_value)
-                field_value = convert(field_value)
-            value[name] = field_value
+        Per field, the code checks first for the input that needs no work (an int already in
+        range, a float for float64, a str for string: not even stored again) and for plain
+        decimal text, and hands everything else to the exact per-type converter."""
+        if self._whole is not None:
+            return None
+        lines: list[str] = []
+        constants: dict[str, Any] = {"REJECT": _reject, "INF": float("inf")}
+        for i, (name, caster) in enumerate(self._fields.items()):
+            constants[f"FIELD_{i}"], constants[f"TABLE_{i}"] = name, caster.schemaless_table
+            constants[f"FROM_STR_{i}"] = caster.schemaless_table[str]
+            lines.append(f"x = value.get(FIELD_{i})\nif x is None:\n    value[FIELD_{i}] = None\n"
+                         "else:\n    t = type(x)")
+            fast = _fast_cast(caster.target, i, constants)
+            lines.append(fast + "\n    else:" if fast else "    if True:")
+            lines.append(f"        convert = TABLE_{i}.get(t)\n        if convert is None:\n"
+                         f"            raise REJECT(x)\n        value[FIELD_{i}] = convert(x)")
+        return PlanSource("\n".join(lines), constants)
 
     # --- schema'd path ------------------------------------------------------------------------
     def _cast_struct(self, struct: Struct, updated_schema: Schema) -> Struct:

@@ -17,18 +17,20 @@ from lambda_connect.api.data import (
     Timestamp,
 )
 from lambda_connect.api.errors import ConfigException
-from lambda_connect.api.records import ConnectRecord, SinkRecord
+from lambda_connect.api.records import ConnectRecord
 from lambda_connect.api.transform import Transformation
 
 from ._util import (
     REPLACE_NULL_WITH_DEFAULT,
     KeyOrValue,
+    PlanSource,
     SchemaCache,
-    SchemalessPlan,
+    compile_plans,
     key_value_variants,
     require_map,
     require_sink_record,
     require_struct,
+    run_plan,
 )
 
 __all__ = ["InsertField"]
@@ -113,6 +115,7 @@ class InsertField(KeyOrValue[Any], Transformation[Any]):
         self._timestamp_name = self._timestamp.name if self._timestamp is not None else None
         self._static_name = self._static.name if self._static is not None else None
         self._schemas = SchemaCache()
+        self._plan = compile_plans([self.schemaless_source()], "insert_field")
 
     def apply(self, record: ConnectRecord) -> ConnectRecord:
         # Inlined operating_value/operating_schema: this runs once per record in the hot chain.
@@ -124,25 +127,31 @@ class InsertField(KeyOrValue[Any], Transformation[Any]):
             return record
         if schema is None:
             updated = dict(value) if type(value) is dict else dict(require_map(value, _PURPOSE))
-            self._insert_schemaless(updated, record)
+            if self._offset_name is not None:
+                require_sink_record(record, _PURPOSE)
+            run_plan(self._plan, updated, record)
             return self.new_with(record, None, updated)
         return self._apply_with_schema(record, value)
 
-    def schemaless_plan(self) -> SchemalessPlan:
-        return self._insert_schemaless
-
-    def _insert_schemaless(self, updated: dict[str, Any], record: ConnectRecord) -> None:
+    def schemaless_source(self) -> PlanSource:
+        """Stores of the configured metadata; only the configured fields appear in the code."""
+        lines = []
         if self._topic_name is not None:
-            updated[self._topic_name] = record.topic
-        if self._partition_name is not None and record.kafka_partition is not None:
-            updated[self._partition_name] = record.kafka_partition
+            lines.append("value[TOPIC] = topic")
+        if self._partition_name is not None:
+            lines.append("if partition is not None:\n    value[PARTITION] = partition")
         if self._offset_name is not None:
-            sink = record if type(record) is SinkRecord else require_sink_record(record, _PURPOSE)
-            updated[self._offset_name] = sink.kafka_offset
-        if self._timestamp_name is not None and record.timestamp is not None:
-            updated[self._timestamp_name] = record.timestamp
+            # Only sink records have offsets; apply raises Kafka's error for the others.
+            lines.append("if offset is None:\n    raise NOT_A_SINK_RECORD\nvalue[OFFSET] = offset")
+        if self._timestamp_name is not None:
+            lines.append("if timestamp is not None:\n    value[TIMESTAMP] = timestamp")
         if self._static_name is not None:
-            updated[self._static_name] = self._static_value
+            lines.append("value[STATIC] = STATIC_VALUE")
+        return PlanSource("\n".join(lines), {
+            "TOPIC": self._topic_name, "PARTITION": self._partition_name, "OFFSET": self._offset_name,
+            "TIMESTAMP": self._timestamp_name, "STATIC": self._static_name, "STATIC_VALUE": self._static_value,
+            "NOT_A_SINK_RECORD": LookupError,
+        })
 
     def _apply_with_schema(self, record: ConnectRecord, value: Any) -> ConnectRecord:
         struct = require_struct(value, _PURPOSE)

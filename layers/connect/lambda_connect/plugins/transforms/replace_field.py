@@ -14,11 +14,13 @@ from lambda_connect.api.transform import Transformation
 from ._util import (
     REPLACE_NULL_WITH_DEFAULT,
     KeyOrValue,
+    PlanSource,
     SchemaCache,
-    SchemalessPlan,
+    compile_plans,
     key_value_variants,
     require_map,
     require_struct,
+    run_plan,
 )
 
 __all__ = ["ReplaceField", "parse_rename_mappings"]
@@ -99,39 +101,28 @@ class ReplaceField(KeyOrValue[Any], Transformation[Any]):
         self._reverse = {new: old for old, new in self._renames.items()}
         self._replace_null_with_default: bool = config["replace.null.with.default"]
         self._schemas = SchemaCache()
-        self._schemaless = self._schemaless_plan()
+        self._schemaless = compile_plans([self.schemaless_source()], "replace_field")
 
     def _keep(self, field_name: str) -> bool:
         return field_name not in self._exclude and (not self._include or field_name in self._include)
 
-    def schemaless_plan(self) -> SchemalessPlan:
-        return self._schemaless
-
-    def _schemaless_plan(self) -> SchemalessPlan:
+    def schemaless_source(self) -> PlanSource:
         """The in-place edit: filter on the original names, then rename. Renames apply
         together (``a:b,b:c`` moves both), and a renamed field replaces a kept field of the
         same name, where Kafka's result depends on its HashMap's iteration order."""
-        keep = self._include - self._exclude if self._include else None
-        drop = tuple(self._exclude)
-        pairs = tuple(self._renames.items())
-        one = pairs[0] if len(pairs) == 1 else None
-
-        def replace_fields(value: dict[str, Any], record: ConnectRecord) -> None:
-            if keep is not None:
-                for name in [name for name in value if name not in keep]:
-                    del value[name]
-            else:
-                for name in drop:
-                    value.pop(name, None)
-            if one is not None:
-                if one[0] in value:
-                    value[one[1]] = value.pop(one[0])
-            elif pairs:
-                moved = [(new, value.pop(old)) for old, new in pairs if old in value]
-                for new, field_value in moved:
-                    value[new] = field_value
-
-        return replace_fields
+        lines = []
+        if self._include:
+            lines.append("for name in [name for name in value if name not in KEEP]:\n    del value[name]")
+        else:
+            lines.extend(f"if {name!r} in value:\n    del value[{name!r}]" for name in sorted(self._exclude))
+        pairs = list(self._renames.items())
+        if len(pairs) == 1:
+            old, new = pairs[0]
+            lines.append(f"if {old!r} in value:\n    value[{new!r}] = value.pop({old!r})")
+        elif pairs:
+            lines.append("moved = [(new, value.pop(old)) for old, new in RENAMES if old in value]\n"
+                         "for new, field_value in moved:\n    value[new] = field_value")
+        return PlanSource("\n".join(lines), {"KEEP": self._include - self._exclude, "RENAMES": tuple(pairs)})
 
     def apply(self, record: ConnectRecord) -> ConnectRecord:
         # Inlined operating_value/operating_schema: this runs once per record in the hot chain.
@@ -143,7 +134,7 @@ class ReplaceField(KeyOrValue[Any], Transformation[Any]):
             return record
         if schema is None:
             updated = dict(require_map(value, _PURPOSE))
-            self._schemaless(updated, record)
+            run_plan(self._schemaless, updated, record)
             return self.new_with(record, None, updated)
         struct = require_struct(value, _PURPOSE)
         schema = self._schemas.get_or_build(struct.schema, lambda: self._updated_schema(struct.schema))

@@ -28,11 +28,13 @@ from ._date_format import SimpleDateFormat
 from ._util import (
     REPLACE_NULL_WITH_DEFAULT,
     KeyOrValue,
+    PlanSource,
     SchemaCache,
-    SchemalessPlan,
+    compile_plans,
     key_value_variants,
     require_map,
     require_struct_or_null,
+    run_plan,
 )
 
 __all__ = ["TimestampConverter"]
@@ -167,6 +169,8 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
         if self._target == _UNIX and self._unit == 1:
             self._by_type[int] = _saturate  # epoch milliseconds in and out: only Java's long range applies
         self._schemas = SchemaCache()
+        source = self.schemaless_source()
+        self._plan = compile_plans([source], "timestamp_converter") if source is not None else None
 
     def _compose(self, to_ms: Callable[[Any], int]) -> Callable[[Any], Any]:
         from_ms = self._from_ms
@@ -179,7 +183,7 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
             if value is None or not self._field:
                 return self.new_with(record, None, self.convert(value))
             updated = dict(require_map(value, _PURPOSE))
-            self._convert_field(updated, record)
+            run_plan(self._plan, updated, record)  # type: ignore[arg-type]  # a field implies a plan
             return self.new_with(record, None, updated)
         if not self._field:
             target_schema = _TARGET_SCHEMAS[self._target][schema.optional]
@@ -188,20 +192,31 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
         updated_schema = self._schemas.get_or_build(schema, lambda: self._build_schema(schema))
         return self.new_with(record, updated_schema, self._convert_struct(struct, updated_schema))
 
-    def schemaless_plan(self) -> SchemalessPlan | None:
-        return self._convert_field if self._field else None
-
-    def _convert_field(self, value: dict[str, Any], record: ConnectRecord) -> None:
-        field_value = value.get(self._field)
-        if field_value is not None:
-            convert = self._by_type.get(type(field_value))
-            if convert is None:
-                raise _unsupported(field_value)
-            try:
-                field_value = convert(field_value)
-            except OverflowError:
-                raise _out_of_range(field_value) from None
-        value[self._field] = field_value
+    def schemaless_source(self) -> PlanSource | None:
+        """Convert ``field`` in place (only with ``field``: a whole-value conversion is no map
+        edit). Epoch milliseconds to epoch milliseconds within Java's long range, the common
+        case, stay untouched without a call."""
+        if not self._field:
+            return None
+        fast = "type(x) is int and LONG_MIN <= x <= LONG_MAX" if self._by_type.get(int) is _saturate else "False"
+        # A missing field becomes null, as in Kafka; a value that needs no change is not stored again.
+        return PlanSource(
+            f"""
+x = value.get(FIELD)
+if x is None:
+    value[FIELD] = None
+elif not ({fast}):
+    convert = BY_TYPE.get(type(x))
+    if convert is None:
+        raise UNSUPPORTED(x)
+    try:
+        value[FIELD] = convert(x)
+    except OverflowError:
+        raise OUT_OF_RANGE(x) from None
+""",
+            {"FIELD": self._field, "LONG_MIN": _LONG_MIN, "LONG_MAX": _LONG_MAX,
+             "BY_TYPE": self._by_type, "UNSUPPORTED": _unsupported, "OUT_OF_RANGE": _out_of_range},
+        )
 
     def convert(self, value: Any, kind: str | None = None) -> Any:
         """Convert one timestamp (None stays None); ``kind`` is inferred from the value when not given."""

@@ -7,7 +7,11 @@ JsonConverter, built from a connector config by ``RecordConverters`` and
 transform`` takes): consumed records in, bytes to produce out, each outcome handed on as it
 is made. The floor is ``orjson.loads`` + ``orjson.dumps`` of the same records in the same
 run, the least any JSON → JSON pipeline in Python must do. Prints records/s for both and
-their ratio; each side is timed ``--repeat`` times and the best run counts.
+their ratio; each side is timed ``--repeat`` times, in turns, and the best run counts.
+
+The chain is timed twice: with the edits in the native engine (``lambda_connect.api._map_edit``,
+built by ``pip install``) and in generated Python (``LAMBDA_CONNECT_NATIVE_PLANS=off``, what
+runs where the extension is not built). The headline ratio is the native one.
 
 ``--per-record`` also times the per-record path a worker takes through the same objects
 (``to_sink_record`` → ``TransformChain.apply`` → ``serialize``); ``--parts`` times those
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import pstats
 import random
 import time
@@ -29,6 +34,7 @@ from collections.abc import Callable
 
 import orjson
 from lambda_connect.api.data import OPTIONAL_STRING_SCHEMA
+from lambda_connect.api.plans import NATIVE_SWITCH
 from lambda_connect.api.records import EMPTY_HEADERS, SinkRecord
 from lambda_connect.runtime.batch_pipeline import BatchPipeline
 from lambda_connect.runtime.chain import TransformChain
@@ -84,11 +90,22 @@ def consumed(records: list[bytes]) -> list[tuple]:
             for offset, raw in enumerate(records)]
 
 
-def batch(batch_records: list[tuple]) -> float:
-    pipeline = BatchPipeline(RecordConverters.from_config(CONFIG), TransformChain.from_config(CONFIG))
+def batch(batch_records: list[tuple], native: bool = True) -> float:
+    """The batch pipeline, its edits in the native engine or (``native=False``, as where the
+    extension is not built) in generated Python."""
+    previous = os.environ.get(NATIVE_SWITCH)
+    os.environ[NATIVE_SWITCH] = "on" if native else "off"
+    try:
+        pipeline = BatchPipeline(RecordConverters.from_config(CONFIG), TransformChain.from_config(CONFIG))
+    finally:
+        if previous is None:
+            del os.environ[NATIVE_SWITCH]
+        else:
+            os.environ[NATIVE_SWITCH] = previous
     assert pipeline.compiled, "the bench chain must take the generated loop"
+    assert pipeline.native is native, f"native engine {'not ' if native else ''}in use; is the extension built?"
     start = time.perf_counter()
-    for _record, _outcome in pipeline.run(batch_records):
+    for _outcome in pipeline.run(batch_records):
         pass  # a producer would copy the outcome's bytes out here
     return time.perf_counter() - start
 
@@ -190,17 +207,22 @@ def main() -> None:
     batch_records = consumed(records)
     avg = sum(map(len, records)) / len(records)
     batch(batch_records[:1000])  # warm caches and imports outside the measurement
-    # Alternate the two sides so that a burst of load on the shared machine hits both alike.
-    t_floor = t_batch = float("inf")
+    batch(batch_records[:1000], native=False)
+    # Take turns so that a burst of load on the shared machine hits every side alike.
+    t_floor = t_native = t_python = float("inf")
     for _ in range(args.repeat):
         t_floor = min(t_floor, floor(records))
-        t_batch = min(t_batch, batch(batch_records))
-    r_floor, r_batch = len(records) / t_floor, len(records) / t_batch
-    print(f"records: {len(records)} (avg {avg:.0f} bytes)")
-    print(f"floor  (orjson loads+dumps):  {r_floor:12,.0f} records/s")
-    print(f"chain  (4 SMTs + converters): {r_batch:12,.0f} records/s")
-    print(f"ratio: {r_batch / r_floor:.3f}")
-    print(f"per record: floor {t_floor / len(records) * 1e6:.2f} µs, chain {t_batch / len(records) * 1e6:.2f} µs")
+        t_native = min(t_native, batch(batch_records))
+        t_python = min(t_python, batch(batch_records, native=False))
+    n = len(records)
+    r_floor, r_native, r_python = n / t_floor, n / t_native, n / t_python
+    print(f"records: {n} (avg {avg:.0f} bytes)")
+    print(f"floor  (orjson loads+dumps):          {r_floor:12,.0f} records/s")
+    print(f"chain  (4 SMTs + converters, native): {r_native:12,.0f} records/s  ratio {r_native / r_floor:.3f}")
+    print(f"chain  (generated Python, no native): {r_python:12,.0f} records/s  ratio {r_python / r_floor:.3f}")
+    print(f"ratio: {r_native / r_floor:.3f}")
+    print(f"per record: floor {t_floor / n * 1e6:.2f} µs, chain {t_native / n * 1e6:.2f} µs native, "
+          f"{t_python / n * 1e6:.2f} µs Python")
     if args.per_record:
         r_each = len(records) / min(per_record(records) for _ in range(args.repeat))
         print(f"per-record worker path:       {r_each:12,.0f} records/s  ratio {r_each / r_floor:.3f}")

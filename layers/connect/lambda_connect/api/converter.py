@@ -57,8 +57,9 @@ class Converter(ABC):
     def identity_check(self) -> Callable[[bytes], bool] | None:
         """Optional: a cheap test for message bytes that ``from_connect_data`` gives back
         byte for byte after ``to_connect_data`` (nothing changing the value in between). The
-        batch pipeline forwards such keys untouched instead of converting them twice. The
-        default, None, means "always convert"."""
+        batch pipeline forwards such keys untouched instead of converting them twice.
+        Offering a test also vouches that null (no key) converts back to null. The default,
+        None, means "always convert"."""
         return None
 
     def direct_writer(self) -> tuple[Schema | None, Callable[[Any], bytes]] | None:

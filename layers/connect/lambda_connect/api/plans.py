@@ -20,12 +20,20 @@ The contract for ``PlanSource.code``:
   transform's ``apply``, so error messages and their attribution come from there;
 * no ``return``, ``yield``, ``global`` or ``nonlocal`` (a fused source must fall through to
   the next one), and no assignment to the five parameters.
+
+Native engine. A source may also carry ``ops``: the same edit as instructions for the C
+engine ``lambda_connect.api._map_edit`` (built by ``pip install`` where a C compiler is
+found; ``lambda_connect.api.map_edits`` builds sources that have them). When every source of
+a plan has ops and the engine is built, ``compile_plans`` returns the engine instead of
+generated Python: the same edits, one C call per record. ``LAMBDA_CONNECT_NATIVE_PLANS=off``
+turns it off (then, and without the build, everything runs the generated Python).
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import os
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +41,18 @@ from typing import Any
 
 from .records import ConnectRecord, SinkRecord
 
-__all__ = ["PLAN_PARAMETERS", "CompiledPlan", "PlanSource", "compile_plans", "plan_body", "run_plan"]
+try:  # the C engine is optional: without a compiler at install time, the generated Python does the work
+    from ._map_edit import MapEdit as _MapEdit
+except ImportError:  # pragma: no cover - depends on the build
+    _MapEdit = None
+
+__all__ = [
+    "NATIVE_SWITCH", "PLAN_PARAMETERS", "CompiledPlan", "PlanSource", "compile_plans", "join", "native_available",
+    "native_plan", "plan_body", "run_plan",
+]
+
+#: Environment variable that turns the native engine off (``off``, ``false``, ``0``, ``no``).
+NATIVE_SWITCH = "LAMBDA_CONNECT_NATIVE_PLANS"
 
 PLAN_PARAMETERS = ("value", "topic", "partition", "offset", "timestamp")
 
@@ -51,9 +70,12 @@ class PlanSource:
 
     code: str
     constants: Mapping[str, Any] = field(default_factory=dict)
+    #: The same edit as native-engine instructions (``map_edits.Op`` tuples), or None.
+    ops: tuple[tuple[Any, ...], ...] | None = None
 
 
 _LITERAL_TYPES = (str, int, float, bool, bytes, type(None))
+_OFF = frozenset({"off", "false", "0", "no"})
 
 
 class _Renamer(ast.NodeTransformer):
@@ -116,8 +138,39 @@ def plan_body(sources: Sequence[PlanSource]) -> tuple[list[ast.stmt], dict[str, 
     return body, namespace
 
 
-def compile_plans(sources: Sequence[PlanSource], name: str = "plan") -> CompiledPlan:
-    """One function running ``sources`` in order on the same map (see the module docstring)."""
+def join(sources: Sequence[PlanSource]) -> PlanSource:
+    """One source doing ``sources`` in order: for a transform whose edit is several edits.
+    It has ops when every part has them."""
+    body, namespace = plan_body(sources)
+    ops = None if any(s.ops is None for s in sources) else tuple(op for s in sources for op in s.ops or ())
+    return PlanSource(ast.unparse(ast.Module(body=body, type_ignores=[])), namespace, ops)
+
+
+def native_available() -> bool:
+    """Whether ``compile_plans`` may use the C engine: it is built and not switched off."""
+    return _MapEdit is not None and os.environ.get(NATIVE_SWITCH, "on").strip().lower() not in _OFF
+
+
+def native_plan(sources: Sequence[PlanSource]) -> CompiledPlan | None:
+    """The C engine running the ops of ``sources`` in order, or None when a source has no
+    ops or the engine is not available (``native_available``)."""
+    if not native_available() or any(s.ops is None for s in sources):
+        return None
+    ops = tuple(op for s in sources for op in s.ops or ())
+    if not ops:
+        return None  # nothing to do: the generated no-op is as cheap
+    engine = _MapEdit(ops)  # type: ignore[misc]
+    run: CompiledPlan = engine.run
+    return run
+
+
+def compile_plans(sources: Sequence[PlanSource], name: str = "plan", *, native: bool = True) -> CompiledPlan:
+    """One function running ``sources`` in order on the same map (see the module docstring):
+    the native engine when it can run them all (unless ``native`` is False), else generated
+    Python."""
+    engine = native_plan(sources) if native else None
+    if engine is not None:
+        return engine
     body, namespace = plan_body(sources)
     module = ast.parse(f"def {name}({', '.join(PLAN_PARAMETERS)}):\n    pass\n")
     module.body[0].body = body or [ast.Pass()]  # type: ignore[attr-defined]

@@ -122,7 +122,7 @@ class RecordPipeline:
         of the chunk goes one by one so that it costs that record only."""
         done = 0
         try:
-            for _, outcome in self.batch.run(consumed):
+            for outcome in self.batch.run(consumed):
                 done += 1
                 yield outcome
         except Exception:

@@ -5,12 +5,13 @@ The per-record path (``RecordConverters.to_sink_record`` → ``TransformChain.ap
 calls per record; on CPython that costs several times the JSON parsing and writing itself.
 For the common case — a schemaless JSON value edited by transforms that offer plan sources
 (``lambda_connect.api.plans``) — this module generates ONE loop over the batch with the
-value converter's reader and writer calls and the chain's edits pasted inline, and builds
-no record at all.
+value converter's reader and writer calls and the chain's edits inline (one call of the
+native engine when every edit has ops and it is built, else the edits' Python pasted in),
+and builds no record at all.
 
 Exactness: the loop takes a record only when it is plainly the common case (no headers, a
-value that reads as a map; a null value makes the reader raise), and any exception inside it sends the record down the
-per-record path, which then reports the failing stage and plugin as always (and applies
+value that reads as a map; a null value makes the reader raise), and any exception inside
+it sends the record down the per-record path, which then reports the failing stage and plugin as always (and applies
 the error policy's retries). So every outcome, error message included, is the per-record
 path's; ``tests/unit/runtime/test_batch_pipeline.py`` compares both on the shared vectors
 and on random records. Chains that are not one value-side group of plan sources, and value
@@ -28,7 +29,7 @@ import ast
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from lambda_connect.api.plans import PlanSource, plan_body
+from lambda_connect.api.plans import PlanSource, native_plan, plan_body
 
 from .chain import TransformChain
 from .conversion import RecordConverters
@@ -55,20 +56,28 @@ def run(records):
     for item in records:
         topic, partition, offset, timestamp, timestamp_type, key, raw, headers = item
         if headers:
-            yield item, SLOW(item)
+            yield SLOW(item)
             continue
         try:
             value = VALUE_READ(raw)
             MAP_CHECK
             PLANS
             raw_out = VALUE_WRITE(value)
-            if key is None or not KEY_SAME(key):
-                key = KEY_ROUNDTRIP(topic, key)
+            KEY_CHECK
         except Exception:
-            yield item, SLOW(item)
+            yield SLOW(item)
             continue
-        yield item, (topic, partition, timestamp, key, raw_out, NO_HEADERS)
+        yield topic, partition, timestamp, key, raw_out, NO_HEADERS
 """
+
+# The values the loop takes; anything else raises and goes down the per-record path.
+_MAP_ONLY = "if type(value) is not dict:\n    raise LookupError"
+_NOT_NULL = "if value is None:\n    raise LookupError"
+
+# Keys: forwarded as they are when the key converter vouches for their round trip (null
+# keys included), converted there and back otherwise.
+_KEY_KEPT = "if key is not None and not KEY_SAME(key):\n    key = KEY_ROUNDTRIP(topic, key)"
+_KEY_CONVERTED = "key = KEY_ROUNDTRIP(topic, key)"
 
 
 class BatchPipeline:
@@ -77,23 +86,23 @@ class BatchPipeline:
     def __init__(self, converters: RecordConverters, chain: TransformChain) -> None:
         self.converters = converters
         self.chain = chain
+        self.native = False
         generated = self._compile()
         #: Whether records can take the generated loop (else all take the per-record path).
         self.compiled = generated is not None
         self._run = generated if generated is not None else self._run_each
 
-    def run(self, records: Iterable[ConsumedTuple]) -> Iterator[tuple[ConsumedTuple, Outcome]]:
-        """``(record, outcome)`` for each consumed record, in order, as each one is done.
+    def run(self, records: Iterable[ConsumedTuple]) -> Iterator[Outcome]:
+        """The outcome of each consumed record, in order, as each one is done (``zip`` them
+        with the records where both are needed).
 
         A generator, so a caller that hands each result on (to a producer, a file) keeps no
         batch of outputs alive; outcomes are described at ``Outcome``. Never raises for a bad
         record; a StageError outcome names the stage and plugin, as the per-record path does."""
         return self._run(records)
 
-    def _run_each(self, records: Iterable[ConsumedTuple]) -> Iterator[tuple[ConsumedTuple, Outcome]]:
-        one = self.one
-        for item in records:
-            yield item, one(item)
+    def _run_each(self, records: Iterable[ConsumedTuple]) -> Iterator[Outcome]:
+        return map(self.one, records)
 
     def one(self, item: ConsumedTuple) -> Outcome:
         """One record down the per-record path: what the generated loop falls back to."""
@@ -110,26 +119,33 @@ class BatchPipeline:
             return e
         return out.topic, out.kafka_partition, out.timestamp, key_out, value_out, headers_out
 
-    def _compile(self) -> Callable[[Iterable[ConsumedTuple]], Iterator[tuple[ConsumedTuple, Outcome]]] | None:
+    def _compile(self) -> Callable[[Iterable[ConsumedTuple]], Iterator[Outcome]] | None:
         converters = self.converters
         reader, writer = converters.value_direct_paths()
         sources: list[PlanSource] | None = [] if len(self.chain) == 0 else self.chain.value_plan_sources()
         if reader is None or writer is None or reader[0] is not None or writer[0] is not None or sources is None:
             return None
-        body, namespace = plan_body(sources)
         loop = ast.parse(_LOOP)
+        native = native_plan(sources)
+        if native is not None:  # one C call does every edit
+            body, namespace = ast.parse("NATIVE(value, topic, partition, offset, timestamp)").body, {"NATIVE": native}
+        else:  # the edits' Python, pasted into the loop
+            body, namespace = plan_body(sources)
+        #: Whether the edits run in the native engine (``lambda_connect.api.plans``).
+        self.native = native is not None
         _replace_placeholder(loop, "PLANS", body)
-        # Plans edit maps; with no transforms any value the reader gives may be written back.
-        _replace_placeholder(loop, "MAP_CHECK", ast.parse("if type(value) is not dict:\n    raise LookupError").body
-                             if sources else [])
+        # Plans edit maps; with no transforms any value but null (JSON null: no bytes, as in
+        # Kafka) is written back as it was read.
+        _replace_placeholder(loop, "MAP_CHECK", ast.parse(_MAP_ONLY if sources else _NOT_NULL).body)
+        key_same = converters.key_identity_check()
+        _replace_placeholder(loop, "KEY_CHECK", ast.parse(_KEY_KEPT if key_same is not None else _KEY_CONVERTED).body)
         write = _unwrap_partial(loop, "VALUE_WRITE", writer[1], namespace)
         namespace.update({
             "SLOW": self.one, "VALUE_READ": reader[1], "VALUE_WRITE": write,
-            "KEY_SAME": converters.key_identity_check(), "KEY_ROUNDTRIP": converters.key_roundtrip,
-            "NO_HEADERS": _NO_HEADERS,
+            "KEY_SAME": key_same, "KEY_ROUNDTRIP": converters.key_roundtrip, "NO_HEADERS": _NO_HEADERS,
         })
         exec(compile(ast.fix_missing_locations(loop), "<batch pipeline>", "exec"), namespace)  # built from sources
-        run: Callable[[Iterable[ConsumedTuple]], Iterator[tuple[ConsumedTuple, Outcome]]] = namespace["run"]
+        run: Callable[[Iterable[ConsumedTuple]], Iterator[Outcome]] = namespace["run"]
         return run
 
 

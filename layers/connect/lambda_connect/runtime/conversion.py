@@ -49,10 +49,6 @@ def _direct(converter: Any, hook: str) -> Any:
     return offer() if callable(offer) else None
 
 
-def _never(data: bytes) -> bool:
-    return False
-
-
 def _converter_name(props: Mapping[str, Any], key: str, default: str) -> str:
     value = props.get(key)
     if value is None or not str(value).strip():
@@ -120,11 +116,12 @@ class RecordConverters:
         """The value converter's direct reader and writer, ``(schema, fn)`` each, or None."""
         return self._value_reader, self._value_writer
 
-    def key_identity_check(self) -> Callable[[bytes], bool]:
-        """A test for key bytes that convert back to themselves (``Converter.identity_check``);
-        one that always says no when the key converter offers none."""
-        check = _direct(self.key, "identity_check")
-        return check if check is not None else _never
+    def key_identity_check(self) -> Callable[[bytes], bool] | None:
+        """The key converter's test for key bytes that convert back to themselves
+        (``Converter.identity_check``; a converter offering one also keeps null keys null),
+        or None when it offers none."""
+        check: Callable[[bytes], bool] | None = _direct(self.key, "identity_check")
+        return check
 
     def key_roundtrip(self, topic: str, key: bytes | None) -> bytes | None:
         """Key bytes after reading and writing them with the key converter, as the

@@ -8,6 +8,7 @@ import decimal
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from lambda_connect.api import map_edits
 from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance, LambdaValidator
 from lambda_connect.api.data import Date, Decimal, Schema, Struct, Time, Timestamp, Type
 from lambda_connect.api.errors import ConfigException, DataException
@@ -206,26 +207,23 @@ class _Caster:
         return convert(value)
 
 
-def _fast_cast(target: Type, i: int, constants: dict[str, Any]) -> str:
-    """``if``/``elif`` branches (indented for the field's block) that handle the common
-    inputs of a cast to ``target`` without a call; empty when there are none."""
-    bits = _BITS.get(target)
+def _field_edit(name: str, caster: _Caster) -> PlanSource:
+    """The map edit casting one field. Fast paths, each giving what the table gives:
+    up to 18 ASCII digits read the same in int() and Java's parseInt (see ``_int_table``;
+    longer text and values out of range take the exact parser), and finite float() results
+    of ASCII text without '_' are Double.parseDouble's (see ``_float_table``)."""
+    table = caster.schemaless_table
+    bits = _BITS.get(caster.target)
     if bits is not None:
-        constants[f"LOW_{i}"], constants[f"HIGH_{i}"] = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        # Up to 18 ASCII digits read the same in int() and Java's parseInt (see _int_table);
-        # longer text (int() refuses over 4,300 digits) and values out of range take the exact parser.
-        return (f"    if t is int and LOW_{i} <= x <= HIGH_{i}:\n        pass\n"
-                f"    elif t is str and len(x) < 19 and x.isascii() and x.isdigit():\n"
-                f"        n = int(x)\n        value[FIELD_{i}] = n if n <= HIGH_{i} else FROM_STR_{i}(x)")
-    if target is Type.FLOAT64:
-        # Finite float() results of ASCII text without '_' are Double.parseDouble's (see _float_table).
-        return ("    if t is float:\n        pass\n"
-                "    elif t is str and x.isascii() and '_' not in x:\n"
-                "        try:\n            n = float(x)\n        except ValueError:\n            n = INF\n"
-                f"        value[FIELD_{i}] = n if n - n == 0.0 else FROM_STR_{i}(x)")
-    if target is Type.STRING:
-        return "    if t is str:\n        pass"
-    return ""
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return map_edits.convert_field(name, table, _reject, fast=map_edits.Fast.INT_RANGE | map_edits.Fast.DIGITS,
+                                       low=low, high=high, parse=table[str])
+    if caster.target is Type.FLOAT64:
+        return map_edits.convert_field(name, table, _reject, fast=map_edits.Fast.FLOAT | map_edits.Fast.DECIMAL_TEXT,
+                                       parse=table[str])
+    if caster.target is Type.STRING:
+        return map_edits.convert_field(name, table, _reject, fast=map_edits.Fast.STR)
+    return map_edits.convert_field(name, table, _reject)
 
 
 def parse_spec(entries: Sequence[str]) -> dict[str | None, Type]:
@@ -318,23 +316,12 @@ class Cast(KeyOrValue[Any], Transformation[Any]):
     def schemaless_source(self) -> PlanSource | None:
         """Cast each listed field in place; a missing field becomes null, as in Kafka.
 
-        Per field, the code checks first for the input that needs no work (an int already in
-        range, a float for float64, a str for string: not even stored again) and for plain
-        decimal text, and hands everything else to the exact per-type converter."""
+        Per field, the input that needs no work (an int already in range, a float for
+        float64, a str for string) is not even stored again, plain decimal text is read
+        without a table call, and everything else goes to the exact per-type converter."""
         if self._whole is not None:
             return None
-        lines: list[str] = []
-        constants: dict[str, Any] = {"REJECT": _reject, "INF": float("inf")}
-        for i, (name, caster) in enumerate(self._fields.items()):
-            constants[f"FIELD_{i}"], constants[f"TABLE_{i}"] = name, caster.schemaless_table
-            constants[f"FROM_STR_{i}"] = caster.schemaless_table[str]
-            lines.append(f"x = value.get(FIELD_{i})\nif x is None:\n    value[FIELD_{i}] = None\n"
-                         "else:\n    t = type(x)")
-            fast = _fast_cast(caster.target, i, constants)
-            lines.append(fast + "\n    else:" if fast else "    if True:")
-            lines.append(f"        convert = TABLE_{i}.get(t)\n        if convert is None:\n"
-                         f"            raise REJECT(x)\n        value[FIELD_{i}] = convert(x)")
-        return PlanSource("\n".join(lines), constants)
+        return map_edits.join([_field_edit(name, caster) for name, caster in self._fields.items()])
 
     # --- schema'd path ------------------------------------------------------------------------
     def _cast_struct(self, struct: Struct, updated_schema: Schema) -> Struct:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, NamedTuple
 
+from lambda_connect.api import map_edits
 from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance
 from lambda_connect.api.data import (
     INT32_SCHEMA,
@@ -134,24 +135,20 @@ class InsertField(KeyOrValue[Any], Transformation[Any]):
         return self._apply_with_schema(record, value)
 
     def schemaless_source(self) -> PlanSource:
-        """Stores of the configured metadata; only the configured fields appear in the code."""
-        lines = []
+        """Stores of the configured metadata; only the configured fields appear in the code.
+        Only sink records have offsets: for the others apply raises Kafka's error first."""
+        edits = []
         if self._topic_name is not None:
-            lines.append("value[TOPIC] = topic")
+            edits.append(map_edits.insert_topic(self._topic_name))
         if self._partition_name is not None:
-            lines.append("if partition is not None:\n    value[PARTITION] = partition")
+            edits.append(map_edits.insert_partition(self._partition_name))
         if self._offset_name is not None:
-            # Only sink records have offsets; apply raises Kafka's error for the others.
-            lines.append("if offset is None:\n    raise NOT_A_SINK_RECORD\nvalue[OFFSET] = offset")
+            edits.append(map_edits.insert_offset(self._offset_name, LookupError))
         if self._timestamp_name is not None:
-            lines.append("if timestamp is not None:\n    value[TIMESTAMP] = timestamp")
+            edits.append(map_edits.insert_timestamp(self._timestamp_name))
         if self._static_name is not None:
-            lines.append("value[STATIC] = STATIC_VALUE")
-        return PlanSource("\n".join(lines), {
-            "TOPIC": self._topic_name, "PARTITION": self._partition_name, "OFFSET": self._offset_name,
-            "TIMESTAMP": self._timestamp_name, "STATIC": self._static_name, "STATIC_VALUE": self._static_value,
-            "NOT_A_SINK_RECORD": LookupError,
-        })
+            edits.append(map_edits.insert_constant(self._static_name, self._static_value))
+        return map_edits.join(edits)
 
     def _apply_with_schema(self, record: ConnectRecord, value: Any) -> ConnectRecord:
         struct = require_struct(value, _PURPOSE)

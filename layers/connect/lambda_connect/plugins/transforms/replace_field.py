@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from lambda_connect.api import map_edits
 from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance, LambdaValidator
 from lambda_connect.api.data import Schema, Struct
 from lambda_connect.api.errors import ConfigException
@@ -110,19 +111,11 @@ class ReplaceField(KeyOrValue[Any], Transformation[Any]):
         """The in-place edit: filter on the original names, then rename. Renames apply
         together (``a:b,b:c`` moves both), and a renamed field replaces a kept field of the
         same name, where Kafka's result depends on its HashMap's iteration order."""
-        lines = []
-        if self._include:
-            lines.append("for name in [name for name in value if name not in KEEP]:\n    del value[name]")
-        else:
-            lines.extend(f"if {name!r} in value:\n    del value[{name!r}]" for name in sorted(self._exclude))
-        pairs = list(self._renames.items())
-        if len(pairs) == 1:
-            old, new = pairs[0]
-            lines.append(f"if {old!r} in value:\n    value[{new!r}] = value.pop({old!r})")
-        elif pairs:
-            lines.append("moved = [(new, value.pop(old)) for old, new in RENAMES if old in value]\n"
-                         "for new, field_value in moved:\n    value[new] = field_value")
-        return PlanSource("\n".join(lines), {"KEEP": self._include - self._exclude, "RENAMES": tuple(pairs)})
+        edits = [map_edits.keep_fields(self._include - self._exclude) if self._include
+                 else map_edits.drop_fields(self._exclude)]
+        if self._renames:
+            edits.append(map_edits.rename_fields(list(self._renames.items())))
+        return map_edits.join(edits)
 
     def apply(self, record: ConnectRecord) -> ConnectRecord:
         # Inlined operating_value/operating_schema: this runs once per record in the hot chain.

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from lambda_connect.api import map_edits
 from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance, ValidString
 from lambda_connect.api.data import (
     INT64_SCHEMA,
@@ -195,27 +196,13 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
     def schemaless_source(self) -> PlanSource | None:
         """Convert ``field`` in place (only with ``field``: a whole-value conversion is no map
         edit). Epoch milliseconds to epoch milliseconds within Java's long range, the common
-        case, stay untouched without a call."""
+        case, stay untouched without a call; a missing field becomes null, as in Kafka."""
         if not self._field:
             return None
-        fast = "type(x) is int and LONG_MIN <= x <= LONG_MAX" if self._by_type.get(int) is _saturate else "False"
-        # A missing field becomes null, as in Kafka; a value that needs no change is not stored again.
-        return PlanSource(
-            f"""
-x = value.get(FIELD)
-if x is None:
-    value[FIELD] = None
-elif not ({fast}):
-    convert = BY_TYPE.get(type(x))
-    if convert is None:
-        raise UNSUPPORTED(x)
-    try:
-        value[FIELD] = convert(x)
-    except OverflowError:
-        raise OUT_OF_RANGE(x) from None
-""",
-            {"FIELD": self._field, "LONG_MIN": _LONG_MIN, "LONG_MAX": _LONG_MAX,
-             "BY_TYPE": self._by_type, "UNSUPPORTED": _unsupported, "OUT_OF_RANGE": _out_of_range},
+        keep_longs = self._by_type.get(int) is _saturate
+        return map_edits.convert_field(
+            self._field, self._by_type, _unsupported, overflow=_out_of_range,
+            fast=map_edits.Fast.INT_RANGE if keep_longs else None, low=_LONG_MIN, high=_LONG_MAX,
         )
 
     def convert(self, value: Any, kind: str | None = None) -> Any:

@@ -45,6 +45,7 @@ class LayerReport:
     missing_packages: list[str] = field(default_factory=list)
     optional_packages: list[str] = field(default_factory=list)
     native_extension: str | None = None
+    plan_engine: str | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -77,7 +78,7 @@ def handler_file(template: dict[str, Any], logical_id: str, code_dir: Path) -> P
     return code_dir.joinpath(*module.split(".")).with_suffix(".py")
 
 
-def build_layer(build_dir: Path, extras: str | None) -> Path:
+def build_layer(build_dir: Path, extras: str | None, native: str | None = None) -> Path:
     artifacts = build_dir / LAYER_ID
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
@@ -86,6 +87,8 @@ def build_layer(build_dir: Path, extras: str | None) -> Path:
            f"ARTIFACTS_DIR={artifacts}", f"PYTHON={sys.executable}"]
     if extras is not None:
         cmd.append(f"EXTRAS={extras}")
+    if native is not None:
+        cmd.append(f"NATIVE={native}")
     subprocess.run(cmd, check=True, env=env)
     return artifacts
 
@@ -149,6 +152,12 @@ def check_layer(template: dict[str, Any], code_dirs: dict[str, Path], layer_dir:
         report.native_extension = natives[0].name
         if "aarch64" not in natives[0].name or _elf_machine(natives[0]) != _ELF_MACHINE_AARCH64:
             report.problems.append(f"{natives[0].name} is not an aarch64 build")
+    for native in sorted((layer_python / "lambda_connect").rglob("*.so")):
+        name = str(native.relative_to(layer_python))
+        if _elf_machine(native) != _ELF_MACHINE_AARCH64:
+            report.problems.append(f"{name} is not an aarch64 build (a host build leaked into the layer)")
+        elif native.name.startswith("_map_edit."):
+            report.plan_engine = name
     if not (layer_python / "lambda_connect" / "__init__.py").is_file():
         report.problems.append("the lambda_connect package is not in the layer")
     return report
@@ -160,12 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
     parser.add_argument("--extras", default=None, help='layer extras, e.g. "msk-iam jdbc" (default: the Makefile\'s)')
     parser.add_argument("--skip-layer", action="store_true", help="reuse the layer already in the build directory")
+    parser.add_argument("--native", choices=["auto", "require", "off"], default=None,
+                        help="the native plan engine in the layer (default: the Makefile's, auto)")
     args = parser.parse_args(argv)
 
     build_dir: Path = args.build_dir.resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     template = load_template(args.template)
-    layer_dir = build_dir / LAYER_ID if args.skip_layer else build_layer(build_dir, args.extras)
+    layer_dir = build_dir / LAYER_ID if args.skip_layer else build_layer(build_dir, args.extras, args.native)
     code_dirs = copy_functions(template, build_dir)
     out = write_built_template(template, build_dir)
     report = check_layer(template, code_dirs, layer_dir)
@@ -176,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {line} is imported lazily and is not in the layer (add its extra to EXTRAS if used)")
     if report.native_extension:
         print(f"confluent_kafka native extension: {report.native_extension}")
+    print(f"native plan engine: {report.plan_engine or 'not in the layer (the generated Python runs instead)'}")
     for line in [*report.missing_modules, *report.missing_packages, *report.problems]:
         print(f"error: {line}", file=sys.stderr)
     if not report.ok:

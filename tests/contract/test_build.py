@@ -56,7 +56,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = ROOT / ".aws-sam" / "cache" / "pip"
     cache.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build.py"), "--build-dir", str(build_dir)],
+        [sys.executable, str(ROOT / "scripts" / "build.py"), "--build-dir", str(build_dir), "--native", "require"],
         capture_output=True, text=True, timeout=300, check=False,
         env={**__import__("os").environ, "PIP_CACHE_DIR": str(cache)},
     )
@@ -79,6 +79,10 @@ def test_layer_holds_confluent_kafka_for_aarch64_and_our_package(built: Path) ->
     librdkafka = list((python / "confluent_kafka.libs").glob("librdkafka*.so*"))
     assert librdkafka and _elf_machine(librdkafka[0]) == 183
     assert (python / "lambda_connect" / "api" / "records.py").is_file()
+    engine = python / "lambda_connect" / "api" / "_map_edit.abi3.so"  # cross-compiled, never the host's build
+    assert _elf_machine(engine) == 183
+    assert [p.name for p in (python / "lambda_connect").rglob("*.so")] == [engine.name]
+    assert not list((python / "lambda_connect").rglob("*.c"))
     assert (python / "aws_lambda_powertools").is_dir() and list((python / "orjson").glob("*aarch64*.so"))
     assert not (python / "boto3").exists(), "boto3 comes with the Lambda runtime; the layer must not carry it"
     assert not list(python.rglob("__pycache__"))
@@ -103,8 +107,12 @@ def test_layer_check_fails_when_a_handler_module_is_missing(built: Path, tmp_pat
     template = build.load_template(ROOT / "template.yaml")
     code_dirs = {k: built / k for k in build.functions_of(template)}
     assert build.check_layer(template, code_dirs, layer).ok
+    assert build.check_layer(template, code_dirs, layer).plan_engine == "lambda_connect/api/_map_edit.abi3.so"
     (layer / "python" / "lambda_connect" / "api" / "records.py").unlink()
     shutil.rmtree(layer / "python" / "orjson")
+    host_build = layer / "python" / "lambda_connect" / "api" / "_map_edit.abi3.so"
+    host_build.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(11) + (62).to_bytes(2, "little"))  # e_machine x86-64
     report = build.check_layer(template, code_dirs, layer)
     assert not report.ok
     assert any("lambda_connect.api.records" in line for line in report.missing_modules)
+    assert any("_map_edit.abi3.so is not an aarch64 build" in line for line in report.problems)

@@ -1,6 +1,6 @@
 """Benchmark: a realistic SMT chain through the real runtime objects vs the orjson floor.
 
-N JSON records (~130 bytes) go through JsonConverter (schemas.enable=false) →
+N JSON records (~150 bytes) go through JsonConverter (schemas.enable=false) →
 InsertField$Value → ReplaceField$Value → Cast$Value → TimestampConverter$Value →
 JsonConverter, built from a connector config by ``RecordConverters`` and
 ``TransformChain`` and run as one batch by ``BatchPipeline`` (the path ``lambda-connect
@@ -66,7 +66,8 @@ def make_records(n: int, seed: int = 7) -> list[bytes]:
     for i in range(n):
         out.append(orjson.dumps({
             "order_id": 100000 + i,
-            "cust": f"c-{rng.randrange(10_000)}",
+            "cust": f"cust-{rng.randrange(10_000)}",
+            "sku": f"SKU-{rng.randrange(1_000_000):06d}",
             "amount": f"{rng.uniform(1, 500):.2f}",
             "qty": str(rng.randrange(1, 20)),
             "currency": rng.choice(["EUR", "USD", "GBP"]),

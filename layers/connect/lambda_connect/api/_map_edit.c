@@ -102,6 +102,18 @@ convert_by_table(const Op *op, PyObject *value, PyObject *x)
     return store_new(value, op->key, out);
 }
 
+/* Whether s holds only characters of a plain decimal number (and at least one). */
+static int
+plain_number(const char *s, Py_ssize_t size)
+{
+    if (size == 0) return 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-')) return 0;
+    }
+    return 1;
+}
+
 /* Fast paths for text: DIGITS, then DECIMAL_TEXT, then STR (the generated code's order).
  * Returns 1 when handled (rc in *rc), 0 when the table must convert. */
 static int
@@ -124,16 +136,31 @@ convert_text(const Op *op, PyObject *value, PyObject *x, int *rc)
                 }
             }
             if ((op->fast & FAST_DECIMAL_TEXT) && memchr(s, '_', (size_t)size) == NULL) {
-                PyObject *n = PyFloat_FromString(x);  /* what float(x) calls */
-                if (n == NULL) {
-                    if (!PyErr_ExceptionMatches(PyExc_ValueError)) { *rc = -1; return 1; }
-                    PyErr_Clear();
+                double d;
+                if (plain_number(s, size)) {
+                    /* Only digits, '.', 'e', 'E', '+', '-': nothing for float() to strip or to read
+                     * as inf/nan, so float(x) is exactly this parse of the whole text (ValueError
+                     * when it is not all one number, infinity when it overflows). */
+                    d = PyOS_string_to_double(s, NULL, NULL);
+                    if (d == -1.0 && PyErr_Occurred()) {
+                        if (!PyErr_ExceptionMatches(PyExc_ValueError)) { *rc = -1; return 1; }
+                        PyErr_Clear();
+                    } else if (d - d == 0.0) {
+                        *rc = store_new(value, op->key, PyFloat_FromDouble(d));
+                        return 1;
+                    }
                 } else {
-                    double d = PyFloat_AsDouble(n);
-                    if (d - d == 0.0) { *rc = store_new(value, op->key, n); return 1; }
-                    Py_DECREF(n);
+                    PyObject *n = PyFloat_FromString(x);  /* what float(x) calls */
+                    if (n == NULL) {
+                        if (!PyErr_ExceptionMatches(PyExc_ValueError)) { *rc = -1; return 1; }
+                        PyErr_Clear();
+                    } else {
+                        d = PyFloat_AsDouble(n);
+                        if (d - d == 0.0) { *rc = store_new(value, op->key, n); return 1; }
+                        Py_DECREF(n);
+                    }
                 }
-                *rc = store_new(value, op->key, call1(op->b, x));
+                *rc = store_new(value, op->key, call1(op->b, x));  /* not finite, or not float() text */
                 return 1;
             }
         }

@@ -134,9 +134,10 @@ class BatchPipeline:
         #: Whether the edits run in the native engine (``lambda_connect.api.plans``).
         self.native = native is not None
         _replace_placeholder(loop, "PLANS", body)
-        # Plans edit maps; with no transforms any value but null (JSON null: no bytes, as in
-        # Kafka) is written back as it was read.
-        _replace_placeholder(loop, "MAP_CHECK", ast.parse(_MAP_ONLY if sources else _NOT_NULL).body)
+        # Plans edit maps (the engine raises TypeError for anything but a dict itself); with no
+        # transforms any value but null (JSON null: no bytes, as in Kafka) is written back as read.
+        check = _NOT_NULL if not sources else "" if native is not None else _MAP_ONLY
+        _replace_placeholder(loop, "MAP_CHECK", ast.parse(check).body)
         key_same = converters.key_identity_check()
         _replace_placeholder(loop, "KEY_CHECK", ast.parse(_KEY_KEPT if key_same is not None else _KEY_CONVERTED).body)
         write = _unwrap_partial(loop, "VALUE_WRITE", writer[1], namespace)

@@ -45,7 +45,7 @@ class LayerReport:
     missing_packages: list[str] = field(default_factory=list)
     optional_packages: list[str] = field(default_factory=list)
     native_extension: str | None = None
-    plan_engine: str | None = None
+    native_modules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -156,8 +156,8 @@ def check_layer(template: dict[str, Any], code_dirs: dict[str, Path], layer_dir:
         name = str(native.relative_to(layer_python))
         if _elf_machine(native) != _ELF_MACHINE_AARCH64:
             report.problems.append(f"{name} is not an aarch64 build (a host build leaked into the layer)")
-        elif native.name.startswith("_map_edit."):
-            report.plan_engine = name
+        else:
+            report.native_modules.append(name)
     if not (layer_python / "lambda_connect" / "__init__.py").is_file():
         report.problems.append("the lambda_connect package is not in the layer")
     return report
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {line} is imported lazily and is not in the layer (add its extra to EXTRAS if used)")
     if report.native_extension:
         print(f"confluent_kafka native extension: {report.native_extension}")
-    print(f"native plan engine: {report.plan_engine or 'not in the layer (the generated Python runs instead)'}")
+    print(f"native code: {', '.join(report.native_modules) or 'none in the layer (the generated Python runs instead)'}")
     for line in [*report.missing_modules, *report.missing_packages, *report.problems]:
         print(f"error: {line}", file=sys.stderr)
     if not report.ok:

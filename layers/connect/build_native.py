@@ -1,4 +1,5 @@
-"""Build the native plan engine (``lambda_connect/api/_map_edit.c``) for the Lambda layer.
+"""Build the native code (the plan engine ``api/_map_edit.c`` and the batch loop
+``runtime/_batch_loop.c``) for the Lambda layer.
 
 The layer runs on Linux arm64 (python3.13) whatever machine builds it, so the engine is
 cross-compiled: ``ziglang`` from PyPI is a complete C toolchain for aarch64 glibc targets,
@@ -25,9 +26,12 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "lambda_connect" / "api" / "_map_edit.c"
+#: Each C source and the module file it becomes (``pyproject.toml`` builds the same for the host).
+MODULES = {
+    HERE / "lambda_connect" / "api" / "_map_edit.c": Path("lambda_connect") / "api" / "_map_edit.abi3.so",
+    HERE / "lambda_connect" / "runtime" / "_batch_loop.c": Path("lambda_connect") / "runtime" / "_batch_loop.abi3.so",
+}
 TARGET = "aarch64-linux-gnu.2.17"  # glibc 2.17: loads on every Lambda runtime (AL2023 has 2.34)
-OUTPUT = Path("lambda_connect") / "api" / "_map_edit.abi3.so"
 ZIGLANG = "ziglang==0.17.1"
 FLAGS = ["-O2", "-g0", "-s", "-shared", "-fPIC", "-Werror=implicit-function-declaration", "-Werror=int-conversion"]
 _EM_AARCH64 = 183
@@ -56,21 +60,25 @@ def zig_command(toolchain_dir: Path) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "ziglang", "cc"], env
 
 
-def build(layer_python: Path, toolchain_dir: Path) -> Path:
-    """Compile the engine into ``layer_python``; raises on any failure."""
+def build(layer_python: Path, toolchain_dir: Path) -> list[Path]:
+    """Compile every module into ``layer_python``; raises on any failure."""
     if sys.version_info < (3, 11):  # noqa: UP036 - the layer Makefile runs this with any python3
         raise RuntimeError(f"the stable-ABI headers of Python >= 3.11 are needed, this is {sys.version.split()[0]}")
     include = sysconfig.get_paths()["include"]
     if not (Path(include) / "Python.h").is_file():
         raise RuntimeError(f"no Python.h under {include} (install the Python headers)")
-    out = layer_python / OUTPUT
-    out.parent.mkdir(parents=True, exist_ok=True)
     cc, env = zig_command(toolchain_dir)
-    subprocess.run([*cc, "-target", TARGET, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(out)], check=True, env=env)
-    if elf_machine(out) != _EM_AARCH64:
-        out.unlink()
-        raise RuntimeError(f"{out} is not an aarch64 binary")
-    return out
+    built = []
+    for source, relative in MODULES.items():
+        out = layer_python / relative
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([*cc, "-target", TARGET, *FLAGS, f"-I{include}", str(source), "-o", str(out)], check=True,
+                       env=env)
+        if elf_machine(out) != _EM_AARCH64:
+            out.unlink()
+            raise RuntimeError(f"{out} is not an aarch64 binary")
+        built.append(out)
+    return built
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,15 +92,18 @@ def main(argv: list[str] | None = None) -> int:
         stale.unlink()
     scratch = None if args.toolchain_dir else tempfile.mkdtemp(prefix="lambda-connect-zig-")
     try:
-        out = build(args.layer_python, args.toolchain_dir or Path(scratch))  # type: ignore[arg-type]
+        built = build(args.layer_python, args.toolchain_dir or Path(scratch))  # type: ignore[arg-type]
     except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
-        message = f"native plan engine not built for the layer ({e}); the layer runs the generated Python instead"
+        for partial in MODULES.values():  # all or nothing: the two are used together
+            (args.layer_python / partial).unlink(missing_ok=True)
+        message = f"native code not built for the layer ({e}); the layer runs the generated Python instead"
         print(("error: " if args.require else "note: ") + message, file=sys.stderr)
         return 1 if args.require else 0
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    print(f"native plan engine: {out.relative_to(args.layer_python)} (aarch64, CPython stable ABI 3.11+)")
+    for out in built:
+        print(f"native: {out.relative_to(args.layer_python)} (aarch64, CPython stable ABI 3.11+)")
     return 0
 
 

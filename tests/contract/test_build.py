@@ -79,9 +79,9 @@ def test_layer_holds_confluent_kafka_for_aarch64_and_our_package(built: Path) ->
     librdkafka = list((python / "confluent_kafka.libs").glob("librdkafka*.so*"))
     assert librdkafka and _elf_machine(librdkafka[0]) == 183
     assert (python / "lambda_connect" / "api" / "records.py").is_file()
-    engine = python / "lambda_connect" / "api" / "_map_edit.abi3.so"  # cross-compiled, never the host's build
-    assert _elf_machine(engine) == 183
-    assert [p.name for p in (python / "lambda_connect").rglob("*.so")] == [engine.name]
+    natives = sorted(str(p.relative_to(python)) for p in (python / "lambda_connect").rglob("*.so"))
+    assert natives == ["lambda_connect/api/_map_edit.abi3.so", "lambda_connect/runtime/_batch_loop.abi3.so"]
+    assert all(_elf_machine(python / n) == 183 for n in natives)  # cross-compiled, never the host's build
     assert not list((python / "lambda_connect").rglob("*.c"))
     assert (python / "aws_lambda_powertools").is_dir() and list((python / "orjson").glob("*aarch64*.so"))
     assert not (python / "boto3").exists(), "boto3 comes with the Lambda runtime; the layer must not carry it"
@@ -107,7 +107,8 @@ def test_layer_check_fails_when_a_handler_module_is_missing(built: Path, tmp_pat
     template = build.load_template(ROOT / "template.yaml")
     code_dirs = {k: built / k for k in build.functions_of(template)}
     assert build.check_layer(template, code_dirs, layer).ok
-    assert build.check_layer(template, code_dirs, layer).plan_engine == "lambda_connect/api/_map_edit.abi3.so"
+    assert build.check_layer(template, code_dirs, layer).native_modules == [
+        "lambda_connect/api/_map_edit.abi3.so", "lambda_connect/runtime/_batch_loop.abi3.so"]
     (layer / "python" / "lambda_connect" / "api" / "records.py").unlink()
     shutil.rmtree(layer / "python" / "orjson")
     host_build = layer / "python" / "lambda_connect" / "api" / "_map_edit.abi3.so"

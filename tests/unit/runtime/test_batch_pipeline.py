@@ -9,12 +9,16 @@ drops, and errors with the same stage, plugin class and message.
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import random
+import sys
 from typing import Any
 
 import pytest
 from lambda_connect.api import plans
+from lambda_connect.runtime import batch_pipeline
 from lambda_connect.runtime.batch_pipeline import BatchPipeline, ConsumedTuple
 from lambda_connect.runtime.chain import TransformChain
 from lambda_connect.runtime.conversion import RecordConverters
@@ -132,7 +136,8 @@ def test_which_configs_take_the_generated_loop_and_the_engine(engine: str) -> No
     compiled = {name: build(config).compiled for name, config in CONFIGS.items()}
     assert compiled == {name: name not in ("hand_written_source", "predicate", "schemas_on") for name in CONFIGS}
     assert build(CONFIGS["string_keys"]).native is (engine == "native")
-    assert build(CONFIGS["no_transforms"]).native is False  # nothing to edit
+    assert build(CONFIGS["no_transforms"]).native is (engine == "native")  # the C loop, with nothing to edit
+    assert build(CONFIGS["hand_written_source"]).native is False
 
 
 def test_the_bench_record_and_keys_as_they_come(engine: str) -> None:
@@ -163,3 +168,117 @@ def test_undecodable_key_bytes_fail_in_the_key_converter(engine: str) -> None:
     (outcome,) = pipeline.run([("orders", 0, 0, None, "CREATE_TIME", b"\xff", b'{"qty":"1"}', [])])
     assert isinstance(outcome, StageError)
     assert outcome.stage.name == "KEY_CONVERTER"
+
+
+# --- the C loop's own contract ------------------------------------------------------------------
+
+@pytest.fixture
+def batch_run() -> Any:
+    try:
+        from lambda_connect.runtime._batch_loop import BatchRun
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("lambda_connect.runtime._batch_loop is not built (CI=true: the build is required)")
+        pytest.skip("lambda_connect.runtime._batch_loop is not built (no C compiler at install?)")
+    return BatchRun
+
+
+def loop_args(**over: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"read": json.loads, "write": lambda v: json.dumps(v).encode(), "write_args": (),
+                            "write_kwargs": None, "plan": None, "key_same": None,
+                            "key_roundtrip": lambda topic, key: key, "slow": lambda item: "slow",
+                            "no_headers": (), "maps_only": True}
+    return args | over
+
+
+def record(value: bytes | None, headers: Any = (), key: bytes | None = b"k") -> ConsumedTuple:
+    return ("t", 0, 1, 2, "CREATE_TIME", key, value, headers)
+
+
+def test_c_loop_takes_maps_and_sends_the_rest_down_the_slow_path(batch_run: Any) -> None:
+    out = list(batch_run([record(b'{"a":1}'), record(b"[1]"), record(b"{bad"), record(b'{"a":2}', [("h", b"v")])],
+                         **loop_args()))
+    assert out == [("t", 0, 2, b"k", b'{"a": 1}', ()), "slow", "slow", "slow"]
+    out = list(batch_run([record(b"[1]"), record(b"null")], **loop_args(maps_only=False)))
+    assert out == [("t", 0, 2, b"k", b"[1]", ()), "slow"]
+
+
+def test_c_loop_passes_write_arguments_and_checks_keys(batch_run: Any) -> None:
+    calls: list[Any] = []
+
+    def write(value: Any, *args: Any, **kwargs: Any) -> bytes:
+        calls.append((args, kwargs))
+        return b"w"
+
+    list(batch_run([record(b"{}")], **loop_args(write=write, write_args=(1, 2, 3))))
+    list(batch_run([record(b"{}")], **loop_args(write=write, write_kwargs={"option": 4})))
+    assert calls == [((1, 2, 3), {}), ((), {"option": 4})]
+    with pytest.raises(ValueError, match="at most 3"):
+        batch_run([], **loop_args(write_args=(1, 2, 3, 4)))
+    keys = [b"same", b"other", None]
+    out = list(batch_run([record(b"{}", key=k) for k in keys],
+                         **loop_args(key_same=lambda k: k == b"same", key_roundtrip=lambda t, k: b"converted")))
+    assert [o[3] for o in out] == [b"same", b"converted", None]  # null keys are kept with a check
+    out = list(batch_run([record(b"{}", key=None)], **loop_args(key_roundtrip=lambda t, k: b"converted")))
+    assert out[0][3] == b"converted"  # without a check every key is converted
+
+
+def test_c_loop_ends_like_a_generator_on_errors_outside_the_try(batch_run: Any) -> None:
+    def slow(item: Any) -> Any:
+        raise RuntimeError("plugin bug")
+
+    run = batch_run([record(b"{bad"), record(b"{}")], **loop_args(slow=slow))
+    with pytest.raises(RuntimeError, match="plugin bug"):
+        next(run)
+    assert list(run) == []
+    run = batch_run([("short",), record(b"{}")], **loop_args())
+    with pytest.raises(ValueError, match="a consumed record is an 8-tuple"):
+        next(run)
+    assert list(run) == []
+
+    def interrupted(raw: bytes) -> Any:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # not an Exception: not a bad record either
+        next(batch_run([record(b"{}")], **loop_args(read=interrupted)))
+
+
+def test_c_loop_refuses_bad_arguments(batch_run: Any) -> None:
+    with pytest.raises(TypeError, match="must be callable"):
+        batch_run([], **loop_args(read=None))
+    with pytest.raises(TypeError, match="callable or None"):
+        batch_run([], **loop_args(plan=5))
+    with pytest.raises(TypeError, match="write_kwargs must be a dict"):
+        batch_run([], **loop_args(write_kwargs=[("a", 1)]))
+    with pytest.raises(TypeError):
+        batch_run(5, **loop_args())
+
+
+def test_c_loop_leaks_no_references(batch_run: Any) -> None:
+    pipeline = build(CONFIGS["string_keys"])
+    records = random_records(300, "leaks")
+    watched = [r for r in records] + [r[6] for r in records if r[6] is not None]
+    list(pipeline.run(records))
+    gc.collect()
+    before = [sys.getrefcount(o) for o in watched]
+    for _ in range(20):
+        list(pipeline.run(records))
+    gc.collect()
+    assert [sys.getrefcount(o) for o in watched] == before
+
+
+def test_keyword_writers_become_positional_where_the_signature_allows() -> None:
+    import orjson
+
+    def keyword_only(value: Any, *, option: int = 0) -> bytes:
+        return b""
+
+    def required(value: Any, sep: str, option: int = 0) -> bytes:
+        return b""
+
+    assert batch_pipeline._as_positional(orjson.dumps, {"option": 3}) == (None, 3)
+    assert batch_pipeline._as_positional(orjson.dumps, {"option": 3, "default": str}) == (str, 3)
+    assert batch_pipeline._as_positional(orjson.dumps, None) == ()
+    assert batch_pipeline._as_positional(keyword_only, {"option": 1}) is None
+    assert batch_pipeline._as_positional(required, {"option": 1}) is None
+    assert batch_pipeline._as_positional(orjson.dumps, {"unknown": 1}) is None

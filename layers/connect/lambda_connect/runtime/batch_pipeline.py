@@ -4,18 +4,23 @@ The per-record path (``RecordConverters.to_sink_record`` → ``TransformChain.ap
 ``RecordConverters.serialize``) builds two record objects and makes about fifteen Python
 calls per record; on CPython that costs several times the JSON parsing and writing itself.
 For the common case — a schemaless JSON value edited by transforms that offer plan sources
-(``lambda_connect.api.plans``) — this module generates ONE loop over the batch with the
-value converter's reader and writer calls and the chain's edits inline (one call of the
-native engine when every edit has ops and it is built, else the edits' Python pasted in),
-and builds no record at all.
+(``lambda_connect.api.plans``) — this module runs ONE loop over the batch with the value
+converter's reader and writer and the chain's edits, and builds no record at all. The loop
+comes in two builds with the same steps:
+
+* native: ``_batch_loop.BatchRun`` (C) calling the plan engine (``api/_map_edit.c``) for the
+  edits, when both are built and every edit has engine instructions;
+* generated: a Python generator with the edits' Python pasted in (``_LOOP``), otherwise and
+  under ``LAMBDA_CONNECT_NATIVE_PLANS=off``.
 
 Exactness: the loop takes a record only when it is plainly the common case (no headers, a
 value that reads as a map; a null value makes the reader raise), and any exception inside
-it sends the record down the per-record path, which then reports the failing stage and plugin as always (and applies
-the error policy's retries). So every outcome, error message included, is the per-record
-path's; ``tests/unit/runtime/test_batch_pipeline.py`` compares both on the shared vectors
-and on random records. Chains that are not one value-side group of plan sources, and value
-converters without direct paths, run every record down the per-record path.
+it sends the record down the per-record path, which then reports the failing stage and
+plugin as always (and applies the error policy's retries). So every outcome, error message
+included, is the per-record path's; ``tests/unit/runtime/test_batch_pipeline.py`` compares
+both builds with it on random records (the shared vectors run through ``lambda-connect
+transform``, which uses this). Chains that are not one value-side group of plan sources,
+and value converters without direct paths, run every record down the per-record path.
 
 Ownership: the value a converter's ``direct_reader`` returns is a fresh object (its
 contract), so the edits run on it without a copy. Keys pass through untouched when the key
@@ -27,13 +32,20 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
-from lambda_connect.api.plans import PlanSource, native_plan, plan_body
+from lambda_connect.api.plans import PlanSource, native_available, native_plan, plan_body
 
 from .chain import TransformChain
 from .conversion import RecordConverters
 from .errors import StageError
+
+try:  # built with the plan engine by pip install; without it the generated loop below runs
+    from ._batch_loop import BatchRun as _BatchRun
+except ImportError:  # pragma: no cover - depends on the build
+    _BatchRun = None
 
 __all__ = ["BatchPipeline", "ConsumedTuple", "Outcome", "Produced"]
 
@@ -125,22 +137,30 @@ class BatchPipeline:
         sources: list[PlanSource] | None = [] if len(self.chain) == 0 else self.chain.value_plan_sources()
         if reader is None or writer is None or reader[0] is not None or writer[0] is not None or sources is None:
             return None
-        loop = ast.parse(_LOOP)
-        native = native_plan(sources)
-        if native is not None:  # one C call does every edit
-            body, namespace = ast.parse("NATIVE(value, topic, partition, offset, timestamp)").body, {"NATIVE": native}
-        else:  # the edits' Python, pasted into the loop
-            body, namespace = plan_body(sources)
-        #: Whether the edits run in the native engine (``lambda_connect.api.plans``).
-        self.native = native is not None
-        _replace_placeholder(loop, "PLANS", body)
-        # Plans edit maps (the engine raises TypeError for anything but a dict itself); with no
-        # transforms any value but null (JSON null: no bytes, as in Kafka) is written back as read.
-        check = _NOT_NULL if not sources else "" if native is not None else _MAP_ONLY
-        _replace_placeholder(loop, "MAP_CHECK", ast.parse(check).body)
         key_same = converters.key_identity_check()
+        write, write_kwargs = _split_partial(writer[1])
+        plan = native_plan(sources) if sources else None
+        if _BatchRun is not None and native_available() and (plan is not None or not sources):
+            #: Whether the loop and the edits run natively (``_batch_loop.c``, ``api/_map_edit.c``).
+            self.native = True
+            write_args = _as_positional(write, write_kwargs)
+            return functools.partial(
+                _BatchRun, read=reader[1], write=write, write_args=write_args or (),
+                write_kwargs=None if write_args is not None else write_kwargs, plan=plan, key_same=key_same,
+                key_roundtrip=converters.key_roundtrip, slow=self.one, no_headers=_NO_HEADERS, maps_only=bool(sources),
+            )
+        loop = ast.parse(_LOOP)
+        body, namespace = plan_body(sources)  # the edits' Python, pasted into the loop
+        _replace_placeholder(loop, "PLANS", body)
+        # Plans edit maps; with no transforms any value but null (JSON null: no bytes, as in
+        # Kafka) is written back as it was read.
+        _replace_placeholder(loop, "MAP_CHECK", ast.parse(_MAP_ONLY if sources else _NOT_NULL).body)
         _replace_placeholder(loop, "KEY_CHECK", ast.parse(_KEY_KEPT if key_same is not None else _KEY_CONVERTED).body)
-        write = _unwrap_partial(loop, "VALUE_WRITE", writer[1], namespace)
+        if write_kwargs:  # literal keywords in the call cost nothing; a partial builds a dict per call
+            for i, (key, value) in enumerate(write_kwargs.items()):
+                namespace[f"_WRITE_KW_{i}"] = value
+                _call_of(loop, "VALUE_WRITE").keywords.append(
+                    ast.keyword(arg=key, value=ast.Name(id=f"_WRITE_KW_{i}", ctx=ast.Load())))
         namespace.update({
             "SLOW": self.one, "VALUE_READ": reader[1], "VALUE_WRITE": write,
             "KEY_SAME": key_same, "KEY_ROUNDTRIP": converters.key_roundtrip, "NO_HEADERS": _NO_HEADERS,
@@ -150,21 +170,45 @@ class BatchPipeline:
         return run
 
 
-def _unwrap_partial(tree: ast.Module, name: str, fn: Callable[..., object], namespace: dict[str, object]) -> object:
-    """For a ``functools.partial`` of keyword arguments only (JsonConverter's writer), write
-    its keywords into every call of ``name`` and return the wrapped function: a partial
-    merges its keywords into a new dict on every call, about as costly as the JSON write
-    itself, while literal keywords cost nothing."""
-    if not isinstance(fn, functools.partial) or fn.args:
-        return fn
-    keywords = []
-    for i, (key, value) in enumerate(fn.keywords.items()):
-        namespace[f"_KW_{name}_{i}"] = value
-        keywords.append(ast.keyword(arg=key, value=ast.Name(id=f"_KW_{name}_{i}", ctx=ast.Load())))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
-            node.keywords.extend(keywords)
-    return fn.func
+def _split_partial(fn: Callable[..., bytes]) -> tuple[Callable[..., bytes], dict[str, Any] | None]:
+    """A ``functools.partial`` of keyword arguments only (JsonConverter's writer) as the
+    wrapped function and its keywords, which both loops pass in the call itself: a partial
+    merges its keywords into a new dict on every call, about as costly as the write."""
+    if isinstance(fn, functools.partial) and not fn.args and fn.keywords:
+        return fn.func, dict(fn.keywords)
+    return fn, None
+
+
+def _as_positional(fn: Callable[..., bytes], kwargs: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """``kwargs`` as the positional arguments that follow the value in ``fn``'s signature
+    (orjson.dumps: ``(obj, /, default=None, option=None)``), filling gaps with the defaults;
+    None when the signature is unknown or does not allow it. The C loop passes positional
+    arguments without building a dict per call."""
+    if not kwargs:
+        return ()
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    positional, left = [], dict(kwargs)
+    for parameter in parameters:
+        if not left:
+            break
+        if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            return None
+        if parameter.name in left:
+            positional.append(left.pop(parameter.name))
+        elif parameter.default is not parameter.empty:
+            positional.append(parameter.default)
+        else:
+            return None
+    return tuple(positional) if not left and len(positional) <= 3 else None
+
+
+def _call_of(tree: ast.Module, name: str) -> ast.Call:
+    """The one call of ``name`` in ``tree``."""
+    return next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                and n.func.id == name)
 
 
 def _replace_placeholder(tree: ast.Module, name: str, statements: list[ast.stmt]) -> None:

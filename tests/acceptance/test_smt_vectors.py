@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import decimal
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,9 @@ from lambda_connect.api.data import Schema, Type
 from lambda_connect.cli import main
 from lambda_connect.runtime.conversion import RecordConverters
 
+from tests.acceptance.vectors import load_smt_vectors
 
-def _vectors_path() -> Path:
-    shared = os.environ.get("LAMBDA_CONNECT_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).parents[2].parent / "shared"
-    return base / "acceptance" / "smt_vectors.json"
-
-
-VECTORS: list[dict[str, Any]] = json.loads(_vectors_path().read_text())
+VECTORS: list[dict[str, Any]] = load_smt_vectors()
 JSON = "org.apache.kafka.connect.json.JsonConverter"
 
 # Vectors that fail for a reason outside the runtime, reported to the owner; strict, so

@@ -9,10 +9,7 @@ transform class, over the shared acceptance vectors and over random records.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +20,8 @@ from lambda_connect.runtime._plugins import class_name_of
 from lambda_connect.runtime.chain import TransformChain
 from lambda_connect.runtime.errors import ErrorPolicy, Stage, StageError
 from lambda_connect.runtime.registry import Registry
+
+from tests.acceptance.vectors import load_smt_vectors
 
 T = "org.apache.kafka.connect.transforms."
 
@@ -262,9 +261,7 @@ def test_retriable_failure_inside_a_fused_group_is_retried_from_that_transform(
 # --- the shared acceptance vectors ---------------------------------------------------------------
 
 def _vectors() -> list[dict[str, Any]]:
-    shared = os.environ.get("LAMBDA_CONNECT_SHARED_DIR")
-    path = (Path(shared) if shared else Path(__file__).parents[3].parent / "shared") / "acceptance" / "smt_vectors.json"
-    vectors = json.loads(path.read_text())
+    vectors = load_smt_vectors()
     return [v for v in vectors if v["kind"] in ("transform", "chain") and not v.get("schemas_enable")
             and v.get("error_phase") != "configure"]
 

@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import decimal
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -35,7 +34,9 @@ from lambda_connect.api.data import (
 from lambda_connect.api.errors import ConfigException, DataException
 from lambda_connect.plugins.converters.json import ENVELOPE_ERROR, JsonConverter
 
-VECTORS = Path("/work/shared/acceptance/smt_vectors.json")
+from tests.acceptance.vectors import SMT_VECTORS_PATH
+
+VECTORS = SMT_VECTORS_PATH
 
 
 def converter(**props: str) -> JsonConverter:

@@ -14,7 +14,6 @@ import decimal
 import json
 import random
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +32,9 @@ from lambda_connect.api.data import (
 from lambda_connect.api.errors import DataException
 from lambda_connect.plugins.converters.json import ENVELOPE_ERROR, JsonConverter
 
-VECTORS = Path("/work/shared/acceptance/smt_vectors.json")
+from tests.acceptance.vectors import SMT_VECTORS_PATH
+
+VECTORS = SMT_VECTORS_PATH
 CONFIGS = [
     {},
     {"schemas.enable": "false"},

@@ -1,4 +1,4 @@
-"""Run acceptance vectors (``/work/shared/acceptance/smt_vectors.json``) directly against one plugin class.
+"""Run acceptance vectors (``tests/acceptance/smt_vectors.json``) directly against one plugin class.
 
 Schema'd vectors carry JsonConverter envelopes; until the JsonConverter exists these helpers
 translate envelopes to Connect schemas/values and back (a subset of the JsonConverter rules:
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +25,9 @@ from lambda_connect.api import (
 )
 from lambda_connect.api.data import Date, Time, Timestamp
 
-VECTORS_PATH = Path(os.environ.get("LAMBDA_CONNECT_SMT_VECTORS", "/work/shared/acceptance/smt_vectors.json"))
+from tests.acceptance.vectors import SMT_VECTORS_PATH
+
+VECTORS_PATH = SMT_VECTORS_PATH
 
 _JSON_TYPES = {
     "int8": Type.INT8,

@@ -1,6 +1,6 @@
 """Test support for the SMT unit tests: records, JSON envelopes and the shared acceptance vectors.
 
-The acceptance vectors (``/work/shared/acceptance/smt_vectors.json``) give schema'd keys and
+The acceptance vectors (``tests/acceptance/smt_vectors.json``) give schema'd keys and
 values as JsonConverter envelopes. Until the real JsonConverter is wired into these unit tests,
 ``envelope_to_connect``/``connect_to_envelope`` translate between envelopes and Connect data
 following reference §4.1, so each vector runs straight against the transform class.
@@ -12,8 +12,6 @@ import base64
 import decimal
 import importlib
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +21,9 @@ from lambda_connect.api.errors import ConfigException
 from lambda_connect.api.records import ConnectRecord, Header, SinkRecord, SourceRecord
 from lambda_connect.plugins import BUILTINS
 
-VECTORS_PATH = Path(os.environ.get("LAMBDA_CONNECT_SMT_VECTORS", "/work/shared/acceptance/smt_vectors.json"))
+from tests.acceptance.vectors import SMT_VECTORS_PATH
+
+VECTORS_PATH = SMT_VECTORS_PATH
 _JSON_TYPES = {"float": Type.FLOAT32, "double": Type.FLOAT64}
 _TYPE_JSON = {Type.FLOAT32: "float", Type.FLOAT64: "double"}
 _LOGICAL = {Date.LOGICAL_NAME: Date, Time.LOGICAL_NAME: Time, Timestamp.LOGICAL_NAME: Timestamp}

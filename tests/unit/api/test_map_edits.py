@@ -18,6 +18,7 @@ import os
 import random
 import sys
 import tracemalloc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -340,3 +341,17 @@ def test_no_reference_or_memory_leaks() -> None:
         tracemalloc.stop()
     assert [sys.getrefcount(o) for o in watched] == counts
     assert last - first < 64 * 1024, f"traced memory grew by {last - first} bytes over {20 * len(inputs)} runs"
+
+
+def test_an_engine_in_a_reference_cycle_is_collected() -> None:
+    class Marker:
+        engine: Any = None
+
+    marker = Marker()
+    alive = weakref.ref(marker)
+    native = native_plan([map_edits.insert_constant("k", marker)])
+    assert native is not None
+    marker.engine = native  # engine -> marker -> engine
+    del marker, native
+    gc.collect()
+    assert alive() is None

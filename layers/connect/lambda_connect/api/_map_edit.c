@@ -307,20 +307,48 @@ MapEdit_run(MapEdit *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-static void
-MapEdit_dealloc(PyObject *obj)
+/* The ops hold Python objects (converters, constants), which might lead back to the engine:
+ * the collector may see them. */
+static int
+MapEdit_traverse(PyObject *obj, visitproc visit, void *arg)
 {
     MapEdit *self = (MapEdit *)obj;
     for (Py_ssize_t i = 0; i < self->n; i++) {
         Op *op = &self->ops[i];
-        Py_XDECREF(op->key);
-        Py_XDECREF(op->a);
-        Py_XDECREF(op->b);
-        Py_XDECREF(op->c);
-        Py_XDECREF(op->d);
+        Py_VISIT(op->key);
+        Py_VISIT(op->a);
+        Py_VISIT(op->b);
+        Py_VISIT(op->c);
+        Py_VISIT(op->d);
     }
-    PyMem_Free(self->ops);
+    Py_VISIT(Py_TYPE(obj));
+    return 0;
+}
+
+static int
+MapEdit_clear(PyObject *obj)
+{
+    MapEdit *self = (MapEdit *)obj;
+    Py_ssize_t n = self->n;
+    self->n = 0;  /* run() on a cleared engine does nothing */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Op *op = &self->ops[i];
+        Py_CLEAR(op->key);
+        Py_CLEAR(op->a);
+        Py_CLEAR(op->b);
+        Py_CLEAR(op->c);
+        Py_CLEAR(op->d);
+    }
+    return 0;
+}
+
+static void
+MapEdit_dealloc(PyObject *obj)
+{
     PyTypeObject *tp = Py_TYPE(obj);
+    PyObject_GC_UnTrack(obj);
+    MapEdit_clear(obj);
+    PyMem_Free(((MapEdit *)obj)->ops);
     freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
     tp_free(obj);
     Py_DECREF(tp);
@@ -450,12 +478,14 @@ static PyType_Slot MapEdit_slots[] = {
     {Py_tp_doc, "MapEdit(ops): a compiled list of map_edits instructions."},
     {Py_tp_new, MapEdit_new},
     {Py_tp_dealloc, MapEdit_dealloc},
+    {Py_tp_traverse, MapEdit_traverse},
+    {Py_tp_clear, MapEdit_clear},
     {Py_tp_methods, MapEdit_methods},
     {0, NULL},
 };
 
 static PyType_Spec MapEdit_spec = {
-    "lambda_connect.api._map_edit.MapEdit", sizeof(MapEdit), 0, Py_TPFLAGS_DEFAULT, MapEdit_slots,
+    "lambda_connect.api._map_edit.MapEdit", sizeof(MapEdit), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, MapEdit_slots,
 };
 
 static int

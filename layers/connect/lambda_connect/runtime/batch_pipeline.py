@@ -98,6 +98,7 @@ class BatchPipeline:
     def __init__(self, converters: RecordConverters, chain: TransformChain) -> None:
         self.converters = converters
         self.chain = chain
+        #: Whether the loop and the edits run natively (``_batch_loop.c``, ``api/_map_edit.c``).
         self.native = False
         generated = self._compile()
         #: Whether records can take the generated loop (else all take the per-record path).
@@ -139,9 +140,8 @@ class BatchPipeline:
             return None
         key_same = converters.key_identity_check()
         write, write_kwargs = _split_partial(writer[1])
-        plan = native_plan(sources) if sources else None
+        plan = native_plan(sources) if _BatchRun is not None else None
         if _BatchRun is not None and native_available() and (plan is not None or not sources):
-            #: Whether the loop and the edits run natively (``_batch_loop.c``, ``api/_map_edit.c``).
             self.native = True
             write_args = _as_positional(write, write_kwargs)
             return functools.partial(

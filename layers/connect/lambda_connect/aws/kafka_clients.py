@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTH_MODES",
     "FAST_GROUP_JOIN",
+    "JAVA_PARTITIONER",
     "KafkaSettings",
     "client_config",
     "consumer_config",
@@ -69,6 +70,8 @@ AUTH_MODES: Mapping[str, str | None] = {
 # Lambda's event source mappings speak SASL only over TLS (BASIC_AUTH and SCRAM alike); the
 # functions' own clients default to the same, overridable with LAMBDA_CONNECT_KAFKA_TLS=false.
 _TLS_BY_DEFAULT = frozenset({"scram-sha-256", "scram-sha-512", "iam", "plain"})
+#: librdkafka's name for the Java producer's key hash (murmur2); see ``producer_config``.
+JAVA_PARTITIONER = "murmur2_random"
 #: Consumer timings that make tansu (and any broker) admit a member quickly; see module docstring.
 FAST_GROUP_JOIN = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -229,13 +232,21 @@ def prefixed_overrides(props: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 def producer_config(
     settings: KafkaSettings, overrides: Mapping[str, Any] | None = None, *, transactional_id: str | None = None
 ) -> dict[str, Any]:
-    """Configuration of ``make_producer``: idempotent, ``acks=all``, then the overrides.
+    """Configuration of ``make_producer``: idempotent, ``acks=all``, Java's key placement, then
+    the overrides.
 
     As in Kafka, idempotence is implicitly turned off when the overrides ask for ``acks``
     other than ``all`` without setting ``enable.idempotence``.
+
+    ``partitioner=murmur2_random`` hashes a key exactly as Kafka's Java producer does
+    (murmur2, sign bit cleared, modulo the partition count); librdkafka's own default
+    (``consistent_random``, CRC32) would put the same key on another partition, so a source
+    replacing a Kafka Connect one would break per-key order across the migration. Records
+    without a key are spread at random (Java sticks to a partition per batch; order is not
+    defined for them either way).
     """
     extra = dict(overrides or {})
-    defaults: dict[str, Any] = {"enable.idempotence": True, "acks": "all"}
+    defaults: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "partitioner": JAVA_PARTITIONER}
     if str(extra.get("acks", "all")).lower() not in ("all", "-1") and "enable.idempotence" not in extra:
         defaults["enable.idempotence"] = False
     if transactional_id is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,3 +24,25 @@ SHARED_CANDIDATES = (HERE.parents[1].parent / "shared" / "acceptance" / "smt_vec
 def load_smt_vectors() -> list[dict[str, Any]]:
     vectors: list[dict[str, Any]] = json.loads(SMT_VECTORS_PATH.read_text(encoding="utf-8"))
     return vectors
+
+
+def _facts(message: str) -> list[str]:
+    """What an error must name: bracketed values, the value after a colon, and every number.
+
+    Kafka's wording is not ours to copy (our messages are our own words), but the facts an
+    error names -- the path, the field, the position -- carry over and are checked.
+    """
+    facts = re.findall(r"\[([^\]]*)\]", message)
+    facts += re.findall(r"\d+", message)
+    if ": " in message and not facts:
+        facts.append(message.rsplit(": ", 1)[1])
+    return facts
+
+
+def assert_names_the_same_facts(ours: str, kafkas: str) -> None:
+    if ours == kafkas or kafkas in ours:
+        return
+    facts = _facts(kafkas)
+    assert facts, f"Kafka's message {kafkas!r} names no facts to compare with {ours!r}"
+    missing = [fact for fact in facts if fact not in ours]
+    assert not missing, f"{ours!r} does not name {missing} (Kafka's message: {kafkas!r})"

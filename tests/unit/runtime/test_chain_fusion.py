@@ -228,7 +228,7 @@ def test_non_map_value_keeps_kafkas_message() -> None:
         chain.apply(SinkRecord("orders", 0, None, None, None, "plain text", 0))
     assert info.value.plugin_class == T + "InsertField$Value"
     assert info.value.message == (
-        "Only Map objects supported in absence of schema for [field insertion], found: java.lang.String"
+        "Schemaless field insertion needs a map, got java.lang.String"
     )
 
 

@@ -25,7 +25,7 @@ from lambda_connect.api import (
 )
 from lambda_connect.api.data import Date, Time, Timestamp
 
-from tests.acceptance.vectors import SMT_VECTORS_PATH
+from tests.acceptance.vectors import SMT_VECTORS_PATH, assert_names_the_same_facts
 
 VECTORS_PATH = SMT_VECTORS_PATH
 
@@ -202,7 +202,7 @@ def record_to_vector_output(vector: dict[str, Any], record: Any) -> dict[str, An
 
 def _check_message(vector: dict[str, Any], error: BaseException) -> None:
     if "error_message" in vector:
-        assert str(error) == vector["error_message"]
+        assert_names_the_same_facts(str(error), vector["error_message"])
     if "error_message_contains" in vector:
         assert vector["error_message_contains"] in str(error)
 

@@ -26,8 +26,7 @@ def test_config_rejects_unknown_syntax_version() -> None:
 
 
 def test_config_rejects_incomplete_backticks() -> None:
-    with pytest.raises(ConfigException, match=r"Incomplete backtick pair in path: \[`foo\.bar\], consider adding a "
-                                              r"backslash before backtick at position 0 to escape it"):
+    with pytest.raises(ConfigException, match=r"Unclosed backtick in field path \[`foo\.bar\] at position 0"):
         extract("`foo.bar", **{"field.syntax.version": "v2"})
 
 
@@ -58,7 +57,7 @@ def test_schemaless() -> None:
 
 
 def test_schemaless_requires_map() -> None:
-    with pytest.raises(DataException, match=r"Only Map objects supported in absence of schema for \[field extr"):
+    with pytest.raises(DataException, match=r"Schemaless field extr"):
         extract("magic").apply(sink(42))
 
 

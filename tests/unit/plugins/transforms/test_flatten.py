@@ -55,7 +55,7 @@ def test_null_passes_through() -> None:
 
 
 def test_schemaless_requires_map() -> None:
-    with pytest.raises(DataException, match=r"Only Map objects supported in absence of schema for \[flattening\]"):
+    with pytest.raises(DataException, match=r"Schemaless flattening needs a map"):
         flatten().apply(sink(42))
 
 

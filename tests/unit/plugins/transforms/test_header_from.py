@@ -100,7 +100,7 @@ def test_with_schema_unknown_field_fails() -> None:
 
 def test_null_value_fails_schemaless_and_with_schema() -> None:
     xform = build(HeaderFrom.Value, config("a", "h", "copy"))
-    with pytest.raises(DataException, match=r"Only Map objects supported in absence of schema for \[header copy\]"):
+    with pytest.raises(DataException, match=r"Schemaless header copy needs a map"):
         xform.apply(value_record(None, None))
     schema = Schema.struct([("a", STRING_SCHEMA)], optional=True)
     with pytest.raises(DataException, match=r"Only Struct objects supported for \[header copy\]"):

@@ -56,7 +56,7 @@ def test_top_level_struct_required() -> None:
 
 
 def test_schemaless_requires_map() -> None:
-    with pytest.raises(DataException, match=r"Only Map objects supported in absence of schema for \[field insertion\]"):
+    with pytest.raises(DataException, match=r"Schemaless field insertion needs a map"):
         xform_value(topic_field="t").apply(source(None, "text"))
 
 

@@ -58,7 +58,7 @@ def test_exclude_wins_over_include() -> None:
 
 
 def test_schemaless_requires_map() -> None:
-    expected = r"Only Map objects supported in absence of schema for \[field replacement\]"
+    expected = r"Schemaless field replacement needs a map"
     with pytest.raises(DataException, match=expected):
         build(ReplaceField.Value, {"exclude": "a"}).apply(record(None, 42))
 

@@ -12,7 +12,7 @@ __all__ = ["HasHeaderKey"]
 
 
 class HasHeaderKey(Predicate[Any]):
-    """A predicate which is true for records with at least one header with the configured name.
+    """Matches a record that carries a header of the configured name (at least one).
 
     Header values are irrelevant: a header whose value is null still counts.
     """

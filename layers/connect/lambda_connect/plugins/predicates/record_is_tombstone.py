@@ -12,7 +12,7 @@ __all__ = ["RecordIsTombstone"]
 
 
 class RecordIsTombstone(Predicate[Any]):
-    """A predicate which is true for records which are tombstones (i.e. have null value).
+    """Matches tombstones: records whose value is null.
 
     The key is irrelevant. Negated, it guards SMTs that fail on null values (ValueToKey,
     MaskField, HeaderFrom) so deletes flow through untouched.

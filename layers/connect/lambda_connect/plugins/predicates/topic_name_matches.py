@@ -13,7 +13,7 @@ __all__ = ["TopicNameMatches"]
 
 
 class TopicNameMatches(Predicate[Any]):
-    """A predicate which is true for records with a topic name that matches the configured regular expression.
+    """Matches a record whose topic name fully matches the configured regular expression.
 
     The pattern must match the entire topic (Java ``Matcher.matches``), not just a part of it.
     """

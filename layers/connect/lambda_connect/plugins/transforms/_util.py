@@ -38,8 +38,7 @@ REPLACE_NULL_WITH_DEFAULT = ConfigKey(
     type=ConfigType.BOOLEAN,
     default="true",
     importance=Importance.MEDIUM,
-    doc="Whether to replace fields that have a default value and that are null to the default value. "
-    "When set to true, the default value is used, otherwise null is used.",
+    doc="A null field whose schema declares a default: true hands on the default, false keeps the null.",
 )
 
 
@@ -62,7 +61,7 @@ def require_map(value: Any, purpose: str) -> dict[str, Any]:
     """Kafka's ``Requirements.requireMap``: schemaless operations need a map."""
     if not isinstance(value, dict):
         raise DataException(
-            f"Only Map objects supported in absence of schema for [{purpose}], found: {_class_of(value)}"
+            f"Schemaless {purpose} needs a map, got {_class_of(value)}"
         )
     return value
 

@@ -159,12 +159,10 @@ def _reject(value: Any) -> DataException:
     inferred = _SCHEMALESS_TYPES.get(type(value))
     if inferred is None:
         return DataException(
-            f"Cast transformation was passed a value of type {_java_class(value)} "
-            "which is not supported by Connect's data API"
+            f"Cast got a {_java_class(value)}, which has no Connect data type to cast from"
         )
     if inferred not in _INPUT_TYPES:
-        return DataException(f"Cast transformation does not support casting from {inferred.name}; "
-                             f"supported types are {_TYPE_LIST}")
+        return DataException(f"Cast cannot cast from {inferred.name}; it casts from {_TYPE_LIST}")
     return DataException(f"Unexpected type in Cast transformation: {_java_class(value)}")
 
 
@@ -191,8 +189,7 @@ class _Caster:
         if value is None:
             return None
         if schema.type not in _INPUT_TYPES:
-            raise DataException(f"Cast transformation does not support casting from {schema.type.name}; "
-                                f"supported types are {_TYPE_LIST}")
+            raise DataException(f"Cast cannot cast from {schema.type.name}; it casts from {_TYPE_LIST}")
         logical = _TEMPORAL.get(schema.name or "")
         if logical is not None:
             encoded = logical.from_logical(schema, value)
@@ -243,7 +240,7 @@ def parse_spec(entries: Sequence[str]) -> dict[str | None, Type]:
         if target not in _OUTPUT_TYPES:
             raise ConfigException.for_key(
                 _SPEC, ",".join(entries),
-                f"Cast transformation does not support casting to {target.name}; supported types are {_OUTPUT_LIST}",
+                f"Cast cannot cast to {target.name}; it casts to {_OUTPUT_LIST}",
             )
         if len(parts) == 1:
             whole = True
@@ -253,15 +250,14 @@ def parse_spec(entries: Sequence[str]) -> dict[str | None, Type]:
     if whole and len(entries) > 1:
         raise ConfigException.for_key(
             _SPEC, ",".join(entries),
-            "Cast transformations that specify a type to cast the entire value to may only specify a single cast in "
-            "their spec",
+            "A spec that casts the whole value (a bare type) must be the only entry of the list",
         )
     return casts
 
 
 @key_value_variants("Cast")
 class Cast(KeyOrValue[Any], Transformation[Any]):
-    """Cast fields or the entire key or value to a specific type, e.g. to force an integer field to a smaller width.
+    """Change the type of chosen fields, or of the whole key or value (say, narrow an int64 field to int16).
 
     Casts from integers, floats, boolean and string to any of those types, and from binary to
     string (base64). Numbers narrow like Java (``2147483648`` as int32 is ``-2147483648``).
@@ -278,9 +274,9 @@ class Cast(KeyOrValue[Any], Transformation[Any]):
             validator=LambdaValidator(lambda _name, value: parse_spec(value),
                                       "list of colon-delimited pairs, e.g. foo:bar,abc:xyz"),
             importance=Importance.HIGH,
-            doc="List of fields and the type to cast them to of the form field1:type,field2:type to cast fields of "
-            "Maps or Structs. A single type to cast the entire value. Valid types are int8, int16, int32, int64, "
-            "float32, float64, boolean, and string. Note that binary fields can only be cast to string.",
+            doc="Comma list of field:type pairs (field1:type,field2:type) for fields of a map or struct, or one bare "
+            "type for the whole value. Types: int8, int16, int32, int64, float32, float64, boolean, string; a "
+            "binary field casts to string only.",
         ),
         REPLACE_NULL_WITH_DEFAULT,
     )

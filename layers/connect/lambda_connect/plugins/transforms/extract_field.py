@@ -83,8 +83,8 @@ def field_path(path: str, version: str) -> tuple[str, ...]:
 
 
 def _incomplete_backticks(path: str, position: int) -> None:
-    message = (f"Incomplete backtick pair in path: [{path}], consider adding a backslash before backtick at "
-               f"position {position} to escape it")
+    message = (f"Unclosed backtick in field path [{path}] at position {position}: close the pair, or write "
+               f"a backslash before that backtick to take it literally")
     raise ConfigException(message, {_FIELD: [message]})
 
 
@@ -108,12 +108,9 @@ class ExtractField(KeyOrValue[Any], Transformation[Any]):
             default="V1",
             validator=CaseInsensitiveValidString("V1", "V2"),
             importance=Importance.HIGH,
-            doc="Defines the version of the syntax to access fields. If set to `V1`, then the field paths are "
-            "limited to access the elements at the root level of the struct or map. If set to `V2`, the syntax "
-            "will support accessing nested elements. To access nested elements, dotted notation is used. If dots "
-            "are already included in the field name, then backtick pairs can be used to wrap field names "
-            "containing dots. E.g. to access the subfield `baz` from a field named \"foo.bar\" in a struct/map "
-            "the following format can be used to access its elements: \"`foo.bar`.baz\".",
+            doc="Field path syntax. `V1`: the name is one top-level field. `V2`: a dotted path reaches into nested "
+            "structs and maps; wrap a name that itself holds dots in backticks, so \"`foo.bar`.baz\" is field "
+            "`baz` inside the field called \"foo.bar\".",
         ),
         REPLACE_NULL_WITH_DEFAULT,
     )

@@ -27,8 +27,7 @@ _LEAF_TYPES = frozenset(t for t in Type if t.is_primitive) | {Type.ARRAY}
 
 @key_value_variants("Flatten")
 class Flatten(KeyOrValue[Any], Transformation[Any]):
-    """Flatten a nested data structure, generating names for each field by concatenating the field names at each
-    level with a configurable delimiter character.
+    """Pull nested fields up to the top level, naming each by its path joined with a delimiter.
 
     Applies to a Struct when a schema is present, or a Map for schemaless data. Arrays (and
     whatever they contain) are copied unchanged. Use ``Flatten$Key`` or ``Flatten$Value``.
@@ -39,8 +38,7 @@ class Flatten(KeyOrValue[Any], Transformation[Any]):
 
     config_def = ConfigDef(
         ConfigKey(name=_DELIMITER, type=ConfigType.STRING, default=".", importance=Importance.MEDIUM,
-                  doc="Delimiter to insert between field names from the input record when generating field names "
-                  "for the output record"),
+                  doc="Text placed between the parent and child names of a flattened field."),
     )
 
     def __init__(self, config: Config) -> None:

@@ -27,7 +27,7 @@ _MOVE, _COPY = "move", "copy"
 
 @key_value_variants("HeaderFrom")
 class HeaderFrom(KeyOrValue[Any], Transformation[Any]):
-    """Moves or copies fields in the key/value of a record into that record's headers.
+    """Turn fields of the key or value into headers of the same record, moving or copying them.
 
     Headers are appended, so existing headers with the same name stay. With a schema each
     header carries its field's schema. There is no null guard, as in Kafka: a null key/value
@@ -43,22 +43,21 @@ class HeaderFrom(KeyOrValue[Any], Transformation[Any]):
             type=ConfigType.LIST,
             validator=NonEmptyList(),
             importance=Importance.HIGH,
-            doc="Field names in the record whose values are to be copied or moved to headers.",
+            doc="Fields of the key or value that become headers.",
         ),
         ConfigKey(
             name="headers",
             type=ConfigType.LIST,
             validator=NonEmptyList(),
             importance=Importance.HIGH,
-            doc="Header names, in the same order as the field names listed in the fields configuration property.",
+            doc="Header names, one per entry of 'fields' and in its order.",
         ),
         ConfigKey(
             name="operation",
             type=ConfigType.STRING,
             validator=ValidString(_MOVE, _COPY),
             importance=Importance.HIGH,
-            doc="Either <code>move</code> if the fields are to be moved to the headers (removed from the key/value), "
-            "or <code>copy</code> if the fields are to be copied to the headers (retained in the key/value).",
+            doc="move: the fields leave the key/value for the headers; copy: they stay and the headers get a copy.",
         ),
         REPLACE_NULL_WITH_DEFAULT,
     )

@@ -30,7 +30,7 @@ class HoistField(KeyOrValue[Any], Transformation[Any]):
 
     config_def = ConfigDef(
         ConfigKey(name=_FIELD, type=ConfigType.STRING, importance=Importance.MEDIUM,
-                  doc="Field name for the single field that will be created in the resulting Struct or Map."),
+                  doc="Name of the one field of the new struct or map that wraps the original."),
     )
 
     def __init__(self, config: Config) -> None:

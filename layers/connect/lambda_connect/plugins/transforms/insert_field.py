@@ -88,7 +88,7 @@ class InsertField(KeyOrValue[Any], Transformation[Any]):
             type=ConfigType.STRING,
             default=None,
             importance=Importance.MEDIUM,
-            doc="Static field value, if field name configured.",
+            doc="Value of the constant field named by static.field.",
         ),
         REPLACE_NULL_WITH_DEFAULT,
     )

@@ -34,7 +34,7 @@ class InsertHeader(Transformation[Any]):
             type=ConfigType.STRING,
             validator=NonNull(),
             importance=Importance.HIGH,
-            doc="The literal value that is to be set as the header value on all records.",
+            doc="Text of the header added to every record.",
         ),
     )
 

@@ -86,7 +86,7 @@ def _with_replacement(value: Any, schema: Schema | None, text: str) -> Any:
 
 @key_value_variants("MaskField")
 class MaskField(KeyOrValue[Any], Transformation[Any]):
-    """Mask specified fields with a valid null value for the field type (i.e. 0, false, empty string, and so on).
+    """Blank out chosen fields with their type's empty value (0, false, "" and so on) or a replacement.
 
     For numeric and string fields, an optional replacement value can be specified that is
     converted to the correct type. A null key/value is an error. Use ``MaskField$Key`` or
@@ -101,8 +101,8 @@ class MaskField(KeyOrValue[Any], Transformation[Any]):
                   doc="Names of fields to mask."),
         ConfigKey(name=_REPLACEMENT, type=ConfigType.STRING, default=None, validator=NonEmptyString(),
                   importance=Importance.LOW,
-                  doc="Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty "
-                  "string values only)."),
+                  doc="Value written into every masked field instead of the empty one; numeric and non-empty "
+                  "string fields only."),
         REPLACE_NULL_WITH_DEFAULT,
     )
 

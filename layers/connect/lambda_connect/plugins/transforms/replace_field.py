@@ -74,14 +74,14 @@ class ReplaceField(KeyOrValue[Any], Transformation[Any]):
             type=ConfigType.LIST,
             default="",
             importance=Importance.MEDIUM,
-            doc="Fields to exclude. This takes precedence over the fields to include.",
+            doc="Fields to drop; a field listed here is dropped even when it is also included.",
         ),
         ConfigKey(
             name="include",
             type=ConfigType.LIST,
             default="",
             importance=Importance.MEDIUM,
-            doc="Fields to include. If specified, only these fields will be used.",
+            doc="Fields to keep; when set, every other field is dropped.",
         ),
         ConfigKey(
             name="renames",

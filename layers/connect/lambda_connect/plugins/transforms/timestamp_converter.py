@@ -89,7 +89,8 @@ def kind_of_schema(schema: Schema) -> str:
         return _STRING
     if schema.type is Type.INT64:
         return _UNIX
-    raise DataException(f"Schema {schema!r} does not correspond to a known timestamp type format")
+    raise DataException(f"Schema {schema!r} is none of the timestamp forms this transform knows "
+                        "(string, unix, Date, Time, Timestamp)")
 
 
 def _out_of_range(value: Any) -> DataException:
@@ -118,20 +119,19 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
 
     config_def = ConfigDef(
         ConfigKey(name=_FIELD, type=ConfigType.STRING, default="", importance=Importance.HIGH,
-                  doc="The field containing the timestamp, or empty if the entire value is a timestamp"),
+                  doc="Name of the field that holds the timestamp; leave empty when the whole value is the timestamp."),
         ConfigKey(name=_TARGET, type=ConfigType.STRING,
                   validator=ValidString(_STRING, _UNIX, _DATE, _TIME, _TIMESTAMP), importance=Importance.HIGH,
                   doc="The desired timestamp representation: string, unix, Date, Time, or Timestamp"),
         ConfigKey(name=_FORMAT, type=ConfigType.STRING, default="", importance=Importance.MEDIUM,
-                  doc="A SimpleDateFormat-compatible format for the timestamp. Used to generate the output when "
-                  "type=string or used to parse the input if the input is a string."),
+                  doc="Pattern in Java SimpleDateFormat syntax: it writes the output for target.type=string and reads "
+                  "string inputs."),
         ConfigKey(name=_PRECISION, type=ConfigType.STRING, default="milliseconds",
                   validator=ValidString("nanoseconds", "microseconds", "milliseconds", "seconds"),
                   importance=Importance.LOW,
-                  doc="The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or "
-                  "nanoseconds. Used to generate the output when type=unix or used to parse the input if the input "
-                  "is a Long.Note: This SMT will cause precision loss during conversions from, and to, values with "
-                  "sub-millisecond components."),
+                  doc="Unit of unix timestamps (seconds, milliseconds, microseconds, nanoseconds), for writing "
+                  "target.type=unix and for reading integer inputs. Conversions go through milliseconds, so digits "
+                  "below a millisecond are lost."),
         REPLACE_NULL_WITH_DEFAULT,
     )
 
@@ -141,7 +141,7 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
         self._target: str = config[_TARGET]
         pattern: str = config[_FORMAT]
         if self._target == _STRING and not pattern.strip():
-            message = "TimestampConverter requires format option to be specified when using string timestamps"
+            message = "TimestampConverter with string timestamps needs a pattern in 'format'"
             raise ConfigException(message, {_FORMAT: [message]})
         self._format: SimpleDateFormat | None = None
         if pattern.strip():
@@ -150,8 +150,7 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
             except ValueError:
                 raise ConfigException.for_key(
                     _FORMAT, pattern,
-                    "TimestampConverter requires a SimpleDateFormat-compatible pattern for string timestamps: "
-                    + pattern,
+                    "TimestampConverter cannot use this as a SimpleDateFormat pattern: " + pattern,
                 ) from None
         self._unit: int = _TO_MS[config[_PRECISION]]
         self._replace_null = bool(config[REPLACE_NULL_WITH_DEFAULT.name])
@@ -244,7 +243,7 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
     # --- representations <-> epoch milliseconds ----------------------------------------------
     def _string_to_ms(self, value: Any) -> int:
         if not isinstance(value, str):
-            raise DataException(f"Expected string timestamp to be a String, but found {_java_class(value)}")
+            raise DataException(f"A string timestamp must be a string, got {_java_class(value)}")
         if self._format is None:
             raise DataException("TimestampConverter requires the format option to parse string timestamps")
         try:
@@ -256,7 +255,7 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
 
     def _unix_to_ms(self, value: Any) -> int:
         if type(value) is not int:
-            raise DataException(f"Expected Unix timestamp to be a Long, but found {_java_class(value)}")
+            raise DataException(f"A unix timestamp must be an integer, got {_java_class(value)}")
         unit = self._unit
         return _saturate(value * unit) if unit > 0 else _trunc_div(value, -unit)
 
@@ -271,7 +270,7 @@ class TimestampConverter(KeyOrValue[Any], Transformation[Any]):
 
 def _date_to_ms(value: Any) -> int:
     if not isinstance(value, dt.date):
-        raise DataException(f"Expected Date to be a java.util.Date, but found {_java_class(value)}")
+        raise DataException(f"A Date value must be a datetime, got {_java_class(value)}")
     if isinstance(value, dt.datetime):
         return _timestamp_to_ms(value)
     return (value - _EPOCH_DATE).days * _MS_PER_DAY
@@ -281,13 +280,13 @@ def _time_to_ms(value: Any) -> int:
     if isinstance(value, dt.datetime):
         return _timestamp_to_ms(value)
     if not isinstance(value, dt.time):
-        raise DataException(f"Expected Time to be a java.util.Date, but found {_java_class(value)}")
+        raise DataException(f"A Time value must be a datetime, got {_java_class(value)}")
     return Time.from_logical(None, value)
 
 
 def _timestamp_to_ms(value: Any) -> int:
     if not isinstance(value, dt.datetime):
-        raise DataException(f"Expected Timestamp to be a java.util.Date, but found {_java_class(value)}")
+        raise DataException(f"A Timestamp value must be a datetime, got {_java_class(value)}")
     return Timestamp.from_logical(None, value)
 
 

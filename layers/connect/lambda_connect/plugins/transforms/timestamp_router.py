@@ -29,11 +29,10 @@ class TimestampRouter(Transformation[Any]):
     config_def = ConfigDef(
         ConfigKey(name=_TOPIC_FORMAT, type=ConfigType.STRING, default="${topic}-${timestamp}",
                   importance=Importance.HIGH,
-                  doc="Format string which can contain <code>${topic}</code> and <code>${timestamp}</code> as "
-                  "placeholders for the topic and timestamp, respectively."),
+                  doc="Name of the new topic; ${topic} stands for the original topic and ${timestamp} for "
+                  "the formatted record timestamp."),
         ConfigKey(name=_TIMESTAMP_FORMAT, type=ConfigType.STRING, default="yyyyMMdd", importance=Importance.HIGH,
-                  doc="Format string for the timestamp that is compatible with "
-                  "<code>java.text.SimpleDateFormat</code>."),
+                  doc="How ${timestamp} is written, in Java SimpleDateFormat syntax."),
     )
 
     def __init__(self, config: Config) -> None:

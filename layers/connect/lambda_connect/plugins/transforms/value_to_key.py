@@ -18,7 +18,7 @@ _PURPOSE = "copying fields from value to key"
 
 
 class ValueToKey(Transformation[Any]):
-    """Replace the record key with a new key formed from a subset of fields in the record value.
+    """Build the record key from chosen fields of the value (the old key is dropped).
 
     The key lists the fields in configuration order. There is no null guard, as in Kafka: a
     tombstone fails the record (guard with a negated ``RecordIsTombstone`` predicate).
@@ -31,7 +31,7 @@ class ValueToKey(Transformation[Any]):
             type=ConfigType.LIST,
             validator=NonEmptyList(),
             importance=Importance.HIGH,
-            doc="Field names on the record value to extract as the record key.",
+            doc="Value fields copied into the new key, in this order.",
         ),
         REPLACE_NULL_WITH_DEFAULT,
     )

@@ -41,11 +41,14 @@ __all__ = [
     "SourceTask",
     "SourceTaskContext",
     "Task",
+    "TopicIdentitySource",
     "TopicPartition",
 ]
 
 TopicPartition = tuple[str, int]
 ErrantRecordReporter = Callable[[SinkRecord, BaseException], None]
+#: ``(topic, refresh) -> identity or None``: see :meth:`SinkTaskContext.topic_identity`.
+TopicIdentitySource = Callable[[str, bool], "str | None"]
 
 
 class Task(ABC):
@@ -100,7 +103,8 @@ class Connector(ABC):
 
 
 class SinkTaskContext:
-    """What the runtime offers a sink task: identity, an errant record reporter (KIP-610)."""
+    """What the runtime offers a sink task: identity, an errant record reporter (KIP-610) and
+    the identity of the topics it reads (:meth:`topic_identity`)."""
 
     def __init__(
         self,
@@ -108,11 +112,30 @@ class SinkTaskContext:
         task_id: int,
         config: Mapping[str, str],
         errant_record_reporter: ErrantRecordReporter | None = None,
+        topic_identity_source: TopicIdentitySource | None = None,
     ) -> None:
         self.connector_name = connector_name
         self.task_id = task_id
         self.config = dict(config)
         self.errant_record_reporter = errant_record_reporter
+        self.topic_identity_source = topic_identity_source
+
+    def topic_identity(self, topic: str, *, refresh: bool = False) -> str | None:
+        """Which incarnation of ``topic`` the records come from, or None when it cannot be known.
+
+        Offsets only mean something within one incarnation of a topic: a topic deleted and
+        created again (or a new broker with empty topics) counts from 0 again. A sink that
+        keeps its own positions stores this string next to them; a position stored under a
+        different identity belongs to an earlier incarnation and must not filter new records.
+
+        The answer is cached per container and topic, so asking costs a dict lookup. Ask with
+        ``refresh=True`` when a batch looks like a redelivery (its records are at or below the
+        stored position) or the stored identity differs: only then does the runtime ask the
+        cluster again, since a warm container may have cached the identity of a topic that
+        has since been recreated.
+        """
+        source = self.topic_identity_source
+        return None if source is None else source(topic, refresh)
 
 
 class SinkTask(Task):
@@ -151,6 +174,27 @@ class SinkConnector(Connector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """Kafka's usual shape: ``max_tasks`` copies of the connector config."""
         return [dict(self.props) for _ in range(max_tasks)]
+
+    def alter_offsets(self, props: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]) -> bool:
+        """Move positions the connector keeps outside Kafka before the consumer groups move (KIP-875).
+
+        Called for a STOPPED connector when its offsets are altered (``offsets`` maps each
+        partition to the next offset to consume) or reset (every partition maps to None:
+        forget the position, start over). ``props`` is the resolved connector config.
+        Return True when every externally kept position now matches, False when the
+        connector keeps none (the default). Raise ``ConnectException`` when the positions
+        cannot be moved: the request then fails and the consumer groups stay as they were.
+        """
+        return False
+
+    def reset_offsets(self, props: Mapping[str, str], partitions: Sequence[TopicPartition]) -> bool:
+        """Forget every externally kept position (KIP-875 reset), before the consumer groups are reset.
+
+        ``partitions`` are those the consumer groups know; a connector that keeps positions
+        should forget all of its own, known there or not (after a broker change the groups may
+        know none). The default treats it as an alter of each partition to None.
+        """
+        return self.alter_offsets(props, dict.fromkeys(partitions))
 
 
 class OffsetStorageReader(ABC):

@@ -52,6 +52,7 @@ from .kafka_clients import (
 )
 from .kafka_event import NO_TIMESTAMP_TYPE, KafkaEvent, KafkaEventRecord, MalformedEventError
 from .metrics import emit, make_metrics, sink_batch_metrics
+from .topic_identity import KafkaTopicIdentities
 
 __all__ = ["CONNECTOR_ENV", "KafkaDlqTransport", "SinkHandler", "StoreStatusReporter", "consumed_records"]
 
@@ -107,6 +108,8 @@ class KafkaDlqTransport:
         self._admin: Any = None
         self._topics: set[str] = set()
         self._lock = threading.Lock()
+        #: Topic identities of this cluster (cached per container; see ``runtime.topic_identity``).
+        self.identities = KafkaTopicIdentities(lambda: make_admin(self.settings))
 
     def producer(self) -> ProducerLike:
         with self._lock:
@@ -300,6 +303,14 @@ class SinkHandler:
                 transport = self._transports[key] = KafkaDlqTransport(make())
             return transport
 
+    def topic_identities(self, event: Mapping[str, Any]) -> KafkaTopicIdentities | None:
+        """The identities of the batch's cluster (the DLQ's), None when no cluster is known."""
+        try:
+            return self.dlq_transport(event).identities
+        except Exception as e:  # no cluster settings: sinks keep their positions unkeyed
+            log.debug("no cluster for topic identities: %s", e)
+            return None
+
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         name = "unknown"
         result: SinkBatchResult | None = None
@@ -314,6 +325,7 @@ class SinkHandler:
                 dlq_transport=_LazyTransport(self, event),
                 remaining_ms=remaining,
                 worker_id=str(getattr(context, "invoked_function_arn", None) or "local"),
+                topic_identities=self.topic_identities(event),
             )
         except Exception as e:
             log.error("Sink batch of %d record(s) failed: %s", len(records), e,

@@ -29,6 +29,7 @@ from .config_providers import resolve_config
 from .conversion import RecordConverters
 from .errors import ErrorPolicy
 from .registry import Registry
+from .topic_identity import IdentityForwarder
 from .validation import ConnectorConfig, parse_connector_config
 
 __all__ = ["ConnectorEntryLike", "ErrantReporter", "PipelineCache", "SinkPipeline"]
@@ -81,6 +82,8 @@ class SinkPipeline:
     policy: ErrorPolicy
     task_configs: list[dict[str, str]]
     tasks: dict[int, tuple[SinkTask, ErrantReporter]] = field(default_factory=dict)
+    #: What ``SinkTaskContext.topic_identity`` asks; the worker plugs in the batch's cluster.
+    identities: IdentityForwarder = field(default_factory=IdentityForwarder)
 
     @property
     def props(self) -> dict[str, str]:
@@ -122,7 +125,8 @@ class SinkPipeline:
         task = self.config.connector_class.task_class()()
         if not isinstance(task, SinkTask):
             raise ConfigException(f"{self.class_name} is not a sink connector: its task is {type(task).__name__}")
-        task.initialize(SinkTaskContext(self.name, task_id, task_config, reporter if has_reporter else None))
+        task.initialize(SinkTaskContext(self.name, task_id, task_config, reporter if has_reporter else None,
+                                        self.identities))
         task.start(task_config)
         self.tasks[task_id] = (task, reporter)
         return task, reporter

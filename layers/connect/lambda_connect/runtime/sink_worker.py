@@ -48,6 +48,7 @@ from .connector_cache import ConnectorEntryLike, PipelineCache, SinkPipeline
 from .dlq import DeadLetterQueue, DlqTransport, consume_error, log_error
 from .errors import TOLERANCE_EXCEEDED, Stage, StageError
 from .registry import Registry
+from .topic_identity import TopicIdentities
 
 __all__ = [
     "BatchDeadlineError",
@@ -229,9 +230,13 @@ class SinkWorker:
         dlq_transport: DlqTransport | None = None,
         remaining_ms: Callable[[], float] | None = None,
         worker_id: str = "lambda",
+        topic_identities: TopicIdentities | None = None,
     ) -> SinkBatchResult:
         """Process one batch; return normally only when every offset may be committed (or,
-        with partial batch responses, every offset before ``item_failures``)."""
+        with partial batch responses, every offset before ``item_failures``).
+
+        ``topic_identities`` answers the task's ``context.topic_identity`` for the cluster the
+        batch came from (None: unknown, positions are then kept as they are)."""
         entry = self.connectors.get_connector(connector)
         if entry is None:
             raise UnknownConnectorError(f"Unknown connector {connector}: the batch of {len(records)} record(s) "
@@ -245,6 +250,7 @@ class SinkWorker:
         try:
             pipeline = self.cache.get(entry)
             task_id = batch_task_id(records, pipeline.tasks_max)
+            pipeline.identities.source = topic_identities
             task, reporter = pipeline.task(task_id)
         except Exception as e:
             self.cache.evict(connector)

@@ -29,16 +29,20 @@ from lambda_connect.api import (
     ConfigKey,
     ConfigType,
     ConfigValue,
+    ConnectException,
     DataException,
     Importance,
     SinkConnector,
     SinkRecord,
     SinkTask,
+    SinkTaskContext,
     Task,
     Width,
 )
 from lambda_connect.api.config import CaseInsensitiveValidString, LambdaValidator, Range
+from lambda_connect.api.connector import TopicPartition
 
+from ..positions import IdentityLookup
 from .offsets import DEFAULT_OFFSETS_TABLE
 from .writer import Entry, Failed, JdbcWriter
 
@@ -178,6 +182,29 @@ def cross_field_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+def _connect(config: Config) -> tuple[Any, Any]:
+    """Engine (shared per URL and credentials) and dialect of a parsed config."""
+    try:
+        from .dialects import dialect_for
+        from .urls import backend_name, engine_for
+    except ImportError as e:  # pragma: no cover - depends on installed extras
+        raise ConfigException("The JDBC sink needs SQLAlchemy: pip install 'lambda-connect[jdbc]'") from e
+    engine = engine_for(config["connection.url"], config["connection.user"], config.password("connection.password"))
+    dialect = dialect_for(
+        backend_name(engine.url),
+        quote_identifiers=config["quote.sql.identifiers"].lower() == "always",
+        timezone=timezone_of(config["db.timezone"]),
+    )
+    return engine, dialect
+
+
+def _identity_lookup(context: SinkTaskContext | None) -> IdentityLookup:
+    """``context.topic_identity`` as the positional callable the writer takes."""
+    if context is None:
+        return lambda topic, refresh: None
+    return lambda topic, refresh: context.topic_identity(topic, refresh=refresh)
+
+
 class JdbcSinkTask(SinkTask):
     """Writes each batch (plus its offsets) in one transaction; see the module docstring."""
 
@@ -201,21 +228,11 @@ class JdbcSinkTask(SinkTask):
         self._configure(config, props)
 
     def _configure(self, config: Config, props: Mapping[str, str]) -> None:
-        try:
-            from .ddl import TableManager
-            from .dialects import dialect_for
-            from .offsets import OffsetStore
-            from .urls import backend_name, engine_for
-        except ImportError as e:  # pragma: no cover - depends on installed extras
-            raise ConfigException("The JDBC sink needs SQLAlchemy: pip install 'lambda-connect[jdbc]'") from e
+        from .ddl import TableManager
+        from .offsets import OffsetStore
         from .schema_mapping import FieldsExtractor
 
-        engine = engine_for(config["connection.url"], config["connection.user"], config.password("connection.password"))
-        dialect = dialect_for(
-            backend_name(engine.url),
-            quote_identifiers=config["quote.sql.identifiers"].lower() == "always",
-            timezone=timezone_of(config["db.timezone"]),
-        )
+        engine, dialect = _connect(config)
         self.insert_mode = config["insert.mode"].lower()
         pk_mode = config["pk.mode"].lower()
         self.extractor = FieldsExtractor(
@@ -235,6 +252,7 @@ class JdbcSinkTask(SinkTask):
             insert_mode=self.insert_mode,
             batch_size=config["batch.size"],
             reporter=self.context.errant_record_reporter if self.context is not None else None,
+            identity=_identity_lookup(self.context),
         )
 
     def put(self, records: Sequence[SinkRecord]) -> None:
@@ -274,6 +292,35 @@ class JdbcSinkConnector(SinkConnector):
     @classmethod
     def task_class(cls) -> type[Task]:
         return JdbcSinkTask
+
+    def alter_offsets(self, props: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]) -> bool:
+        """Move the marks in ``offsets.table.name`` with the consumer groups (KIP-875): a rewound
+        partition is written again from its new offset, in one transaction for all partitions."""
+        store = self._offset_store(props)
+        try:
+            store.move(offsets)
+        except Exception as e:
+            raise ConnectException(f"Could not move the marks of connector {store.connector} in table "
+                                   f"{store.table}: {e}") from e
+        return True
+
+    def reset_offsets(self, props: Mapping[str, str], partitions: Sequence[TopicPartition]) -> bool:
+        """Forget every mark of the connector (all partitions, known to the groups or not)."""
+        store = self._offset_store(props)
+        try:
+            store.forget()
+        except Exception as e:
+            raise ConnectException(f"Could not reset the marks of connector {store.connector} in table "
+                                   f"{store.table}: {e}") from e
+        return True
+
+    @staticmethod
+    def _offset_store(props: Mapping[str, str]) -> Any:
+        from .offsets import OffsetStore
+
+        config = JdbcSinkConnector.config_def.parse(props)
+        engine, dialect = _connect(config)
+        return OffsetStore(engine, dialect, config["offsets.table.name"], props.get("name", "jdbc-sink"))
 
     @classmethod
     def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:

@@ -1,10 +1,12 @@
 """One flush = one database transaction: the rows of the batch plus the partition high-water marks.
 
 Order of work, and why:
-1. read the stored marks (no lock) to drop records already written by an earlier delivery;
+1. read the stored marks (no lock) to drop records already written by an earlier delivery —
+   a mark stored under another incarnation of the topic counts as -1 (``..positions``);
 2. run DDL (auto.create/auto.evolve) in separate transactions — MySQL commits around DDL;
 3. open the data transaction, lock the marks ``FOR UPDATE`` and filter again (another
-   invocation may have moved them since step 1), write every run in bulk, raise the marks,
+   invocation may have moved them since step 1), write every run in bulk, re-key marks of
+   an earlier incarnation, raise the marks,
    hand rejected records to the errant record reporter, commit.
 If a bulk statement fails for a non-transient reason, the transaction is rolled back and
 replayed row by row under savepoints, so the one bad record is reported (or named in the
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_connect.api import ConnectException, DataException, RetriableException, SinkRecord
 
+from ..positions import IdentityLookup, current_identities, reconcile, warn_resets
 from .bulk import Run, execute_bulk, execute_row
 from .ddl import TableManager
 from .dialects import Column, Dialect, TableId
@@ -173,7 +176,9 @@ class JdbcWriter:
         insert_mode: str,
         batch_size: int,
         reporter: Reporter | None,
+        identity: IdentityLookup | None = None,
     ) -> None:
+        self.identity: IdentityLookup = identity or (lambda topic, refresh: None)
         self.engine = engine
         self.dialect = dialect
         self.tables = tables
@@ -204,10 +209,12 @@ class JdbcWriter:
         self.offsets.prepare(highest)
         raw = self.engine.raw_connection()
         try:
-            stored = self.offsets.read(raw.cursor(), highest, lock=False)
+            marks = self.offsets.read(raw.cursor(), highest, lock=False)
             raw.rollback()
         finally:
             raw.close()
+        current = current_identities(lowest, marks.offsets, marks.identities, self.identity)
+        stored = reconcile(marks.offsets, marks.identities, current).offsets
         if all(stored.get(p, -1) < o for p, o in lowest.items()):
             fresh = entries  # the usual case: nothing of this batch was written before
         else:
@@ -219,7 +226,7 @@ class JdbcWriter:
         prepared, rejected = self._prepare_tables(plans)
         failed = rejected + failed
         try:
-            result = self._transaction(prepared, failed, highest, stored, bulk=True)
+            result = self._transaction(prepared, failed, highest, stored, current, bulk=True)
         except _Rejected:
             raise
         except Exception as e:
@@ -228,7 +235,7 @@ class JdbcWriter:
             log.warning("Bulk write failed (%s); replaying the batch row by row to isolate bad records", e)
             for table in prepared:
                 self.tables.forget(table)
-            result = self._transaction(prepared, failed, highest, stored, bulk=False)
+            result = self._transaction(prepared, failed, highest, stored, current, bulk=False)
         result.skipped_duplicates += len(entries) - len(fresh)
         return result
 
@@ -274,10 +281,12 @@ class JdbcWriter:
         failed: list[Failed],
         highest: dict[Partition, int],
         unlocked: dict[Partition, int],
+        current: dict[str, str | None],
         *,
         bulk: bool,
     ) -> WriteResult:
-        """The data transaction; ``unlocked`` are the marks every entry was already filtered by."""
+        """The data transaction; ``unlocked`` are the marks every entry was already filtered by,
+        ``current`` the topic identities they were checked against."""
         result = WriteResult()
         raw = self.engine.raw_connection()
         try:
@@ -285,7 +294,9 @@ class JdbcWriter:
             begin = self.dialect.begin()
             if begin:
                 cur.execute(begin)
-            stored = self.offsets.read(cur, highest, lock=True)
+            marks = self.offsets.read(cur, highest, lock=True)
+            check = reconcile(marks.offsets, marks.identities, current)
+            stored = check.offsets
             moved = stored != unlocked  # another invocation wrote meanwhile: filter again under the lock
 
             def fresh(entry: Entry) -> bool:
@@ -309,6 +320,8 @@ class JdbcWriter:
                     else:
                         result.written += 1
                 rejects.extend((plan.record, error, table) for plan, error in bad)
+            if check.rekey:
+                self.offsets.rekey(cur, check.rekey)
             self.offsets.advance(cur, highest)
             self._report(rejects)
             result.errant = len(rejects)
@@ -318,6 +331,8 @@ class JdbcWriter:
             raise
         finally:
             raw.close()
+        if check.resets:
+            warn_resets(self.offsets.connector, check.resets, f"table {self.offsets.table}")
         return result
 
     def _report(self, rejects: Sequence[tuple[SinkRecord, BaseException, TableId | None]]) -> None:

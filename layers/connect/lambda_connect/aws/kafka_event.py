@@ -12,12 +12,21 @@ so the local event source mapping emulator and ``lambda-connect events generate`
 handlers the same payload AWS would.
 
 Nothing here mutates the event it was given.
+
+The event is checked as strictly as Kafka itself would have it, because everything
+downstream (target tables, stored high-water marks, ``batchItemFailures``) trusts these
+fields: a partition is an int32 and an offset an int64, neither negative; a record must be
+filed under the ``"<topic>-<partition>"`` key of its own topic and partition (``orders-00``
+is read as ``orders-0``); a header value is a list of bytes. The sink's fast decoding path
+(``aws.sink_handler``) applies the very same checks through the helpers below.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
+from binascii import a2b_base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from types import MappingProxyType
@@ -26,12 +35,19 @@ from typing import Any, NamedTuple
 __all__ = [
     "KAFKA_EVENT_SOURCES",
     "LOCAL_CLUSTER_ARN",
+    "MAX_OFFSET",
+    "MAX_PARTITION",
+    "MAX_TIMESTAMP",
     "KafkaEvent",
     "KafkaEventRecord",
     "KafkaRecordTuple",
     "MalformedEventError",
     "build_kafka_event",
+    "decode_header_value",
+    "parse_slot",
 ]
+
+log = logging.getLogger(__name__)
 
 MSK_SOURCE = "aws:kafka"
 SELF_MANAGED_SOURCE = "SelfManagedKafka"
@@ -43,7 +59,57 @@ LOCAL_CLUSTER_ARN = (
 )
 #: Kafka's ``TimestampType.NO_TIMESTAMP_TYPE`` name, used when a record carries no timestamp.
 NO_TIMESTAMP_TYPE = "NO_TIMESTAMP_TYPE"
+#: Kafka partitions are int32 and offsets int64; a record never carries a negative one.
+MAX_PARTITION = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+#: Timestamps are int64 epoch milliseconds; -1 is Kafka's "no timestamp".
+MAX_TIMESTAMP = 2**63 - 1
+_INTS_ONLY = frozenset({int})
 
+
+def parse_slot(slot: object) -> tuple[str, int] | None:
+    """``(topic, partition)`` of a ``"<topic>-<partition>"`` records key, or None when it is not one.
+
+    Topic names may contain dashes, so the partition is what follows the last one; it is read
+    as a number (``orders-00`` is partition 0 of ``orders``), ASCII digits only, within int32.
+    """
+    if type(slot) is not str:
+        return None
+    topic, _, digits = slot.rpartition("-")
+    if not topic or not digits.isascii() or not digits.isdigit():
+        return None
+    partition = int(digits)
+    return (topic, partition) if partition <= MAX_PARTITION else None
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def decode_header_value(raw: object) -> bytes:
+    """A header value sent as a list of byte values; Java's signed bytes (-128..-1) are masked.
+
+    Raises ValueError (the message says what is wrong) for anything else, so an integer never
+    becomes a buffer of that many zero bytes and a string is never read as bytes.
+    """
+    if type(raw) is not list:
+        raise ValueError(f"value must be a list of bytes, got {_short(raw)}")
+    try:
+        data = bytes(raw)
+    except ValueError:  # outside 0..255: signed Java bytes, or not bytes at all (checked below)
+        data = None
+    except TypeError:
+        data = None
+    if raw and not set(map(type, raw)) <= _INTS_ONLY:
+        bad = next(b for b in raw if type(b) is not int)
+        raise ValueError(f"holds {_short(bad)}, which is not a byte (-128..255)")
+    if data is None:
+        bad = next((b for b in raw if not -128 <= b <= 255), None)
+        if bad is not None:
+            raise ValueError(f"holds {_short(bad)}, which is not a byte (-128..255)")
+        data = bytes(b & 0xFF for b in raw)
+    return data
 
 class MalformedEventError(ValueError):
     """The event does not have the shape Lambda sends; names the record and field at fault."""
@@ -84,20 +150,40 @@ class KafkaEventRecord:
         self._slot = slot
         # Validate identity eagerly: grouping, ordering and every error message need it.
         _ = self.topic, self.partition, self.offset
+        if slot != "?":
+            self._check_slot()
 
-    def _require_int(self, name: str) -> int:
+    def _check_slot(self) -> None:
+        """The record must be filed under the key of its own topic and partition."""
+        coordinates = parse_slot(self._slot)
+        if coordinates is None:
+            raise MalformedEventError(f"key {_short(self._slot)} is not '<topic>-<partition>'", field="records",
+                                      record=self.label)
+        topic, partition = coordinates
+        if self.topic != topic:
+            raise MalformedEventError(f"is {self.topic!r} but the record is filed under key {self._slot!r}",
+                                      field="topic", record=self.label)
+        if self.partition != partition:
+            raise MalformedEventError(f"is {self.partition} but the record is filed under key {self._slot!r}",
+                                      field="partition", record=self.label)
+
+    def _require_int(self, name: str, maximum: int) -> int:
         value = self._data.get(name)
         if value is None:
             raise MalformedEventError("is missing", field=name, record=self._label_so_far())
         if not _is_int(value):
-            raise MalformedEventError(f"must be an integer, got {value!r}", field=name, record=self._label_so_far())
+            raise MalformedEventError(f"must be an integer, got {_short(value)}", field=name,
+                                      record=self._label_so_far())
+        if not 0 <= value <= maximum:
+            raise MalformedEventError(f"must be between 0 and {maximum}, got {value}", field=name,
+                                      record=self._label_so_far())
         return value
 
     def _label_so_far(self) -> str:
         topic = self._data.get("topic")
         partition = self._data.get("partition")
         offset = self._data.get("offset")
-        if isinstance(topic, str) and _is_int(partition):
+        if isinstance(topic, str) and topic and _is_int(partition):
             head = f"{topic}-{partition}"
         else:
             head = self._slot
@@ -108,19 +194,19 @@ class KafkaEventRecord:
         """Topic the record was read from."""
         topic = self._data.get("topic")
         if not isinstance(topic, str) or not topic:
-            problem = "is missing" if topic is None else f"must be a non-empty string, got {topic!r}"
+            problem = "is missing" if topic is None else f"must be a non-empty string, got {_short(topic)}"
             raise MalformedEventError(problem, field="topic", record=self._label_so_far())
         return topic
 
     @cached_property
     def partition(self) -> int:
         """Partition the record was read from."""
-        return self._require_int("partition")
+        return self._require_int("partition", MAX_PARTITION)
 
     @cached_property
     def offset(self) -> int:
         """Offset of the record within its partition."""
-        return self._require_int("offset")
+        return self._require_int("offset", MAX_OFFSET)
 
     @property
     def label(self) -> str:
@@ -139,7 +225,11 @@ class KafkaEventRecord:
         if value is None:
             return None
         if not _is_int(value):
-            raise MalformedEventError(f"must be an integer, got {value!r}", field="timestamp", record=self.label)
+            raise MalformedEventError(f"must be an integer, got {_short(value)}", field="timestamp",
+                                      record=self.label)
+        if not -1 <= value <= MAX_TIMESTAMP:
+            raise MalformedEventError(f"must be -1 (none) or between 0 and {MAX_TIMESTAMP}, got {value}",
+                                      field="timestamp", record=self.label)
         return value
 
     @property
@@ -193,17 +283,15 @@ class KafkaEventRecord:
             if not isinstance(entry, Mapping) or len(entry) != 1:
                 raise MalformedEventError("must be an object with exactly one entry", field=field, record=self.label)
             ((name, raw),) = entry.items()
+            if not isinstance(name, str):
+                raise MalformedEventError(f"name must be a string, got {_short(name)}", field=field, record=self.label)
             if raw is None:
                 decoded.append((name, None))
                 continue
-            if not isinstance(raw, list):
-                raise MalformedEventError(f"value must be a list of bytes, got {raw!r}", field=field, record=self.label)
-            for byte in raw:
-                if not _is_int(byte) or not -128 <= byte <= 255:
-                    raise MalformedEventError(
-                        f"holds {byte!r}, which is not a byte (-128..255)", field=field, record=self.label
-                    )
-            decoded.append((name, bytes(b & 0xFF for b in raw)))
+            try:
+                decoded.append((name, decode_header_value(raw)))
+            except ValueError as e:
+                raise MalformedEventError(str(e), field=field, record=self.label) from None
         return decoded
 
     @property
@@ -251,7 +339,7 @@ class KafkaEventRecord:
         if raw is None:
             return None
         try:
-            return base64.b64decode(raw, validate=True)
+            return a2b_base64(raw, strict_mode=True)
         except (binascii.Error, ValueError) as e:
             raise MalformedEventError(f"is not valid base64 ({e})", field=name, record=self.label) from None
 
@@ -311,13 +399,20 @@ class KafkaEvent:
 
     @cached_property
     def records(self) -> tuple[KafkaEventRecord, ...]:
-        """Every record, grouped by topic-partition (first-seen order) and in offset order inside a group."""
+        """Every record, grouped by topic-partition (first-seen order) and in offset order inside a group.
+
+        A record listed twice (the same coordinates, under one key or under two spellings of
+        it) is kept once: the first occurrence in event order."""
         groups: dict[tuple[str, int], list[KafkaEventRecord]] = {}
         for record in self._iter_raw():
             groups.setdefault(record.topic_partition, []).append(record)
         ordered: list[KafkaEventRecord] = []
         for group in groups.values():
-            ordered.extend(sorted(group, key=lambda r: r.offset))
+            last = -1
+            for record in sorted(group, key=lambda r: r.offset):
+                if record.offset != last:
+                    ordered.append(record)
+                    last = record.offset
         return tuple(ordered)
 
     def partitions(self) -> list[tuple[str, int]]:

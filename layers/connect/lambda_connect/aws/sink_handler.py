@@ -11,8 +11,12 @@ Which connector a batch belongs to, in order of precedence:
 Anything else fails loudly: an unmapped batch must never be committed.
 
 Records the event cannot decode (bad base64, a header that is not bytes, a record without
-its coordinates) still become records of the batch, carrying the decoding error, so the
-worker applies the connector's error policy to them (stage ``KAFKA_CONSUME``).
+its coordinates, a partition or offset out of Kafka's range, a record filed under the key of
+another topic or partition) still become records of the batch, carrying the decoding error,
+so the worker applies the connector's error policy to them (stage ``KAFKA_CONSUME``). Keys
+are read as numbers (``orders-00`` is ``orders-0``) and a record listed twice is kept once.
+An event that is not a Kafka event at all (not an object, no ``records``) fails as a whole
+before anything is written.
 
 The dead letter queue is produced to the cluster of ``$LAMBDA_CONNECT_BOOTSTRAP_SERVERS``
 (with its authentication settings, see ``aws.kafka_clients``), else to the event's own
@@ -50,7 +54,17 @@ from .kafka_clients import (
     make_admin,
     make_producer,
 )
-from .kafka_event import NO_TIMESTAMP_TYPE, KafkaEvent, KafkaEventRecord, MalformedEventError
+from .kafka_event import (
+    MAX_OFFSET,
+    MAX_PARTITION,
+    MAX_TIMESTAMP,
+    NO_TIMESTAMP_TYPE,
+    KafkaEvent,
+    KafkaEventRecord,
+    MalformedEventError,
+    decode_header_value,
+    parse_slot,
+)
 from .metrics import emit, make_metrics, sink_batch_metrics
 from .topic_identity import KafkaTopicIdentities
 
@@ -142,23 +156,28 @@ def _connector_from_arn(arn: str | None) -> str | None:
     return None if qualifier.isdigit() or qualifier == "$LATEST" else qualifier
 
 
-def _slot_coordinates(slot: str) -> tuple[str, int]:
-    topic, _, partition = slot.rpartition("-")
-    return (topic, int(partition)) if topic and partition.isdigit() else (slot, -1)
-
-
 def _undecodable(data: Any, slot: str, error: MalformedEventError) -> ConsumedRecord:
-    """A record whose fields cannot all be decoded: keep its raw fields for the DLQ."""
+    """A record whose fields cannot all be decoded: keep its raw fields for the DLQ.
+
+    It is named by the key it was filed under when that key is well formed (the coordinates
+    Lambda commits and reports), else by its own fields; a coordinate that is not a valid
+    Kafka one becomes -1, so it can never move a stored position or be named to Lambda."""
     fields = data if isinstance(data, Mapping) else {}
-    topic, partition = _slot_coordinates(slot)
-    topic = fields.get("topic") if isinstance(fields.get("topic"), str) else topic
-    partition = fields.get("partition") if type(fields.get("partition")) is int else partition
-    offset = fields.get("offset") if type(fields.get("offset")) is int else -1
-    timestamp = fields.get("timestamp") if type(fields.get("timestamp")) is int else None
+    own_topic, own_partition, own_offset = fields.get("topic"), fields.get("partition"), fields.get("offset")
+    coordinates = parse_slot(slot)
+    if coordinates is not None:
+        topic, partition = coordinates
+    else:
+        topic = own_topic if type(own_topic) is str and own_topic else slot
+        partition = own_partition if type(own_partition) is int and 0 <= own_partition <= MAX_PARTITION else -1
+    offset = own_offset if type(own_offset) is int and 0 <= own_offset <= MAX_OFFSET else -1
+    timestamp = fields.get("timestamp")
+    if type(timestamp) is not int or not -1 <= timestamp <= MAX_TIMESTAMP:
+        timestamp = None
 
     def raw(name: str) -> bytes | None:
         value = fields.get(name)
-        return None if value is None else str(value).encode("utf-8")
+        return None if value is None else str(value)[:4096].encode("utf-8")
 
     return ConsumedRecord(topic, partition, offset, timestamp, "NO_TIMESTAMP_TYPE", raw("key"), raw("value"), (),
                           consume_error=error)
@@ -169,10 +188,17 @@ class _Irregular(Exception):
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
+    """Headers exactly as ``KafkaEventRecord.headers`` decodes them; anything it would refuse raises."""
+    if type(raw) is not list:
+        raise _Irregular
     headers: list[tuple[str, bytes | None]] = []
     for entry in raw:
+        if type(entry) is not dict or len(entry) != 1:
+            raise _Irregular
         ((name, value),) = entry.items()
-        headers.append((name, None if value is None else bytes(value)))
+        if type(name) is not str:
+            raise _Irregular
+        headers.append((name, None if value is None else decode_header_value(value)))
     return headers
 
 
@@ -186,20 +212,28 @@ def _slow(data: Any, slot: str) -> ConsumedRecord:
         return _undecodable(data, slot, e)
 
 
-def _slot_records(slot: str, items: list[Any]) -> list[ConsumedRecord]:
+def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> list[ConsumedRecord]:
     """The records of one ``"<topic>-<partition>"`` slot, in event order.
 
-    One pass, inline, for the common case that every field has exactly the type Lambda
-    sends; anything unusual (a missing or mistyped field, bad base64, signed Java header
-    bytes) raises inside the pass and that record alone takes the slow path."""
+    One pass, inline, for the common case that every field has exactly the type and range
+    Lambda sends and the record belongs to its slot; anything else (a missing, mistyped or
+    out-of-range field, bad base64, a record of another partition) raises inside the pass and
+    that record alone takes the slow path, which decodes it the same way or names its fault.
+    ``fast=False`` sends every record down the slow path (the differential tests compare)."""
+    coordinates = parse_slot(slot) if fast else None
+    if coordinates is None:  # a malformed key: every record of it is refused by the slow path
+        return [_slow(data, slot) for data in items]
+    slot_topic, slot_partition = coordinates
     out: list[ConsumedRecord] = []
     append = out.append
     for data in items:
         try:
             topic, partition, offset = data["topic"], data["partition"], data["offset"]
             timestamp = data.get("timestamp")
-            if (type(topic) is not str or not topic or type(partition) is not int or type(offset) is not int
-                    or (timestamp is not None and type(timestamp) is not int)):
+            if (type(topic) is not str or topic != slot_topic or type(partition) is not int
+                    or partition != slot_partition or type(offset) is not int or not 0 <= offset <= MAX_OFFSET
+                    or (timestamp is not None
+                        and (type(timestamp) is not int or not -1 <= timestamp <= MAX_TIMESTAMP))):
                 raise _Irregular
             key = data.get("key")
             if key is not None:
@@ -215,24 +249,48 @@ def _slot_records(slot: str, items: list[Any]) -> list[ConsumedRecord]:
             kind = data.get("timestampType")
             append(ConsumedRecord(topic, partition, offset, timestamp,
                                   kind if type(kind) is str and kind else NO_TIMESTAMP_TYPE,
-                                  key, value, _headers(headers) if headers else ()))
+                                  key, value, _headers(headers) if headers is not None else ()))
         except (_Irregular, ValueError, TypeError, AttributeError, KeyError, binascii.Error):
             append(_slow(data, slot))
     return out
 
 
-def consumed_records(event: Mapping[str, Any]) -> list[ConsumedRecord]:
+def _without_duplicates(records: list[ConsumedRecord]) -> list[ConsumedRecord]:
+    """One partition's records in offset order with each offset kept once (its first occurrence).
+
+    Records that could not be decoded are all kept: each must reach the error policy, and an
+    invalid offset (-1) says nothing about which record it is."""
+    seen: set[int] = set()
+    out: list[ConsumedRecord] = []
+    dropped = 0
+    for r in records:
+        if r.consume_error is None:
+            if r.offset in seen:
+                dropped += 1
+                continue
+            seen.add(r.offset)
+        out.append(r)
+    if dropped:
+        log.warning("The event lists %d record(s) of %s-%d more than once; each is processed once",
+                    dropped, records[0].topic, records[0].partition)
+    return out
+
+
+def consumed_records(event: Any, *, fast: bool = True) -> list[ConsumedRecord]:
     """The event's records in Lambda's order (by partition, then offset), one bad record never
-    hiding the others. Raises MalformedEventError only when the event itself is not a Kafka event."""
-    KafkaEvent(event)  # checks the event source
+    hiding the others, each record once. Raises MalformedEventError only when the event itself
+    is not a Kafka event (not an object, an unknown ``eventSource``, no ``records`` object)."""
+    KafkaEvent(event)  # checks that it is an object and its event source
     groups = event.get("records")
+    if groups is None:
+        raise MalformedEventError("is missing", field="records")
     if not isinstance(groups, Mapping):
-        raise MalformedEventError("must be an object", field="records")
+        raise MalformedEventError(f"must be an object, got {type(groups).__name__}", field="records")
     by_partition: dict[tuple[str, int], list[ConsumedRecord]] = {}
     for slot, items in groups.items():
         if not isinstance(items, list):
-            raise MalformedEventError("must be a list", field=f"records[{slot!r}]")
-        records = _slot_records(slot, items)
+            raise MalformedEventError("must be a list", field=f"records[{_short_slot(slot)}]")
+        records = _slot_records(slot, items, fast=fast)
         if not records:
             continue
         partitions = set(map(_partition_of, records))
@@ -243,8 +301,16 @@ def consumed_records(event: Mapping[str, Any]) -> list[ConsumedRecord]:
                 by_partition.setdefault((consumed.topic, consumed.partition), []).append(consumed)
     out: list[ConsumedRecord] = []
     for records in by_partition.values():
-        out.extend(sorted(records, key=_offset_of))  # linear when already in order, as Lambda sends it
+        ordered = sorted(records, key=_offset_of)  # linear when already in order, as Lambda sends it
+        if len(set(map(_offset_of, ordered))) != len(ordered):
+            ordered = _without_duplicates(ordered)
+        out.extend(ordered)
     return out
+
+
+def _short_slot(slot: object) -> str:
+    text = repr(slot)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 class SinkHandler:
@@ -316,8 +382,8 @@ class SinkHandler:
         result: SinkBatchResult | None = None
         records: list[ConsumedRecord] = []
         try:
+            records = consumed_records(event)  # first: a malformed event fails before anything else
             name = self.connector_name(event, context)
-            records = consumed_records(event)
             remaining = getattr(context, "get_remaining_time_in_millis", None)
             result = self.worker.process(
                 name,

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from .config import ConfigDef, ConfigValue
 from .records import SinkRecord, SourceRecord
+from .storage import TaskStorage
 
 __all__ = [
     "Connector",
@@ -106,6 +107,10 @@ class SinkTaskContext:
     """What the runtime offers a sink task: identity, an errant record reporter (KIP-610) and
     the identity of the topics it reads (:meth:`topic_identity`)."""
 
+    #: lambda-connect: a durable key/value area in the state table for work that spans
+    #: invocations (set by the runtime; None when the task runs outside it).
+    storage: TaskStorage | None = None
+
     def __init__(
         self,
         connector_name: str,
@@ -166,6 +171,12 @@ class SinkTask(Task):
         """Offsets safe to commit (Kafka's ``preCommit``); flushes by default."""
         self.flush(offsets)
         return offsets
+
+    def idle(self) -> None:
+        """lambda-connect: called from the reconciler's periodic rescan, outside any batch, so a
+        task can finish work it deferred (e.g. commit files earlier invocations wrote) when its
+        topics have gone quiet. Must be safe to run at any time and concurrently with batches.
+        The default does nothing, and then the runtime never builds a task for it."""
 
 
 class SinkConnector(Connector):
@@ -249,7 +260,8 @@ class SourceTask(Task):
 
     def commit_record(self, record: SourceRecord, metadata: Any) -> None:
         """Kafka acknowledged ``record`` (metadata: topic, partition, offset), or None when
-        it was filtered by a transform."""
+        it was filtered by a transform or skipped by ``errors.tolerance=all``. Sources whose
+        system wants an acknowledgement (MQTT, AMQP) give it here."""
 
 
 class SourceConnector(Connector):

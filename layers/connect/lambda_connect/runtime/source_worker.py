@@ -646,8 +646,12 @@ class _TaskRun:
                           err: Any, msg: Any) -> None:
         """As :meth:`_delivered`, for tasks that override ``commit_record``."""
         self._delivered(track, seq, topic, err, msg)
-        if err is None and self.task is not None:
+        if self.task is None:
+            return
+        if err is None:
             self.task.commit_record(record, msg)
+        elif self.p.policy.tolerates() and not self.eos:
+            self.task.commit_record(record, None)  # skipped by the error policy: done with, as in Kafka
 
     def _produce_failed(self, error: StageError, track: PartitionTrack, seq: int) -> None:
         if self.p.policy.tolerates() and not self.eos:
@@ -663,6 +667,8 @@ class _TaskRun:
         track.ack(seq)
         self.result.records_failed += 1
         self._log_tolerated(error, record)
+        if self.task is not None:
+            self.task.commit_record(record, None)  # Kafka tells the task of a skipped record too
 
     def _log_tolerated(self, error: StageError, record: SourceRecord | None) -> None:
         policy = self.p.policy

@@ -35,7 +35,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from operator import attrgetter
 from typing import Protocol
@@ -48,6 +48,7 @@ from .connector_cache import ConnectorEntryLike, PipelineCache, SinkPipeline
 from .dlq import DeadLetterQueue, DlqTransport, consume_error, log_error
 from .errors import TOLERANCE_EXCEEDED, Stage, StageError
 from .registry import Registry
+from .subscription import Subscription
 from .topic_identity import TopicIdentities
 
 __all__ = [
@@ -220,6 +221,7 @@ class SinkWorker:
         self.deadline_margin_ms = deadline_margin_ms
         self._sleep = sleep
         self._clock = clock
+        self._subscriptions: dict[str, tuple[SinkPipeline, Subscription]] = {}
 
     # --- entry point ------------------------------------------------------------------------
     def process(
@@ -256,8 +258,9 @@ class SinkWorker:
             self.cache.evict(connector)
             self.status.task_failed(connector, task_id, worker_id, _trace(e))
             raise
+        records, topics = self._subscribed(connector, pipeline, records)
         result = SinkBatchResult(connector, task_id, records_in=len(records))
-        result.topics = sorted(set(map(_topic_of, records)))
+        result.topics = topics
         dlq = None
         if pipeline.dlq_topic and dlq_transport is not None:
             dlq = DeadLetterQueue(
@@ -287,6 +290,30 @@ class SinkWorker:
         elif failure is None:
             self.status.task_running(connector, task_id, worker_id)
         return result
+
+    def _subscribed(
+        self, connector: str, pipeline: SinkPipeline, records: Sequence[ConsumedRecord]
+    ) -> tuple[Sequence[ConsumedRecord], list[str]]:
+        """The batch with every record of a topic the connector does not read refused (it then
+        takes the error path like an undecodable record), and the batch's subscribed topics.
+
+        Checked per distinct topic, so a batch of one subscribed topic costs one set lookup."""
+        topics = set(map(_topic_of, records))
+        cached = self._subscriptions.get(connector)
+        if cached is None or cached[0] is not pipeline:
+            config = pipeline.config
+            cached = self._subscriptions[connector] = (
+                pipeline, Subscription(config.topics, config.topics_regex, config.dlq_topic))
+        subscription = cached[1]
+        foreign = {t for t in topics if t not in subscription}
+        if not foreign:
+            return records, sorted(topics)
+        refused = [
+            replace(r, consume_error=subscription.refusal(connector, r.label, r.topic))
+            if r.topic in foreign and r.consume_error is None else r
+            for r in records
+        ]
+        return refused, sorted(topics - foreign)
 
     # --- the batch ----------------------------------------------------------------------------
     def _run(self, batch: _Batch, task: SinkTask, deadline: _Deadline) -> Exception | None:

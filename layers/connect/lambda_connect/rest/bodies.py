@@ -15,11 +15,13 @@ from .errors import BadRequest, ServerError
 
 __all__ = [
     "MAX_NAME_LENGTH",
+    "MAX_NESTING_DEPTH",
     "NULL_VALUE_ERROR",
     "check_connector_name",
     "config_map",
     "config_with_nulls",
     "json_body",
+    "nesting_depth",
     "null_value_infos",
     "offsets_entries",
     "patch_map",
@@ -34,13 +36,51 @@ __all__ = [
 MAX_NAME_LENGTH = 180
 
 
+#: Deepest nesting of objects/arrays a request body may have. Connector configs are flat and
+#: source offsets a level or two deep; the bound keeps the parser and everything that walks a
+#: stored value (serialisers, the state table) far from Python's recursion limit.
+MAX_NESTING_DEPTH = 64
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(f"Request body nests JSON objects/arrays deeper than the limit of {MAX_NESTING_DEPTH} levels")
+
+
+def nesting_depth(value: Any) -> int:
+    """How many object/array levels ``value`` has, counted without recursion (a hostile value
+    must not be able to exhaust the stack of the code that measures it)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def json_body(body: bytes) -> Any:
+    """Parse a request body. Not JSON at all is Kafka's 500 (Jackson binding errors are not
+    mapped); JSON nested beyond :data:`MAX_NESTING_DEPTH` is a 400 — hostile input, refused
+    whether the parser survives it or gives up with a ``RecursionError``."""
     if not body or not body.strip():
         raise ServerError("Request body is missing: a JSON document is required")
     try:
-        return json.loads(body)
+        value = json.loads(body)
+    except RecursionError:
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as e:
         raise ServerError(f"Request body is not valid JSON: {e}") from e
+    if nesting_depth(value) > MAX_NESTING_DEPTH:
+        raise _too_deep()
+    return value
 
 
 def _type_name(value: Any) -> str:

@@ -7,7 +7,14 @@ Resources raise these (or the ``api.errors`` tree, which the router maps the way
 
 from __future__ import annotations
 
-__all__ = ["BadRequest", "PayloadTooLarge", "RestError", "ServerError", "STALE_CONFIG_MESSAGE"]
+__all__ = [
+    "BadRequest",
+    "PayloadTooLarge",
+    "RestError",
+    "STALE_CONFIG_MESSAGE",
+    "ServerError",
+    "UnsupportedMediaType",
+]
 
 #: Kafka's wording for a lost optimistic-concurrency race (clients retry on 409).
 STALE_CONFIG_MESSAGE = (
@@ -43,3 +50,11 @@ class PayloadTooLarge(RestError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"Request body is larger than the limit of {limit} bytes")
+
+
+class UnsupportedMediaType(RestError):
+    """415: a body-carrying request whose ``Content-Type`` is not JSON (Kafka's resources
+    consume ``application/json`` only; Jersey answers with its generic message)."""
+
+    def __init__(self) -> None:
+        super().__init__(415, "HTTP 415 Unsupported Media Type")

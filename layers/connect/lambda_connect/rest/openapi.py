@@ -15,9 +15,20 @@ __all__ = ["openapi_document"]
 
 _REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-    500: "Internal Server Error",
+    404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+    413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
+    503: "Service Unavailable",
 }
+#: What the HTTP server of ``lambda-connect up`` answers before a request reaches an operation
+#: (framing it cannot read, a client too slow, too many connections) — same error body.
+_TRANSPORT = (
+    "Every error body, also below the operations, is `{\"error_code\": <status>, \"message\": <text>}`. "
+    "The local HTTP server (`lambda-connect up`) may answer any request, before it reaches an operation, "
+    "with 400 (unreadable framing: a bad request line, header or `Content-Length`), 408 (request not "
+    "received in time), 413 (body over the limit), 414/431 (request line/headers too long), 501 (a "
+    "transfer coding other than chunked) or 503 (too many open connections)."
+)
 _QUERY = {
     "expand": ({"type": "array", "items": {"type": "string", "enum": ["status", "info"]}},
                "Repeat to include `status` and/or `info` for each connector."),
@@ -63,7 +74,7 @@ def _operation(route: Route) -> dict[str, Any]:
     ]
     responses: dict[str, Any] = {}
     schema = _success_schema(route)
-    for status in sorted({route.status, *route.extra_statuses}):
+    for status in route.statuses:
         if status >= 400:
             responses[str(status)] = {"description": _REASONS[status], "content": _content(_ref("ErrorMessage"))}
         elif status in (204,) or (status == 202 and route.response is None) or schema is None:
@@ -93,7 +104,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "lambda-connect REST API",
             "version": lambda_connect.__version__,
             "description": "Kafka Connect's REST API (same paths, status codes and bodies), served by "
-                           "functions/connector_api behind API Gateway and by `lambda-connect up` locally.",
+                           "functions/connector_api behind API Gateway and by `lambda-connect up` locally. "
+                           + _TRANSPORT,
         },
         "paths": paths,
         "components": {"schemas": SCHEMAS},

@@ -7,7 +7,9 @@ router speaks plain :class:`Request`/:class:`Response` values: the Lambda adapte
 
 Errors follow Kafka Connect: unknown paths 404 ``HTTP 404 Not Found``, a known path with
 another method 405 ``HTTP 405 Method Not Allowed``, every error body
-``{"error_code", "message"}``; bodies over 256 KiB are refused with 413 before parsing.
+``{"error_code", "message"}``. A route that takes a body refuses a non-JSON ``Content-Type``
+with 415 and a body over 256 KiB with 413, both before parsing; a body nested deeper than
+``bodies.MAX_NESTING_DEPTH`` is a 400.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from lambda_connect.api.errors import (
 )
 
 from . import bodies
-from .errors import STALE_CONFIG_MESSAGE, PayloadTooLarge, RestError
+from .errors import STALE_CONFIG_MESSAGE, PayloadTooLarge, RestError, UnsupportedMediaType
 from .resources import ConnectService
 
-__all__ = ["MAX_BODY_BYTES", "ROUTES", "Request", "Response", "Route", "Router"]
+__all__ = ["MAX_BODY_BYTES", "ROUTES", "Request", "Response", "Route", "Router", "error_response", "is_json_media_type"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,15 @@ class Route:
     def segments(self) -> list[str]:
         return [s for s in self.template.split("/") if s]
 
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """Every status this operation can answer, for the OpenAPI document: its own, 500 for
+        any unexpected failure (Kafka's exception mapper does the same), and for a route with
+        a body the answers of the body checks (400 nesting, 413 size, 415 media type, 500 a
+        body that cannot be bound)."""
+        body = (400, 413, 415, 500) if self.request else ()
+        return tuple(sorted({self.status, *self.extra_statuses, *body, 500}))
+
 
 def _task(params: Params) -> int:
     try:
@@ -123,6 +134,24 @@ def _task(params: Params) -> int:
 
 def _body(request: Request) -> Any:
     return bodies.json_body(request.body)
+
+
+def _header(request: Request, name: str) -> str | None:
+    """A request header by case-insensitive name (servers lower-case them, tests may not)."""
+    wanted = name.lower()
+    for key, value in request.headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """``Content-Type`` acceptable for a JSON body: absent (curl without ``-H``, most tests),
+    ``application/json`` or a ``+json`` type, with any parameters (``charset=utf-8``)."""
+    if content_type is None or not content_type.strip():
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 # --- handlers (one line each; the semantics are in ConnectService) --------------------------------
@@ -380,8 +409,6 @@ class Router:
         self.routes = routes if routes is not None else ROUTES
 
     def handle(self, request: Request) -> Response:
-        if len(request.body) > MAX_BODY_BYTES:
-            return _map_exception(PayloadTooLarge(MAX_BODY_BYTES))
         segments = _segments(request.path)
         method = request.method.upper()
         matches = [(route, params) for route in self.routes if (params := _match(route, segments)) is not None]
@@ -393,11 +420,24 @@ class Router:
         wanted = "GET" if method == "HEAD" else method
         for route, params in matches:
             if route.method == wanted:
-                response = self._dispatch(route, request, params)
+                refused = self._refuse_body(route, request)
+                response = refused or self._dispatch(route, request, params)
                 if method == "HEAD":
                     return Response(response.status, response.headers, b"")
                 return response
         return error_response(405, "HTTP 405 Method Not Allowed", {"Allow": _allow(allowed)})
+
+    @staticmethod
+    def _refuse_body(route: Route, request: Request) -> Response | None:
+        """The transport checks of a body route, in Jersey's order (media type, then size);
+        a route without a body ignores whatever was sent, as JAX-RS does."""
+        if route.request is None:
+            return None
+        if not is_json_media_type(_header(request, "Content-Type")):
+            return _map_exception(UnsupportedMediaType())
+        if len(request.body) > MAX_BODY_BYTES:
+            return _map_exception(PayloadTooLarge(MAX_BODY_BYTES))
+        return None
 
     def _dispatch(self, route: Route, request: Request, params: Params) -> Response:
         try:

@@ -182,14 +182,16 @@ def cross_field_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-def _connect(config: Config) -> tuple[Any, Any]:
-    """Engine (shared per URL and credentials) and dialect of a parsed config."""
+def _connect(config: Config, *, hold: bool = False) -> tuple[Any, Any]:
+    """Engine (shared per URL and credentials) and dialect of a parsed config; with ``hold``
+    the engine stays open until ``release_engine`` (a task holds it from start to stop)."""
     try:
         from .dialects import dialect_for
-        from .urls import backend_name, engine_for
+        from .urls import acquire_engine, backend_name, engine_for
     except ImportError as e:  # pragma: no cover - depends on installed extras
         raise ConfigException("The JDBC sink needs SQLAlchemy: pip install 'lambda-connect[jdbc]'") from e
-    engine = engine_for(config["connection.url"], config["connection.user"], config.password("connection.password"))
+    get = acquire_engine if hold else engine_for
+    engine = get(config["connection.url"], config["connection.user"], config.password("connection.password"))
     dialect = dialect_for(
         backend_name(engine.url),
         quote_identifiers=config["quote.sql.identifiers"].lower() == "always",
@@ -215,6 +217,7 @@ class JdbcSinkTask(SinkTask):
         self.deleted = 0
         self.skipped_duplicates = 0
         self.errant = 0
+        self._engine: Any = None
 
     def version(self) -> str:
         return "1.0"
@@ -225,14 +228,19 @@ class JdbcSinkTask(SinkTask):
         errors = cross_field_errors(config)
         if errors:
             raise ConfigException(errors=errors)
-        self._configure(config, props)
+        try:
+            self._configure(config, props)
+        except BaseException:
+            self.stop()  # a task that failed to start is never stopped by the runtime: let go of the engine
+            raise
 
     def _configure(self, config: Config, props: Mapping[str, str]) -> None:
         from .ddl import TableManager
         from .offsets import OffsetStore
         from .schema_mapping import FieldsExtractor
 
-        engine, dialect = _connect(config)
+        engine, dialect = _connect(config, hold=True)
+        self._engine = engine
         self.insert_mode = config["insert.mode"].lower()
         pk_mode = config["pk.mode"].lower()
         self.extractor = FieldsExtractor(
@@ -279,7 +287,13 @@ class JdbcSinkTask(SinkTask):
         self.errant += result.errant
 
     def stop(self) -> None:
+        """Drop the buffer and let go of the engine (the pool of a superseded password closes then)."""
         self._buffer = []
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            from .urls import release_engine
+
+            release_engine(engine)
 
 
 class JdbcSinkConnector(SinkConnector):

@@ -16,9 +16,14 @@ JDBC query parameters that have a libpq/PyMySQL equivalent are translated; the r
 Java-driver tuning knobs with no meaning here and are dropped with a warning (passing them
 through would make the driver refuse to connect). ``connection.user``/``connection.password``
 win over credentials embedded in the URL, because they are the explicit connector keys.
+SQLite has no credentials: for a SQLite URL they are ignored, with one warning per URL, as
+Kafka Connect's JDBC connectors ignore them (SQLAlchemy would refuse the URL otherwise).
 
-Engines are cached per (URL, user, password) for the life of the process, so a warm Lambda
-container keeps its connection pool across invocations.
+Engines are cached per (URL, user, password), so a warm Lambda container keeps its
+connection pool across invocations. A password rotation makes a new engine for the same
+URL and user; the one it supersedes is disposed (its pooled sessions closed) as soon as no
+task holds it any more — at once for engines nobody holds, else when the last holder
+releases it (``acquire_engine`` / ``release_engine``) — so rotations never pile up sessions.
 """
 
 from __future__ import annotations
@@ -33,7 +38,15 @@ from lambda_connect.api import ConfigException
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
-__all__ = ["backend_name", "dispose_engines", "engine_for", "redact", "to_sqlalchemy_url"]
+__all__ = [
+    "acquire_engine",
+    "backend_name",
+    "dispose_engines",
+    "engine_for",
+    "redact",
+    "release_engine",
+    "to_sqlalchemy_url",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +97,27 @@ def to_sqlalchemy_url(connection_url: str, user: str | None = None, password: st
         raise ConfigException.for_key("connection.url", redact(raw), f"Not a JDBC or SQLAlchemy URL ({e})") from None
     if url.drivername in _DEFAULT_DRIVERS:
         url = url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
+    if url.get_backend_name() == "sqlite":
+        return _without_credentials(url, raw, bool(user or url.username), bool(password or url.password))
     if user:
         url = url.set(username=user)
     if password:
         url = url.set(password=password)
     return url
+
+
+_warned_sqlite: set[str] = set()
+
+
+def _without_credentials(url: URL, raw: str, user: bool, password: bool) -> URL:
+    """A SQLite URL stripped of user and password (the file has none), warning once per URL."""
+    if user or password:
+        key = redact(raw)
+        if key not in _warned_sqlite:
+            _warned_sqlite.add(key)
+            given = " and ".join(n for n, g in (("a user", user), ("a password", password)) if g)
+            log.warning("connection.url %s is a SQLite database, which has no credentials: ignoring %s", key, given)
+    return url.set(username=None, password=None)
 
 
 def backend_name(url: URL) -> str:
@@ -188,30 +217,88 @@ def _server(driver: str, rest: str, params: dict[str, tuple[str, Any]], raw: str
 
 # --- engines -------------------------------------------------------------------------------
 
-_engines: dict[tuple[str, str | None, str | None], Engine] = {}
+_Key = tuple[str, str | None, str | None]
+
+
+class _Cached:
+    """One cached engine and how many tasks hold it."""
+
+    __slots__ = ("engine", "holders")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.holders = 0
+
+
+_engines: dict[_Key, _Cached] = {}
+#: (URL, user) → the password of the newest engine: older passwords are superseded.
+_current: dict[tuple[str, str | None], str | None] = {}
 _engines_lock = threading.Lock()
 
 
 def engine_for(connection_url: str, user: str | None = None, password: str | None = None) -> Engine:
-    """A pooled engine for the URL, created once per process (warm invocations reuse it)."""
-    key = (connection_url, user, password)
-    engine = _engines.get(key)
-    if engine is not None:
-        return engine
+    """A pooled engine for the URL, created once per process (warm invocations reuse it).
+
+    Creating the engine for a new password of a known URL and user disposes the engines of
+    the older passwords that no task holds."""
+    cached = _engines.get((connection_url, user, password))
+    if cached is not None:
+        return cached.engine
+    return _lookup(connection_url, user, password, hold=False)
+
+
+def acquire_engine(connection_url: str, user: str | None = None, password: str | None = None) -> Engine:
+    """``engine_for``, counted as held until ``release_engine``: a held engine is never disposed."""
+    return _lookup(connection_url, user, password, hold=True)
+
+
+def release_engine(engine: Engine) -> None:
+    """A task no longer uses ``engine``; disposed now if a newer password superseded it."""
+    superseded: list[Engine] = []
     with _engines_lock:
-        engine = _engines.get(key)
-        if engine is None:
-            engine = _create(to_sqlalchemy_url(connection_url, user, password))
-            _engines[key] = engine
+        for key, cached in _engines.items():
+            if cached.engine is engine:
+                cached.holders = max(cached.holders - 1, 0)
+                if cached.holders == 0 and _current.get(key[:2], key[2]) != key[2]:
+                    superseded.append(_engines.pop(key).engine)
+                break
+    _dispose(superseded)
+
+
+def _lookup(connection_url: str, user: str | None, password: str | None, *, hold: bool) -> Engine:
+    key = (connection_url, user, password)
+    superseded: list[Engine] = []
+    with _engines_lock:
+        cached = _engines.get(key)
+        if cached is None:
+            cached = _engines[key] = _Cached(_create(to_sqlalchemy_url(connection_url, user, password)))
+            login = (connection_url, user)
+            if login in _current and _current[login] != password:
+                for other in [k for k in _engines if k[:2] == login and k != key]:
+                    if _engines[other].holders == 0:
+                        superseded.append(_engines.pop(other).engine)
+            _current[login] = password
+        if hold:
+            cached.holders += 1
+        engine = cached.engine
+    _dispose(superseded)
     return engine
+
+
+def _dispose(engines: list[Engine]) -> None:
+    for engine in engines:
+        log.info("Closing the connection pool of %s: its password was superseded", engine.url)
+        engine.dispose()
 
 
 def dispose_engines() -> None:
     """Close every cached pool (tests, and processes that outlive their connectors)."""
     with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
+        engines = [cached.engine for cached in _engines.values()]
         _engines.clear()
+        _current.clear()
+    for engine in engines:
+        engine.dispose()
 
 
 def _create(url: URL) -> Engine:

@@ -51,6 +51,11 @@ advances) and counted, otherwise the task fails. A failed delivery is skipped th
 at-least-once mode; in exactly-once mode it aborts the transaction and fails the task. A failed
 task reports FAILED with its trace and still commits what Kafka confirmed before the failure
 (at-least-once); the next schedule tick runs it again.
+
+A broker that stops acknowledging (down, unreachable) ends the run on its deadline, not on
+librdkafka's ``message.timeout.ms``: a full send queue is retried only until polling time is
+up, the final flush waits only until the deadline, and the task reports FAILED ("Kafka did not
+acknowledge N record(s) before the deadline") with the acknowledged prefix committed.
 """
 
 from __future__ import annotations
@@ -163,6 +168,23 @@ class SourceRunResult:
 
 class _Fenced(ConnectException):
     """Our lease epoch or transactional id was taken over by a newer invocation."""
+
+
+def _queued(producer: Any) -> int:
+    """Records waiting in the producer's queue (0 for a producer twin that cannot tell)."""
+    try:
+        return len(producer)
+    except TypeError:
+        return 0
+
+
+class _KafkaUnavailable(ConnectException):
+    """Kafka acknowledged nothing more before the invocation's deadline (broker down or unreachable).
+
+    The run ends on its deadline instead of waiting for librdkafka's ``message.timeout.ms``
+    (5 minutes by default, past any Lambda timeout): it commits what was acknowledged, reports
+    the task FAILED with this message and releases its lease; the next tick retries.
+    """
 
 
 def exactly_once_enabled(props: Mapping[str, Any], worker_default: bool = False) -> bool:
@@ -543,9 +565,11 @@ class _TaskRun:
         if self.eos:
             self._abort_quietly()
         elif self.producer is not None:
-            # Commit what Kafka confirmed before the failure: those records are delivered.
+            # Commit what Kafka confirmed before the failure: those records are delivered. The
+            # flush only serves the delivery reports still due before the deadline (an outage
+            # has already spent the budget); offsets stop before the first unconfirmed record.
             try:
-                self._flush()
+                self.producer.flush(max(self.deadline - self.w.clock(), 0.0))
                 self._commit_offsets()
             except _Fenced as e:
                 log.warning("Task %s-%s: not committing after failure: %s", self.name, self.task_id, e)
@@ -625,6 +649,10 @@ class _TaskRun:
                             headers=headers or None, on_delivery=callback)
                     break
                 except BufferError:  # local queue full: serve delivery reports, then retry
+                    if self.w.clock() >= self.poll_deadline:
+                        # Kafka has taken nothing for the rest of the budget: stop here, while
+                        # there is still time to commit what it did acknowledge.
+                        raise self._unacknowledged(_queued(producer)) from None
                     producer.poll(0.05)
                 except Exception as e:
                     self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, e), track, seq)
@@ -687,9 +715,14 @@ class _TaskRun:
         remaining = max(self.deadline - self.w.clock(), 0.5)
         left = self.producer.flush(remaining)
         if left:
-            raise ConnectException(
-                f"Kafka did not confirm {left} record(s) within {remaining:.1f}s; their offsets are not committed"
-            )
+            raise self._unacknowledged(left)
+
+    def _unacknowledged(self, left: int) -> _KafkaUnavailable:
+        return _KafkaUnavailable(
+            f"Kafka did not acknowledge {left} record(s) before the deadline of this invocation (is the broker "
+            f"reachable?); {self.deliveries.produced} record(s) were acknowledged and their offsets are committed, "
+            "the rest is sent again by the next run"
+        )
 
     def _transaction_interval_s(self) -> float | None:
         boundary = str(self.p.props.get("transaction.boundary", "poll")).strip().lower()

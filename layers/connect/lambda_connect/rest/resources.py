@@ -22,6 +22,7 @@ from lambda_connect.api.errors import (
     ConnectException,
     NotFoundException,
 )
+from lambda_connect.runtime.config_providers import resolve_config
 from lambda_connect.runtime.connector_config import base_definition
 from lambda_connect.runtime.registry import Registry, UnknownPluginError, kinds_of
 from lambda_connect.runtime.secrets import SecretStore, password_keys
@@ -453,16 +454,47 @@ class ConnectService:
             "the connector uses."
         )
 
+    def _sink_hook(self, entry: ConnectorEntry, verb: str, call: Callable[[Any, dict[str, str]], Any]) -> bool:
+        """The sink connector's KIP-875 hook (``alter_offsets``/``reset_offsets``): it moves the
+        positions the connector keeps in its target. Runs before the consumer groups change,
+        so a failure leaves everything as it was."""
+        cls = self._connector_class(entry.config)
+        try:
+            props = resolve_config(dict(entry.config))
+        except ConnectException as e:
+            raise BadRequest(f"Failed to {verb} the offsets of connector {entry.name}: {e}") from e
+        props.setdefault("name", entry.name)
+        try:
+            return bool(call(cls(), props))
+        except ConnectException as e:
+            raise ServerError(
+                f"Failed to {verb} the offsets of connector {entry.name}: the positions it keeps in its target "
+                f"could not be moved, so its consumer group offsets were left as they were: {e}"
+            ) from e
+
+    def _after_hook(self, entry: ConnectorEntry, verb: str, moved: bool, step: Callable[[], None]) -> None:
+        """The consumer-group half; says so when the target's positions already moved."""
+        try:
+            step()
+        except ConnectException as e:
+            if not moved:
+                raise
+            raise ServerError(
+                f"Failed to {verb} the offsets of connector {entry.name}: the positions it keeps in its target "
+                f"were moved, but its consumer group offsets were not: {e}. The connector stays STOPPED; "
+                "repeat the request to finish it."
+            ) from e
+
     def alter_offsets(self, name: str, body: Any) -> dict[str, str]:
         items = bodies.offsets_entries(body)
         entry = self._stopped_entry(name)
         if self._kind(entry.config) == "sink":
             wanted = bodies.sink_offsets_body(items)
-            hooked = self._hook(entry, {
-                partition_key(p): o for p, o in (sink_offset_entry(t, n, off) for t, n, off in wanted)
-            })
+            sink = self._require_sink_offsets()
             groups = groups_by_topic(name, self.store.get_resources(name))
-            self._require_sink_offsets().alter(name, groups, wanted)
+            positions = {(t, p): o for t, p, o in wanted}
+            hooked = self._sink_hook(entry, "alter", lambda c, props: c.alter_offsets(props, positions))
+            self._after_hook(entry, "alter", hooked, lambda: sink.alter(name, groups, wanted))
         else:
             entries = bodies.source_offsets_body(items)
             hooked = self._hook(entry, {partition_key(p): o for p, o in entries})
@@ -475,9 +507,9 @@ class ConnectService:
         if self._kind(entry.config) == "sink":
             groups = groups_by_topic(name, self.store.get_resources(name))
             sink = self._require_sink_offsets()
-            current = sink.get(name, groups)
-            hooked = self._hook(entry, {partition_key(sink_offset_entry(t, p, None)[0]): None for t, p, _ in current})
-            sink.reset(name, groups)
+            known = [(t, p) for t, p, _ in sink.get(name, groups)]
+            hooked = self._sink_hook(entry, "reset", lambda c, props: c.reset_offsets(props, known))
+            self._after_hook(entry, "reset", hooked, lambda: sink.reset(name, groups))
         else:
             hooked = self._hook(entry, {partition_key(p): None for p, _ in self.store.get_offsets(name)})
             self.store.delete_offsets(name)

@@ -28,6 +28,14 @@ Why every record lands exactly once, even when Kafka redelivers:
 
 With ``timestamp.extractor=Wallclock`` the time-based layout depends on when a batch is
 written, so only ``Record``/``RecordField`` keep that guarantee (as for Confluent).
+
+The mark also names the topic incarnation its offset counts in (``topic_identity``, see
+``..positions``). When the topic was deleted and created again, or the broker is new, the
+mark's identity differs: the mark starts over at -1 under the new identity (a WARN says so)
+and the new records are written. Their offsets start at 0 again, so their object names
+would replace objects of the old incarnation; objects starting at or below the highest
+offset any earlier incarnation reached (``floor``) therefore carry the reset count
+(``generation``) as one more name field: ``<topic>+<partition>+<startOffset>+<generation>``.
 """
 
 from __future__ import annotations
@@ -56,7 +64,9 @@ from lambda_connect.api import (
     Width,
 )
 from lambda_connect.api.config import CaseInsensitiveValidString, Range
+from lambda_connect.api.connector import TopicPartition
 
+from ..positions import current_identities, reconcile, warn_resets
 from .formats import FORMATS, RecordFormat, build_format
 from .partitioners import PARTITIONERS, Partitioner, build_partitioner
 
@@ -234,10 +244,41 @@ def _wrap(e: Exception, action: str) -> ConnectException:
 # --- the task ------------------------------------------------------------------------------
 
 
+def _marks_prefix(topics_dir: str, connector: str) -> str:
+    return f"{topics_dir}/_lambda_connect/offsets/{connector}/"
+
+
 @dataclass
 class _Mark:
     offset: int = -1
     pending: list[str] = field(default_factory=list)
+    #: The topic incarnation ``offset`` counts in; None for marks written before it was known.
+    identity: str | None = None
+    #: How many resets this partition has seen, and the highest offset reached before the last one.
+    generation: int = 0
+    floor: int = -1
+
+    def to_json(self) -> bytes:
+        data: dict[str, Any] = {"offset": self.offset, "pending": self.pending}
+        if self.identity is not None:
+            data["topic_identity"] = self.identity
+        if self.generation:
+            data.update(generation=self.generation, floor=self.floor)
+        return json.dumps(data).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> _Mark:
+        data = json.loads(body)
+        identity = data.get("topic_identity")
+        return cls(int(data.get("offset", -1)), list(data.get("pending", [])),
+                   identity if isinstance(identity, str) else None,
+                   int(data.get("generation", 0)), int(data.get("floor", -1)))
+
+    def reset(self, identity: str) -> _Mark:
+        """The mark of a new incarnation: nothing written yet, names kept apart from the old ones.
+        The old pending list is dropped, not deleted: its objects hold records no topic can
+        redeliver any more."""
+        return _Mark(-1, [], identity, self.generation + 1, max(self.floor, self.offset))
 
 
 class S3SinkTask(SinkTask):
@@ -263,8 +304,8 @@ class S3SinkTask(SinkTask):
         self.file_delim = config["file.delim"]
         self.flush_size = config["flush.size"]
         self.ignore_nulls = str(config["behavior.on.null.values"]).lower() == "ignore"
-        connector = self.context.connector_name if self.context is not None else props.get("name", "s3-sink")
-        self.marks_prefix = f"{self.topics_dir}/_lambda_connect/offsets/{connector}/"
+        self.connector = self.context.connector_name if self.context is not None else props.get("name", "s3-sink")
+        self.marks_prefix = _marks_prefix(self.topics_dir, self.connector)
         self.s3 = _client(config["s3.region"], config["store.url"], config["aws.access.key.id"],
                           config.password("aws.secret.access.key"), config["s3.path.style.access.enabled"])
 
@@ -287,11 +328,11 @@ class S3SinkTask(SinkTask):
     # --- one topic-partition ---------------------------------------------------------------
     def _flush_partition(self, topic: str, partition: int, records: list[SinkRecord]) -> None:
         mark_key = f"{self.marks_prefix}{topic}+{partition}.json"
-        mark = self._read_mark(mark_key)
+        mark = self._checked(topic, partition, self._read_mark(mark_key), records[0].original_kafka_offset)
         live = [r for r in records if r.original_kafka_offset > mark.offset]
         skipped = len(records) - len(live)
-        objects, errors = self._plan(live)
-        objects, more_errors = self._encode(objects)
+        objects, errors = self._plan(live, mark)
+        objects, more_errors = self._encode(objects, mark)
         errors.extend(more_errors)
         self._report(errors)
         keys = list(objects)
@@ -299,18 +340,37 @@ class S3SinkTask(SinkTask):
         if stale:
             self._delete(stale)
         if keys:
-            self._write_mark(mark_key, _Mark(mark.offset, keys))
+            self._write_mark(mark_key, _Mark(mark.offset, keys, mark.identity, mark.generation, mark.floor))
         for key, (body, _) in objects.items():
             self._put(key, body)
         highest = max(mark.offset, records[-1].original_kafka_offset)
-        self._write_mark(mark_key, _Mark(highest, []))
+        self._write_mark(mark_key, _Mark(highest, [], mark.identity, mark.generation, mark.floor))
         self.written += sum(len(recs) for _, recs in objects.values())
         self.objects_written += len(objects)
         self.skipped_duplicates += skipped
         self.errant += len(errors)
 
+    def _checked(self, topic: str, partition: int, mark: _Mark, lowest: int) -> _Mark:
+        """The mark as this batch must use it: claimed or re-keyed per the topic's identity."""
+        p = (topic, partition)
+        lookup = self._identity_lookup()
+        current = current_identities({p: lowest}, {p: mark.offset}, {p: mark.identity}, lookup)
+        check = reconcile({p: mark.offset}, {p: mark.identity}, current)
+        if check.resets:
+            warn_resets(self.connector, check.resets, f"s3://{self.bucket}/{self.marks_prefix}")
+            return mark.reset(check.rekey[p][1])
+        if p in check.rekey:
+            return _Mark(mark.offset, mark.pending, check.rekey[p][1], mark.generation, mark.floor)
+        return mark
+
+    def _identity_lookup(self) -> Any:
+        context = self.context
+        if context is None:
+            return lambda topic, refresh: None
+        return lambda topic, refresh: context.topic_identity(topic, refresh=refresh)
+
     def _plan(
-        self, records: Sequence[SinkRecord]
+        self, records: Sequence[SinkRecord], mark: _Mark
     ) -> tuple[dict[str, tuple[str, list[SinkRecord]]], list[tuple[SinkRecord, BaseException]]]:
         """Object key → (encoded partition, records): one object per run of records that share
         topic, Kafka partition, encoded partition and format group, cut at ``flush.size``."""
@@ -342,15 +402,18 @@ class S3SinkTask(SinkTask):
                 done.append((encoded, current[1]))
                 del open_chunks[slot]
         done.extend((slot[2], recs) for slot, (_, recs) in open_chunks.items())
-        return {self._key(recs[0], enc): (enc, recs) for enc, recs in done}, errors
+        return {self._key(recs[0], enc, mark): (enc, recs) for enc, recs in done}, errors
 
-    def _key(self, first: SinkRecord, encoded: str) -> str:
+    def _key(self, first: SinkRecord, encoded: str, mark: _Mark) -> str:
         d, f = self.dir_delim, self.file_delim
-        name = f"{first.topic}{f}{first.kafka_partition}{f}{first.kafka_offset:010d}{self.format.extension}"
+        offset = f"{first.kafka_offset:010d}"
+        if mark.generation and first.original_kafka_offset <= mark.floor:
+            offset += f"{f}{mark.generation}"  # an earlier incarnation may own the plain name
+        name = f"{first.topic}{f}{first.kafka_partition}{f}{offset}{self.format.extension}"
         return f"{self.topics_dir}{d}{first.topic}{d}{encoded}{d}{name}"
 
     def _encode(
-        self, objects: Mapping[str, tuple[str, list[SinkRecord]]]
+        self, objects: Mapping[str, tuple[str, list[SinkRecord]]], mark: _Mark
     ) -> tuple[dict[str, tuple[bytes, list[SinkRecord]]], list[tuple[SinkRecord, BaseException]]]:
         """Bytes per object; a record the format rejects is singled out and the rest re-encoded."""
         out: dict[str, tuple[bytes, list[SinkRecord]]] = {}
@@ -370,7 +433,7 @@ class S3SinkTask(SinkTask):
                 else:
                     good.append(r)
             if good:
-                out[self._key(good[0], encoded)] = (self.format.encode(good), good)
+                out[self._key(good[0], encoded, mark)] = (self.format.encode(good), good)
         return out, errors
 
     def _report(self, errors: Sequence[tuple[SinkRecord, BaseException]]) -> None:
@@ -392,12 +455,10 @@ class S3SinkTask(SinkTask):
             if code in ("NoSuchKey", "404"):
                 return _Mark()
             raise _wrap(e, f"reading s3://{self.bucket}/{key}") from e
-        data = json.loads(body)
-        return _Mark(int(data.get("offset", -1)), list(data.get("pending", [])))
+        return _Mark.from_json(body)
 
     def _write_mark(self, key: str, mark: _Mark) -> None:
-        body = json.dumps({"offset": mark.offset, "pending": mark.pending}).encode()
-        self._put(key, body, content_type="application/json")
+        self._put(key, mark.to_json(), content_type="application/json")
 
     def _put(self, key: str, body: bytes, content_type: str | None = None) -> None:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": body}
@@ -427,6 +488,42 @@ class S3SinkConnector(SinkConnector):
     @classmethod
     def task_class(cls) -> type[Task]:
         return S3SinkTask
+
+    def alter_offsets(self, props: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]) -> bool:
+        """Move each partition's mark to just below the next offset to consume (KIP-875), so a
+        rewound partition is written again; None forgets the mark. Identity and naming stay."""
+        task = self._marks_task(props)
+        for (topic, partition), offset in sorted(offsets.items()):
+            key = f"{task.marks_prefix}{topic}+{partition}.json"
+            try:
+                mark = task._read_mark(key)
+                mark.offset = -1 if offset is None else offset - 1
+                task._write_mark(key, mark)
+            except ConnectException as e:
+                raise ConnectException(f"Could not move the mark of {topic}-{partition} at "
+                                       f"s3://{task.bucket}/{key}: {e}") from e
+        return True
+
+    def reset_offsets(self, props: Mapping[str, str], partitions: Sequence[TopicPartition]) -> bool:
+        """Every mark file of the connector back to -1 (listed in S3: the groups may know fewer)."""
+        task = self._marks_task(props)
+        try:
+            keys = [o["Key"] for page in task.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=task.bucket, Prefix=task.marks_prefix) for o in page.get("Contents", [])]
+        except Exception as e:
+            raise _wrap(e, f"listing the marks in s3://{task.bucket}/{task.marks_prefix}") from e
+        for key in keys:
+            mark = task._read_mark(key)
+            mark.offset = -1
+            task._write_mark(key, mark)
+        return True
+
+    @staticmethod
+    def _marks_task(props: Mapping[str, str]) -> S3SinkTask:
+        """A task started on ``props`` that only reads and writes marks."""
+        task = S3SinkTask()
+        task.start(props)
+        return task
 
     @classmethod
     def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:

@@ -84,4 +84,19 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "io.confluent.kafka.connect.datagen.DatagenConnector",
         "lambda_connect.plugins.connectors.datagen.connector:DatagenConnector",
     ),
+    ("io.confluent.connect.http.HttpSinkConnector", "lambda_connect.plugins.connectors.http.sink:HttpSinkConnector"),
+    (
+        "io.confluent.connect.mqtt.MqttSourceConnector",
+        "lambda_connect.plugins.connectors.mqtt.source:MqttSourceConnector",
+    ),
+    ("io.confluent.connect.mqtt.MqttSinkConnector", "lambda_connect.plugins.connectors.mqtt.sink:MqttSinkConnector"),
+    (
+        "io.confluent.connect.rabbitmq.RabbitMQSourceConnector",
+        "lambda_connect.plugins.connectors.rabbitmq.source:RabbitMQSourceConnector",
+    ),
+    (
+        "io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector",
+        "lambda_connect.plugins.connectors.rabbitmq.sink:RabbitMQSinkConnector",
+    ),
+    ("com.redis.kafka.connect.RedisSinkConnector", "lambda_connect.plugins.connectors.redis.sink:RedisSinkConnector"),
 )

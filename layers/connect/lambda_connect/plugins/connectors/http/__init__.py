@@ -1,0 +1,1 @@
+"""HTTP sink: Kafka records as HTTP requests to a web service (Confluent's ``HttpSinkConnector``)."""

@@ -1,0 +1,1 @@
+"""MQTT source and sink (Confluent's ``MqttSourceConnector`` / ``MqttSinkConnector``) on paho-mqtt."""

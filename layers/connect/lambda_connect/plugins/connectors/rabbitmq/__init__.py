@@ -1,0 +1,1 @@
+"""RabbitMQ source and sink (Confluent's ``RabbitMQSourceConnector`` / ``RabbitMQSinkConnector``) on pika."""

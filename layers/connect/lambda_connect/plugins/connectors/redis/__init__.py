@@ -1,0 +1,1 @@
+"""Redis sink (Redis Kafka Connect's ``RedisSinkConnector``) on redis-py."""

@@ -18,12 +18,20 @@ def test_full_simple_and_pruned_names_resolve_lazily() -> None:
 def test_colliding_aliases_are_dropped_like_kafka() -> None:
     reg = Registry([
         ("a.one.SameConnector", "tests.unit.runtime.fakes:DemoSinkConnector"),
-        ("b.two.SameConnector", "tests.unit.runtime.fakes:DemoSinkConnector"),
+        ("b.two.SameConnector", "tests.unit.runtime.fakes:NullTask"),
     ])
     assert reg.aliases("a.one.SameConnector") == []
     with pytest.raises(UnknownPluginError):
         reg.resolve("Same")
-    assert reg.resolve("b.two.SameConnector") is fakes.DemoSinkConnector
+    assert reg.resolve("a.one.SameConnector") is fakes.DemoSinkConnector
+
+
+def test_one_plugin_under_two_class_names_keeps_its_alias() -> None:
+    reg = Registry([
+        ("a.one.SameConnector", "tests.unit.runtime.fakes:DemoSinkConnector"),
+        ("b.two.SameConnector", "tests.unit.runtime.fakes:DemoSinkConnector"),
+    ])
+    assert reg.resolve("SameConnector") is reg.resolve("Same") is fakes.DemoSinkConnector
 
 
 def test_kafka_builtin_names_and_nested_value_aliases() -> None:

@@ -84,6 +84,14 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "io.confluent.kafka.connect.datagen.DatagenConnector",
         "lambda_connect.plugins.connectors.datagen.connector:DatagenConnector",
     ),
+    (
+        "org.apache.iceberg.connect.IcebergSinkConnector",
+        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
+    ),
+    (
+        "io.tabular.iceberg.connect.IcebergSinkConnector",
+        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
+    ),
     ("io.confluent.connect.http.HttpSinkConnector", "lambda_connect.plugins.connectors.http.sink:HttpSinkConnector"),
     (
         "io.confluent.connect.mqtt.MqttSourceConnector",

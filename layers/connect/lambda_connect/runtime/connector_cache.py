@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from lambda_connect.api.connector import SinkConnector, SinkTask, SinkTaskContext
 from lambda_connect.api.errors import ConfigException
 from lambda_connect.api.records import SinkRecord
+from lambda_connect.api.storage import TaskStorage
 
 from .chain import TransformChain
 from .config_providers import resolve_config
@@ -82,6 +83,8 @@ class SinkPipeline:
     policy: ErrorPolicy
     task_configs: list[dict[str, str]]
     tasks: dict[int, tuple[SinkTask, ErrantReporter]] = field(default_factory=dict)
+    #: ``connector -> TaskStorage`` for ``SinkTaskContext.storage`` (None: tasks get none).
+    storage: Callable[[str], TaskStorage] | None = None
     #: What ``SinkTaskContext.topic_identity`` asks; the worker plugs in the batch's cluster.
     identities: IdentityForwarder = field(default_factory=IdentityForwarder)
 
@@ -127,6 +130,8 @@ class SinkPipeline:
             raise ConfigException(f"{self.class_name} is not a sink connector: its task is {type(task).__name__}")
         task.initialize(SinkTaskContext(self.name, task_id, task_config, reporter if has_reporter else None,
                                         self.identities))
+        if self.storage is not None and task.context is not None:
+            task.context.storage = self.storage(self.name)
         task.start(task_config)
         self.tasks[task_id] = (task, reporter)
         return task, reporter
@@ -143,7 +148,9 @@ class SinkPipeline:
         self.converters.close()
 
 
-def build_sink_pipeline(entry: ConnectorEntryLike, registry: Registry) -> SinkPipeline:
+def build_sink_pipeline(
+    entry: ConnectorEntryLike, registry: Registry, storage: Callable[[str], TaskStorage] | None = None
+) -> SinkPipeline:
     """Resolve, validate and instantiate one connector config version (raises ConfigException)."""
     props = resolve_config(dict(entry.config))
     props.setdefault("name", entry.name)
@@ -165,14 +172,15 @@ def build_sink_pipeline(entry: ConnectorEntryLike, registry: Registry) -> SinkPi
         task_configs = connector.task_configs(config.tasks_max)
     finally:
         connector.stop()
-    return SinkPipeline(entry.name, entry.version, config, converters, chain, policy, task_configs)
+    return SinkPipeline(entry.name, entry.version, config, converters, chain, policy, task_configs, storage=storage)
 
 
 class PipelineCache:
     """``(name, version) → SinkPipeline`` for one container; thread-safe for the local runtime."""
 
-    def __init__(self, registry: Registry | None = None) -> None:
+    def __init__(self, registry: Registry | None = None, storage: Callable[[str], TaskStorage] | None = None) -> None:
         self.registry = registry or Registry.default()
+        self.storage = storage
         self._pipelines: dict[str, SinkPipeline] = {}
         self._lock = threading.Lock()
 
@@ -185,7 +193,7 @@ class PipelineCache:
             if current is not None:
                 del self._pipelines[entry.name]
                 current.close()
-            pipeline = build_sink_pipeline(entry, self.registry)
+            pipeline = build_sink_pipeline(entry, self.registry, self.storage)
             self._pipelines[entry.name] = pipeline
             return pipeline
 

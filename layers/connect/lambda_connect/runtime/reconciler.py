@@ -29,8 +29,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from lambda_connect.api.connector import SinkTask
 from lambda_connect.api.errors import ConfigException, RetriableException
 
+from .connector_cache import build_sink_pipeline
 from .lambda_config import lambda_settings
 from .platform import (
     Platform,
@@ -42,6 +44,7 @@ from .platform import (
 )
 from .registry import Registry
 from .store import StatusEntry
+from .task_storage import task_storage_factory
 from .validation import ConnectorConfig, parse_connector_config
 
 __all__ = ["DEFAULT_POLL_INTERVAL_MS", "ReconcileResult", "Reconciler", "ReconcilerStore", "StatusEntry"]
@@ -130,7 +133,34 @@ class Reconciler:
     def reconcile_all(self) -> list[ReconcileResult]:
         """Every connector in the state table: the periodic re-scan that picks up new topics for
         ``topics.regex``, new sink function code, and any drift made outside lambda-connect."""
-        return [self.reconcile(name) for name in self.store.list_connectors()]
+        results = [self.reconcile(name) for name in self.store.list_connectors()]
+        self.idle_sinks([r.name for r in results if r.action == "ensured" and r.state == "RUNNING"])
+        return results
+
+    def idle_sinks(self, names: list[str]) -> None:
+        """Give each running sink connector whose task defers work (``SinkTask.idle``) a turn.
+
+        The rescan is the only thing that runs when a topic has gone quiet, so it is what
+        finishes work a task left for a later invocation (the Iceberg sink's pending files).
+        Other connectors cost one class lookup; a failure is logged and never fails the rescan.
+        """
+        storage = task_storage_factory(self.store)
+        for name in names:
+            entry = self.store.get_connector(name)
+            if entry is None or entry.target_state != "RUNNING":
+                continue
+            try:
+                cfg = parse_connector_config(entry.config, self.registry)
+                if cfg.type != "sink" or cfg.connector_class.task_class().idle is SinkTask.idle:
+                    continue
+                pipeline = build_sink_pipeline(entry, self.registry, storage)
+                try:
+                    task, _ = pipeline.task(0)
+                    task.idle()
+                finally:
+                    pipeline.close()
+            except Exception:
+                log.exception("idle work of sink connector %s failed", name)
 
     # -- delete ------------------------------------------------------------------------------
 

@@ -114,15 +114,17 @@ class Registry:
         for class_name, target in entries:
             self._targets.setdefault(class_name, target)
         self._classes: dict[str, type[Any]] = {}
-        claims: dict[str, set[str]] = {}
+        claims: dict[str, dict[str, None]] = {}
         for class_name in self._targets:
             for alias in (simple_name(class_name), pruned_name(class_name)):
                 if alias and alias != class_name:
-                    claims.setdefault(alias, set()).add(class_name)
+                    claims.setdefault(alias, {})[class_name] = None
+        # An alias is ambiguous only when its owners are different plugins: a plugin registered
+        # under an old and a new class name (Iceberg's io.tabular... and org.apache...) keeps it.
         self._aliases: dict[str, str] = {
             alias: next(iter(owners))
             for alias, owners in claims.items()
-            if len(owners) == 1 and alias not in self._targets
+            if len({self._targets[o] for o in owners}) == 1 and alias not in self._targets
         }
 
     @classmethod

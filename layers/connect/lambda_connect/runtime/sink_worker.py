@@ -48,6 +48,7 @@ from .connector_cache import ConnectorEntryLike, PipelineCache, SinkPipeline
 from .dlq import DeadLetterQueue, DlqTransport, consume_error, log_error
 from .errors import TOLERANCE_EXCEEDED, Stage, StageError
 from .registry import Registry
+from .task_storage import task_storage_factory
 from .subscription import Subscription
 from .topic_identity import TopicIdentities
 
@@ -217,7 +218,7 @@ class SinkWorker:
     ) -> None:
         self.connectors = connectors
         self.status = status
-        self.cache = cache or PipelineCache(registry)
+        self.cache = cache or PipelineCache(registry, storage=task_storage_factory(connectors))
         self.deadline_margin_ms = deadline_margin_ms
         self._sleep = sleep
         self._clock = clock

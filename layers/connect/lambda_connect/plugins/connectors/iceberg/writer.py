@@ -1,0 +1,465 @@
+"""One table's share of a batch: filter by the table's marks, fit the schema, write, commit.
+
+Order of work, and why:
+
+1. load (or create) the table and read its marks (``offsets``), plus the offsets of files
+   still pending in the state table: records below them are already written and are skipped;
+2. fit every remaining record to the table's schema (evolving it first when allowed) and
+   turn the rows into one Arrow table; a record that cannot be written is handed back as bad
+   *before* anything is written, so a failed batch leaves no snapshot;
+3. write the data files, then either commit them with the merged marks (interval 0, upsert)
+   or record them as pending (deferred commits).
+
+A commit that loses Iceberg's optimistic-concurrency race re-reads the table: if the winner
+already covered our records (a zombie invocation did the same batch) we are done; if it
+covered part of them we filter again and rewrite; else the same files are committed onto the
+new parent with freshly merged marks. Retries back off with jitter and stop at the
+invocation's budget as a ``RetriableException`` (the batch is redelivered, nothing is lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lambda_connect.api import ConfigException, ConnectException, DataException, RetriableException, SinkRecord
+
+from . import offsets as marks_
+from .catalog import create_table, load_table, no_retry, partition_spec
+from .config import IcebergSinkConfig, TableOptions
+from .pending import PendingEntry, decode_file, encode_file, table_prefix
+from .schema import EVOLVE, RowShapes, plain, rows_to_arrow, to_iceberg_schema
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+
+    from lambda_connect.api.storage import TaskStorage
+
+__all__ = ["TableBatch", "Shared"]
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+Reporter = Callable[[SinkRecord, BaseException], None]
+TP = tuple[str, int]
+
+
+@dataclass
+class Shared:
+    """What every table of a task shares: config, catalog, storage, per-table shape caches."""
+
+    config: IcebergSinkConfig
+    catalog: Catalog
+    connector: str
+    storage: TaskStorage | None
+    report: Reporter
+    shapes: dict[str, RowShapes] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def deferred(self) -> bool:
+        return self.config.commit_interval_ms > 0 and self.storage is not None
+
+
+@dataclass
+class _Item:
+    record: SinkRecord
+    tp: TP
+    offset: int
+    row: dict[str, Any] | None  # None: delete by key
+    key: tuple[Any, ...] | None = None
+
+
+class _Overlap(Exception):
+    """Another commit added some of our records meanwhile: filter again and rewrite."""
+
+
+class TableBatch:
+    """Writes ``records`` (already routed to ``name``) into that table."""
+
+    def __init__(self, shared: Shared, name: str, records: list[SinkRecord]) -> None:
+        self.s = shared
+        self.name = name
+        self.options: TableOptions = shared.config.options(name)
+        self.records = records
+        self.skipped_ids: set[int] = set()  # id() of records the table already holds
+        self.failed: set[int] = set()  # id() of records reported as bad
+        self.table: Table | None = None
+        self._files: list[Any] | None = None
+
+    # --- entry ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Steps 1 and 2 (see the module docstring): nothing is written yet."""
+        self.table = self._load()
+        self.items = self._fresh(self._existing_marks())
+
+    def commit(self) -> None:
+        """Step 3, with retries on conflicts."""
+        for attempt in range(MAX_ATTEMPTS):
+            if not self.items:
+                return
+            try:
+                if self.s.config.keyed:
+                    self._commit_keyed()
+                elif self.s.deferred:
+                    self._write_pending()
+                else:
+                    if self._files is None:
+                        self._files = self._write_files()
+                    self._commit_append(self._files)
+                return
+            except _Overlap:
+                log.info("table %s: a concurrent commit added some of this batch; filtering again", self.name)
+                self._files = None
+            except _Conflict:
+                pass
+            _sleep_backoff(self.s, attempt)
+            self.table = self._load()
+            self.items = self._fresh_items(self._existing_marks())
+        raise RetriableException(f"Iceberg table {self.name}: gave up after {MAX_ATTEMPTS} conflicting commits; "
+                                 "the batch is redelivered")
+
+    # --- step 1 ----------------------------------------------------------------------------
+    def _load(self) -> Table:
+        cfg = self.s.config
+        table = load_table(self.s.catalog, self.name)
+        if table is not None:
+            return table
+        if not cfg.auto_create:
+            raise ConnectException(f"Iceberg table {self.name} does not exist and "
+                                   "iceberg.tables.auto-create-enabled is false")
+        sample = next((r for r in self.records if isinstance(r.value, dict) or hasattr(r.value, "schema")), None)
+        if sample is None:
+            raise DataException(f"Cannot create Iceberg table {self.name}: the batch has no record value to take "
+                                "a schema from")
+        struct = self._shapes.struct_of(sample.value)
+        if cfg.force_optional:
+            struct = type(struct)(*[f.model_copy(update={"required": False}) for f in struct.fields])
+        schema = to_iceberg_schema(struct, self.options.id_columns)
+        spec = partition_spec(self.options.partition_by, schema, self.name)
+        log.info("creating Iceberg table %s", self.name)
+        return create_table(self.s.catalog, self.name, schema, spec, cfg.auto_create_props)
+
+    @property
+    def _shapes(self) -> RowShapes:
+        shapes = self.s.shapes.get(self.name)
+        if shapes is None:
+            shapes = self.s.shapes[self.name] = RowShapes()
+        return shapes
+
+    def _existing_marks(self) -> dict[TP, int]:
+        assert self.table is not None
+        marks, _ = marks_.read_marks(self.table.metadata, self.s.connector)
+        if self.s.deferred:
+            for entry in self._pending():
+                if not entry.covered_by(marks):
+                    marks = marks_.merge(marks, entry.ends)
+        return marks
+
+    def _pending(self) -> list[PendingEntry]:
+        assert self.s.storage is not None
+        return [PendingEntry.from_item(k, v) for k, v in self.s.storage.items(table_prefix(self.name)).items()]
+
+    # --- step 2 ----------------------------------------------------------------------------
+    def _fresh(self, marks: dict[TP, int]) -> list[_Item]:
+        """Records above the marks, fitted to the schema (evolving it when allowed)."""
+        assert self.table is not None
+        cfg = self.s.config
+        shapes = self._shapes
+        keyed = cfg.keyed
+        id_columns = self._id_columns() if keyed else ()
+        candidates: list[_Item] = []
+        evolve: dict[int, Any] = {}
+        schema = self.table.schema()
+        for record in self.records:
+            tp = (record.original_topic, record.original_kafka_partition)
+            offset = record.original_kafka_offset
+            if offset < marks.get(tp, 0):
+                self.skipped_ids.add(id(record))
+                continue
+            try:
+                item = self._item(record, tp, offset, id_columns) if keyed else None
+                if item is None:
+                    value = record.value
+                    if not isinstance(value, dict) and not hasattr(value, "schema"):
+                        raise DataException(f"value is {type(value).__name__}, not a struct or map: Iceberg rows "
+                                            "need named fields" if value is not None else
+                                            "a tombstone only deletes in upsert mode")
+                    item = _Item(record, tp, offset, plain(value))
+                if item.row is not None:
+                    struct = shapes.struct_of(record.value)
+                    if shapes.verdict(struct, schema) == EVOLVE and cfg.evolve:
+                        evolve.setdefault(id(struct), struct)
+            except DataException as e:
+                self._bad(record, e)
+                continue
+            candidates.append(item)
+        if evolve:
+            self._evolve(list(evolve.values()))
+        return self._convertible(candidates)
+
+    def _fresh_items(self, marks: dict[TP, int]) -> list[_Item]:
+        """After a lost race: the prepared items still above the (new) marks."""
+        kept = [i for i in self.items if i.offset >= marks.get(i.tp, 0)]
+        if len(kept) != len(self.items):
+            self.skipped_ids.update(id(i.record) for i in self.items if i.offset < marks.get(i.tp, 0))
+        return kept
+
+    def _id_columns(self) -> tuple[str, ...]:
+        assert self.table is not None
+        columns = self.options.id_columns
+        if not columns:
+            schema = self.table.schema()
+            columns = tuple(schema.find_column_name(i) or "" for i in schema.identifier_field_ids)
+        if not columns:
+            raise ConfigException(f"Iceberg table {self.name}: upsert and CDC need id columns "
+                                  "(iceberg.tables.default-id-columns or identifier fields of the table)")
+        return columns
+
+    def _item(self, record: SinkRecord, tp: TP, offset: int, id_columns: tuple[str, ...]) -> _Item:
+        value = record.value
+        if value is None:
+            return _Item(record, tp, offset, None, self._key_of(record.key, id_columns, record, "key"))
+        row = plain(value)
+        if not isinstance(row, dict):
+            raise DataException(f"value is {type(value).__name__}, not a struct or map")
+        op = ""
+        if self.s.config.cdc_field:
+            op = str(row.get(self.s.config.cdc_field) or "")[:1].upper()
+        key = tuple(row.get(c) for c in id_columns)
+        if any(k is None for k in key):
+            if op == "D":
+                return _Item(record, tp, offset, None, self._key_of(record.key, id_columns, record, "key"))
+            missing = [c for c, k in zip(id_columns, key, strict=True) if k is None]
+            raise DataException(f"id column(s) {', '.join(missing)} missing or null in the value")
+        return _Item(record, tp, offset, None if op == "D" else row, key)
+
+    @staticmethod
+    def _key_of(key: Any, id_columns: tuple[str, ...], record: SinkRecord, what: str) -> tuple[Any, ...]:
+        key = plain(key)
+        if isinstance(key, dict):
+            values = tuple(key.get(c) for c in id_columns)
+        elif key is not None and len(id_columns) == 1:
+            values = (key,)
+        else:
+            values = (None,)
+        if any(v is None for v in values):
+            raise DataException(f"a delete needs the id column(s) {', '.join(id_columns)} in the record {what}")
+        return values
+
+    def _evolve(self, structs: list[Any]) -> None:
+        from pyiceberg.exceptions import CommitFailedException
+        from pyiceberg.schema import Schema as IcebergSchema
+
+        for attempt in range(MAX_ATTEMPTS):
+            assert self.table is not None
+            try:
+                with self.table.update_schema() as update:
+                    for struct in structs:
+                        update.union_by_name(IcebergSchema(*[f.model_copy(update={"required": False})
+                                                             for f in struct.fields]))
+                log.info("evolved the schema of Iceberg table %s", self.name)
+                return
+            except CommitFailedException:
+                _sleep_backoff(self.s, attempt)
+                self.table = self._load()
+            except ValueError as e:  # pyiceberg refuses an incompatible change
+                raise ConnectException(f"Iceberg table {self.name}: cannot evolve the schema: {e}") from e
+        raise RetriableException(f"Iceberg table {self.name}: schema update kept conflicting")
+
+    def _convertible(self, items: list[_Item]) -> list[_Item]:
+        """Items whose rows Arrow accepts in the table schema; the others are reported bad."""
+        assert self.table is not None
+        schema = self.table.schema()
+        rows = [i.row for i in items if i.row is not None]
+        try:
+            self.arrow = rows_to_arrow(rows, schema)
+            return items
+        except Exception:  # find the culprits one by one (rare: only when something does not fit)
+            pass
+        good: list[_Item] = []
+        for item in items:
+            if item.row is not None:
+                try:
+                    rows_to_arrow([item.row], schema)
+                except Exception as e:
+                    self._bad(item.record, DataException(f"does not fit Iceberg table {self.name}: {e}"))
+                    continue
+            good.append(item)
+        self.arrow = rows_to_arrow([i.row for i in good if i.row is not None], schema)
+        return good
+
+    def _bad(self, record: SinkRecord, error: DataException) -> None:
+        self.failed.add(id(record))
+        self.s.report(record, error)
+
+    def _rebuild_arrow(self) -> None:
+        assert self.table is not None
+        self.arrow = rows_to_arrow([i.row for i in self.items if i.row is not None], self.table.schema())
+
+    # --- step 3 ----------------------------------------------------------------------------
+    def _ranges(self) -> dict[TP, tuple[int, int]]:
+        out: dict[TP, tuple[int, int]] = {}
+        for i in self.items:
+            low, high = out.get(i.tp, (i.offset, i.offset))
+            out[i.tp] = (min(low, i.offset), max(high, i.offset))
+        return {tp: (low, high + 1) for tp, (low, high) in out.items()}
+
+    def _props(self, marks: dict[TP, int], ranges: dict[TP, tuple[int, int]]) -> dict[str, str]:
+        merged = marks_.merge(marks, {tp: end for tp, (_, end) in ranges.items()})
+        return {marks_.summary_key(self.s.connector): marks_.encode(merged),
+                marks_.COMMIT_ID_KEY: str(uuid.uuid4())}
+
+    def _check_marks(self, table: Table, ranges: dict[TP, tuple[int, int]]) -> dict[TP, int] | None:
+        """Current marks, or None when they already cover all of ``ranges``; raises _Overlap on a part."""
+        marks, _ = marks_.read_marks(table.metadata, self.s.connector)
+        if all(marks.get(tp, 0) >= end for tp, (_, end) in ranges.items()):
+            return None
+        if any(marks.get(tp, 0) > start for tp, (start, _) in ranges.items()):
+            raise _Overlap
+        return marks
+
+    def _write_files(self) -> list[Any]:
+        from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+        assert self.table is not None
+        if len(self.items) != self.arrow.num_rows:
+            self._rebuild_arrow()
+        return list(_dataframe_to_data_files(table_metadata=self.table.metadata, df=self.arrow, io=self.table.io,
+                                             write_uuid=uuid.uuid4()))
+
+    def _commit_append(self, files: list[Any], extra: Iterable[PendingEntry] = ()) -> None:
+        from pyiceberg.exceptions import CommitFailedException
+
+        assert self.table is not None
+        ranges = self._ranges()
+        view = no_retry(self.table)
+        marks = self._check_marks(view, ranges)
+        if marks is None:
+            self.skipped_ids.update(id(i.record) for i in self.items)
+            self.items = []
+            return
+        tx = view.transaction()
+        with tx.update_snapshot(snapshot_properties=self._props(marks, ranges)).fast_append() as append:
+            for data_file in files:
+                append.append_data_file(data_file)
+        try:
+            tx.commit_transaction()
+        except CommitFailedException as e:
+            raise _Conflict from e
+        self.items = []
+
+    def _commit_keyed(self) -> None:
+        """Upsert/CDC: delete every key of the batch and append the surviving rows, one transaction."""
+        from pyiceberg.exceptions import CommitFailedException
+
+        assert self.table is not None
+        ranges = self._ranges()
+        view = no_retry(self.table)
+        marks = self._check_marks(view, ranges)
+        if marks is None:
+            self.skipped_ids.update(id(i.record) for i in self.items)
+            self.items = []
+            return
+        id_columns = self._id_columns()
+        last: dict[tuple[Any, ...], _Item] = {}
+        for item in self.items:  # the last change of a key in the batch wins
+            assert item.key is not None
+            last.pop(item.key, None)
+            last[item.key] = item
+        rows = [i.row for i in last.values() if i.row is not None]
+        props = self._props(marks, ranges)
+        tx = view.transaction()
+        if view.current_snapshot() is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "did not match any records" is expected for new keys
+                tx.delete(_key_filter(id_columns, list(last)), snapshot_properties=props)
+        if rows:
+            tx.append(rows_to_arrow(rows, view.schema()), snapshot_properties=props)
+        try:
+            tx.commit_transaction()
+        except CommitFailedException as e:
+            raise _Conflict from e
+        self.items = []
+
+    # --- deferred commits -------------------------------------------------------------------
+    def _write_pending(self) -> None:
+        assert self.table is not None and self.s.storage is not None
+        files = self._write_files()
+        entry = PendingEntry(f"{table_prefix(self.name)}{uuid.uuid4()}", self.name, self._ranges(),
+                             [encode_file(f, self.table) for f in files], int(self.s.clock() * 1000))
+        self.s.storage.put(entry.key, entry.to_item())
+        self.items = []
+        commit_pending(self.s, self.name, self.table)
+
+
+class _Conflict(Exception):
+    """The catalog refused the commit: someone else committed first."""
+
+
+def _key_filter(columns: tuple[str, ...], keys: list[tuple[Any, ...]]) -> Any:
+    from pyiceberg.expressions import And, EqualTo, In, Or
+
+    if len(columns) == 1:
+        return In(columns[0], {k[0] for k in keys})
+    terms = [And(*[EqualTo(c, v) for c, v in zip(columns, k, strict=True)]) for k in keys]
+    return terms[0] if len(terms) == 1 else Or(*terms)
+
+
+def _due(shared: Shared, table: Table, entries: list[PendingEntry]) -> bool:
+    _, snapshot = marks_.read_marks(table.metadata, shared.connector)
+    last_ms = snapshot.timestamp_ms if snapshot is not None else min(e.created_ms for e in entries)
+    return shared.clock() * 1000 - last_ms >= shared.config.commit_interval_ms
+
+
+def commit_pending(shared: Shared, name: str, table: Table | None = None, *, force: bool = False) -> int:
+    """Commit the pending files of ``name`` if the interval has passed (or ``force``): one
+    snapshot for all of them. Returns how many entries were committed."""
+    from pyiceberg.exceptions import CommitFailedException
+
+    assert shared.storage is not None
+    for attempt in range(MAX_ATTEMPTS):
+        table = table if table is not None else load_table(shared.catalog, name)
+        if table is None:
+            return 0
+        entries = sorted((PendingEntry.from_item(k, v) for k, v in shared.storage.items(table_prefix(name)).items()),
+                         key=lambda e: e.created_ms)
+        if not entries or not (force or _due(shared, table, entries)):
+            return 0
+        view = no_retry(table)
+        marks, _ = marks_.read_marks(view.metadata, shared.connector)
+        done = [e for e in entries if e.covered_by(marks)]
+        todo = [e for e in entries if not e.covered_by(marks)]
+        if todo:
+            merged = marks_.merge(marks, *[e.ends for e in todo])
+            props = {marks_.summary_key(shared.connector): marks_.encode(merged),
+                     marks_.COMMIT_ID_KEY: str(uuid.uuid4())}
+            tx = view.transaction()
+            with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
+                for entry in todo:
+                    for item in entry.files:
+                        append.append_data_file(decode_file(item, view))
+            try:
+                tx.commit_transaction()
+            except CommitFailedException:
+                _sleep_backoff(shared, attempt)
+                table = None
+                continue
+            log.info("Iceberg table %s: committed %d pending file set(s) in one snapshot", name, len(todo))
+        shared.storage.delete([e.key for e in done + todo])
+        return len(todo)
+    raise RetriableException(f"Iceberg table {name}: pending files kept conflicting; they stay pending")
+
+
+def _sleep_backoff(shared: Shared, attempt: int) -> None:
+    shared.sleep(min(0.05 * 2 ** attempt, 2.0) * (0.5 + random.random()))
+
+

@@ -107,4 +107,8 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "lambda_connect.plugins.connectors.rabbitmq.sink:RabbitMQSinkConnector",
     ),
     ("com.redis.kafka.connect.RedisSinkConnector", "lambda_connect.plugins.connectors.redis.sink:RedisSinkConnector"),
+    (
+        "io.debezium.connector.postgresql.PostgresConnector",
+        "lambda_connect.plugins.connectors.cdc.postgres.connector:PostgresConnector",
+    ),
 )

@@ -1,0 +1,391 @@
+"""What the CDC sources share: Debezium's change-event shapes, filters, common keys, and the
+bookkeeping that turns Kafka's acknowledgements into a position the database may forget.
+
+Event shapes (Debezium's, so its consumers and the JDBC sink read our topics unchanged):
+
+* key: a struct of the primary-key columns, schema ``<topic>.Key``; null for a table without one;
+* value: the envelope ``before, after, source, transaction, op, ts_ms, ts_us, ts_ns`` (schema
+  ``<topic>.Envelope``, version 2), ``before``/``after`` of schema ``<topic>.Value``; ``op`` is
+  ``r`` (snapshot read), ``c``, ``u``, ``d`` or ``t``; ``source.snapshot`` is a string enum;
+* a delete is followed by a tombstone (same key, null value) unless ``tombstones.on.delete=false``;
+  an update that changes the key becomes a delete of the old key (header ``__debezium.newkey``),
+  its tombstone, and a create of the new key (header ``__debezium.oldkey``).
+
+Confirming: a task returns records in change order and learns, through ``commit_record``, which
+Kafka acknowledged. :class:`AckTracker` keeps the order and a list of *release points* — "once the
+first N records are acknowledged, the log may be released up to position P" — so ``commit`` can
+tell the database exactly how far it may discard its log, and no further.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lambda_connect.api import ConfigDef, ConfigKey, ConfigType, Importance, Schema, SourceRecord, Struct, Type
+from lambda_connect.api.config import CaseInsensitiveValidString, Range
+from lambda_connect.api.errors import ConfigException
+from lambda_connect.api.records import Header
+
+__all__ = [
+    "COMMON_KEYS",
+    "CONNECTOR_VERSION",
+    "AckTracker",
+    "ChangeEmitter",
+    "TableFilter",
+    "TableShape",
+    "envelope_schema",
+    "parse_skipped",
+    "snapshot_mode",
+    "source_schema",
+    "topic_safe",
+]
+
+#: ``source.version`` of our events (Debezium puts its own release there; we put ours).
+CONNECTOR_VERSION = "0.1.0-lambda-connect"
+
+_SNAPSHOT_ENUM = Schema(
+    Type.STRING, optional=True, default="false", name="io.debezium.data.Enum", version=1,
+    parameters={"allowed": "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},
+)
+_S = Schema(Type.STRING)
+_OS = Schema(Type.STRING, optional=True)
+_I64 = Schema(Type.INT64)
+_OI64 = Schema(Type.INT64, optional=True)
+_I32 = Schema(Type.INT32)
+
+_COMMON_SOURCE = [("version", _S), ("connector", _S), ("name", _S), ("ts_ms", _I64), ("snapshot", _SNAPSHOT_ENUM),
+                  ("db", _S), ("sequence", _OS), ("ts_us", _OI64), ("ts_ns", _OI64)]
+_SOURCE_TAIL = {
+    "postgresql": [("schema", _S), ("table", _S), ("txId", _OI64), ("lsn", _OI64), ("xmin", _OI64),
+                   ("origin", _OS), ("origin_lsn", _OI64)],
+    "mysql": [("table", _OS), ("server_id", _I64), ("gtid", _OS), ("file", _S), ("pos", _I64), ("row", _I32),
+              ("thread", _OI64), ("query", _OS)],
+}
+_SOURCE_TAIL["mariadb"] = _SOURCE_TAIL["mysql"]
+
+TRANSACTION_SCHEMA = Schema.struct(
+    [("id", _S), ("total_order", _I64), ("data_collection_order", _I64)],
+    optional=True, name="event.block", version=1,
+)
+
+
+def source_schema(connector: str) -> Schema:
+    """The ``source`` block of ``connector`` (``postgresql``, ``mysql`` or ``mariadb``)."""
+    return Schema.struct(_COMMON_SOURCE + _SOURCE_TAIL[connector], name=f"io.debezium.connector.{connector}.Source")
+
+
+def envelope_schema(topic: str, value: Schema, source: Schema) -> Schema:
+    return Schema.struct(
+        [("before", value), ("after", value), ("source", source), ("transaction", TRANSACTION_SCHEMA),
+         ("op", _S), ("ts_ms", _OI64), ("ts_us", _OI64), ("ts_ns", _OI64)],
+        name=f"{topic}.Envelope", version=2,
+    )
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def topic_safe(name: str) -> str:
+    """Topic and schema names keep letters, digits, ``_``, ``.`` and ``-``; anything else becomes ``_``."""
+    return _UNSAFE.sub("_", name)
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+_CONN, _FILTER, _EVENTS, _SNAP = "Connection", "Filters", "Events", "Snapshot"
+SNAPSHOT_MODES = ("initial", "initial_only", "no_data", "never", "when_needed")
+SKIPPABLE = ("c", "u", "d", "t")
+
+COMMON_KEYS = ConfigDef(
+    ConfigKey(name="database.hostname", type=ConfigType.STRING, importance=Importance.HIGH, group=_CONN,
+              doc="Host name or address of the database server."),
+    ConfigKey(name="database.user", type=ConfigType.STRING, importance=Importance.HIGH, group=_CONN,
+              doc="Database user the connector logs in as (it needs replication rights)."),
+    ConfigKey(name="database.password", type=ConfigType.PASSWORD, default=None, importance=Importance.HIGH,
+              group=_CONN, doc="Password of database.user; give a ${provider:...} reference rather than the secret."),
+    ConfigKey(name="topic.prefix", type=ConfigType.STRING, importance=Importance.HIGH, group=_EVENTS,
+              doc="First part of every topic name and the logical name of this server in events and offsets. "
+                  "Keep it stable: the committed position is stored under it."),
+    ConfigKey(name="table.include.list", type=ConfigType.LIST, default="", group=_FILTER,
+              doc="Regular expressions matched against whole qualified table names; only matching tables are "
+                  "captured. Empty: every table."),
+    ConfigKey(name="table.exclude.list", type=ConfigType.LIST, default="", group=_FILTER,
+              doc="Regular expressions of qualified table names that are never captured."),
+    ConfigKey(name="column.include.list", type=ConfigType.LIST, default="", group=_FILTER,
+              doc="Regular expressions matched against qualified column names (table name + '.' + column); "
+                  "only matching columns appear in events. Key columns always stay."),
+    ConfigKey(name="column.exclude.list", type=ConfigType.LIST, default="", group=_FILTER,
+              doc="Regular expressions of qualified column names left out of events."),
+    ConfigKey(name="snapshot.mode", type=ConfigType.STRING, default="initial", group=_SNAP,
+              validator=CaseInsensitiveValidString(*SNAPSHOT_MODES, "always"),
+              doc="initial: copy the existing rows first, then stream; initial_only: copy and stop; no_data "
+                  "(old name never): stream changes only; when_needed: copy again whenever the stored position "
+                  "can no longer be resumed."),
+    ConfigKey(name="snapshot.fetch.size", type=ConfigType.INT, default=10240, validator=Range.at_least(1),
+              group=_SNAP, doc="Rows the snapshot reads per chunk, in primary-key order; a chunk is the unit a "
+                               "tick finishes before it may stop."),
+    ConfigKey(name="incremental.snapshot.chunk.size", type=ConfigType.INT, default=None, group=_SNAP,
+              importance=Importance.LOW, doc="Rows per snapshot chunk; overrides snapshot.fetch.size when set."),
+    ConfigKey(name="tombstones.on.delete", type=ConfigType.BOOLEAN, default=True, group=_EVENTS,
+              doc="Follow every delete event by a tombstone (same key, null value) so compacted topics "
+                  "forget the row."),
+    ConfigKey(name="skipped.operations", type=ConfigType.LIST, default="t", group=_EVENTS,
+              doc="Operations not published: any of c (insert), u (update), d (delete), t (truncate), or "
+                  "none to publish all."),
+    ConfigKey(name="decimal.handling.mode", type=ConfigType.STRING, default="precise", group=_EVENTS,
+              validator=CaseInsensitiveValidString("precise", "double", "string"),
+              doc="Exact decimals as Connect Decimal (precise), as double, or as their text (string)."),
+    ConfigKey(name="time.precision.mode", type=ConfigType.STRING, default="adaptive", group=_EVENTS,
+              validator=CaseInsensitiveValidString("adaptive", "adaptive_time_microseconds", "connect"),
+              doc="adaptive: epoch-based integers whose unit follows the column's precision (io.debezium.time.*); "
+                  "adaptive_time_microseconds: the same with TIME always in microseconds; connect: Kafka "
+                  "Connect's Date/Time/Timestamp (milliseconds)."),
+    ConfigKey(name="binary.handling.mode", type=ConfigType.STRING, default="bytes", group=_EVENTS,
+              validator=CaseInsensitiveValidString("bytes", "base64", "base64-url-safe", "hex"),
+              doc="Binary columns as bytes, or as base64, URL-safe base64 or hex text."),
+    ConfigKey(name="heartbeat.interval.ms", type=ConfigType.INT, default=0, validator=Range.at_least(0),
+              group=_EVENTS, doc="When above 0, at most this often a heartbeat record carrying the current "
+                                 "position goes to the heartbeat topic, so the position is stored even when no "
+                                 "captured table changes. 0: no heartbeats."),
+    ConfigKey(name="heartbeat.action.query", type=ConfigType.STRING, default=None, group=_EVENTS,
+              importance=Importance.LOW, doc="A statement run in the captured database with each heartbeat "
+                                             "(for example an update of a small table), so the log moves."),
+    ConfigKey(name="topic.heartbeat.prefix", type=ConfigType.STRING, default="__debezium-heartbeat", group=_EVENTS,
+              importance=Importance.LOW, doc="Heartbeats go to <this>.<topic.prefix>."),
+    ConfigKey(name="provide.transaction.metadata", type=ConfigType.BOOLEAN, default=False, group=_EVENTS,
+              importance=Importance.LOW, doc="Accepted; transaction boundary events are not produced yet."),
+    ConfigKey(name="signal.data.collection", type=ConfigType.STRING, default=None, group=_SNAP,
+              importance=Importance.LOW, doc="Accepted; ad hoc snapshots through a signal table are not "
+                                             "supported yet."),
+    ConfigKey(name="max.batch.size", type=ConfigType.INT, default=2048, validator=Range.at_least(1), group=_EVENTS,
+              importance=Importance.LOW, doc="Most records one poll returns."),
+)
+
+
+def snapshot_mode(config: Mapping[str, Any]) -> str:
+    mode = str(config["snapshot.mode"]).strip().lower()
+    if mode == "never":
+        return "no_data"
+    if mode == "always":
+        raise ConfigException.for_key(
+            "snapshot.mode", "always",
+            "A scheduled task starts on every tick, so a snapshot at every start would copy the tables each time. "
+            "Use initial, initial_only, no_data or when_needed.")
+    return mode
+
+
+def parse_skipped(values: Sequence[str]) -> frozenset[str]:
+    ops = {v.strip().lower() for v in values if v.strip()}
+    if "none" in ops:
+        if len(ops) > 1:
+            raise ConfigException.for_key("skipped.operations", ",".join(values),
+                                          "'none' cannot be combined with other operations")
+        return frozenset()
+    unknown = ops - set(SKIPPABLE)
+    if unknown:
+        raise ConfigException.for_key("skipped.operations", ",".join(values),
+                                      f"unknown operation(s) {sorted(unknown)}: use c, u, d, t or none")
+    return frozenset(ops)
+
+
+def _patterns(key: str, values: Sequence[str]) -> list[re.Pattern[str]]:
+    out = []
+    for v in values:
+        try:
+            out.append(re.compile(v.strip(), re.IGNORECASE))
+        except re.error as e:
+            raise ConfigException.for_key(key, v, f"not a regular expression: {e}") from e
+    return out
+
+
+class TableFilter:
+    """``table.include/exclude.list`` and ``column.include/exclude.list``: whole-name regex matches."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.tables_in = _patterns("table.include.list", config["table.include.list"])
+        self.tables_out = _patterns("table.exclude.list", config["table.exclude.list"])
+        self.cols_in = _patterns("column.include.list", config["column.include.list"])
+        self.cols_out = _patterns("column.exclude.list", config["column.exclude.list"])
+
+    def table(self, qualified: str) -> bool:
+        if self.tables_in and not any(p.fullmatch(qualified) for p in self.tables_in):
+            return False
+        return not any(p.fullmatch(qualified) for p in self.tables_out)
+
+    def column(self, qualified_table: str, column: str) -> bool:
+        name = f"{qualified_table}.{column}"
+        if self.cols_in and not any(p.fullmatch(name) for p in self.cols_in):
+            return False
+        return not any(p.fullmatch(name) for p in self.cols_out)
+
+
+# --- events ----------------------------------------------------------------------------------
+
+Convert = Callable[[Any], Any] | None
+
+
+@dataclass
+class TableShape:
+    """How the rows of one table become Connect values: the kept columns (positions in the raw
+    row, converters) and the key, value and envelope schemas."""
+
+    schema_or_db: str
+    table: str
+    topic: str
+    positions: list[int]  # raw row index of each kept column
+    converters: list[Convert]
+    key_positions: list[int]  # raw row index of each key column
+    key_converters: list[Convert]
+    key_schema: Schema | None
+    value_schema: Schema
+    envelope: Schema
+
+    def value(self, raw: Sequence[Any], placeholder: Callable[[int], Any] | None = None) -> Struct:
+        out = []
+        for i, conv in zip(self.positions, self.converters):
+            v = raw[i]
+            if v is not None and conv is not None:
+                v = conv(v)
+            out.append(v)
+        return Struct.from_values(self.value_schema, out)
+
+    def key(self, raw: Sequence[Any]) -> Struct | None:
+        if self.key_schema is None:
+            return None
+        out = []
+        for i, conv in zip(self.key_positions, self.key_converters):
+            v = raw[i]
+            if v is not None and conv is not None:
+                v = conv(v)
+            out.append(v)
+        return Struct.from_values(self.key_schema, out)
+
+
+def build_shape(prefix: str, schema_or_db: str, table: str, columns: Sequence[tuple[str, Schema, Convert]],
+                key_columns: Sequence[str], keep: Callable[[str], bool], source: Schema) -> TableShape:
+    """``columns``: every column of the raw row in order, as (name, value schema, converter)."""
+    topic = topic_safe(f"{prefix}.{schema_or_db}.{table}")
+    kept = [i for i, (name, _s, _c) in enumerate(columns) if name in key_columns or keep(name)]
+    value_schema = Schema.struct([(columns[i][0], columns[i][1]) for i in kept], optional=True, name=f"{topic}.Value")
+    by_name = {c[0]: i for i, c in enumerate(columns)}
+    key_pos = [by_name[k] for k in key_columns if k in by_name]
+    key_schema = None
+    if key_pos:
+        key_schema = Schema.struct([(columns[i][0], columns[i][1].copy(optional=False, default=None))
+                                    for i in key_pos], name=f"{topic}.Key")
+    return TableShape(schema_or_db, table, topic, kept, [columns[i][2] for i in kept], key_pos,
+                      [columns[i][2] for i in key_pos], key_schema, value_schema,
+                      envelope_schema(topic, value_schema, source))
+
+
+class ChangeEmitter:
+    """Builds the records of one change (event, tombstone, key-change trio) in Debezium's shape."""
+
+    def __init__(self, partition: Mapping[str, Any], tombstones: bool, skipped: frozenset[str]) -> None:
+        self.partition = dict(partition)
+        self.tombstones = tombstones
+        self.skipped = skipped
+
+    def records(self, shape: TableShape, op: str, before: Struct | None, after: Struct | None, source: Struct,
+                key: Struct | None, old_key: Struct | None, offset_before: Mapping[str, Any] | None,
+                offset: Mapping[str, Any]) -> list[SourceRecord]:
+        """The records of one change. All but the last carry ``offset_before`` (the position
+        before this change), so a resume after a partial acknowledgement replays the whole change."""
+        if op in self.skipped:
+            return []
+        now_ns = time.time_ns()
+        out: list[SourceRecord] = []
+        if op == "u" and old_key is not None and key is not None and old_key != key:
+            d = self._envelope(shape, "d", before, None, source, now_ns)
+            c = self._envelope(shape, "c", None, after, source, now_ns)
+            new_key_header = Header("__debezium.newkey", key, shape.key_schema)
+            old_key_header = Header("__debezium.oldkey", old_key, shape.key_schema)
+            out.append(SourceRecord(self.partition, offset_before, shape.topic, None, shape.key_schema, old_key,
+                                    shape.envelope, d, headers=[new_key_header]))
+            if self.tombstones:
+                out.append(SourceRecord(self.partition, offset_before, shape.topic, None, shape.key_schema, old_key,
+                                        None, None))
+            out.append(SourceRecord(self.partition, offset, shape.topic, None, shape.key_schema, key, shape.envelope,
+                                    c, headers=[old_key_header]))
+            return out
+        value = self._envelope(shape, op, before, after, source, now_ns)
+        if op == "d" and self.tombstones and key is not None:
+            out.append(SourceRecord(self.partition, offset_before, shape.topic, None, shape.key_schema, key,
+                                    shape.envelope, value))
+            out.append(SourceRecord(self.partition, offset, shape.topic, None, shape.key_schema, key, None, None))
+            return out
+        out.append(SourceRecord(self.partition, offset, shape.topic, None, shape.key_schema, key, shape.envelope,
+                                value))
+        return out
+
+    @staticmethod
+    def _envelope(shape: TableShape, op: str, before: Struct | None, after: Struct | None, source: Struct,
+                  now_ns: int) -> Struct:
+        return Struct.from_values(shape.envelope, [before, after, source, None, op, now_ns // 1_000_000,
+                                                   now_ns // 1_000, now_ns])
+
+
+# --- acknowledgements ------------------------------------------------------------------------
+
+
+class AckTracker:
+    """Which prefix of the returned records Kafka acknowledged, and how far that lets the log go.
+
+    ``submit`` numbers records in the order ``poll`` returned them; ``acked`` marks one (from
+    ``commit_record``); ``release_point(n, position)`` says that once the first ``n`` records
+    are acknowledged, everything up to ``position`` may be discarded. ``releasable`` gives the
+    furthest such position. Records the runtime skipped without telling the task (a tolerated
+    error) hold the prefix back: the log is then kept longer, never released too early.
+    """
+
+    def __init__(self) -> None:
+        self._seq: dict[int, int] = {}  # id(record) -> number
+        self._alive: dict[int, SourceRecord] = {}  # keeps ids stable while unacknowledged
+        self.submitted = 0
+        self.done = 0
+        self._early: set[int] = set()
+        self._points: deque[tuple[int, Any]] = deque()
+
+    def submit(self, records: Iterable[SourceRecord]) -> None:
+        for r in records:
+            self._seq[id(r)] = self.submitted
+            self._alive[id(r)] = r
+            self.submitted += 1
+
+    def acked(self, record: SourceRecord) -> None:
+        seq = self._seq.pop(id(record), None)
+        if seq is None:
+            return
+        del self._alive[id(record)]
+        if seq == self.done:
+            self.done += 1
+            early = self._early
+            while self.done in early:
+                early.discard(self.done)
+                self.done += 1
+        else:
+            self._early.add(seq)
+
+    def release_point(self, position: Any) -> None:
+        """Everything submitted so far, once acknowledged, lets the log go up to ``position``."""
+        points = self._points
+        if points and points[-1][0] == self.submitted:
+            points[-1] = (self.submitted, position)
+        else:
+            points.append((self.submitted, position))
+
+    def releasable(self) -> Any:
+        """The furthest position whose records are all acknowledged (None if none is new)."""
+        found = None
+        points = self._points
+        while points and points[0][0] <= self.done:
+            found = points.popleft()[1]
+        return found
+
+    def all_acked(self) -> bool:
+        return self.done == self.submitted

@@ -1,0 +1,691 @@
+"""``io.debezium.connector.postgresql.PostgresConnector``: PostgreSQL changes through a logical
+replication slot and pgoutput, as Debezium's change events, one scheduled tick at a time.
+
+A tick (one task invocation):
+
+1. ``start`` connects twice — a *read* connection that holds the cursor over the slot and a
+   *control* connection (autocommit) for the catalog, watermarks and confirming — checks
+   ``wal_level``, creates the publication and slot when asked to, and fixes the end of this
+   tick's read: the server's current WAL position (``upto_lsn``). Changes committed later wait
+   for the next tick, so a busy database cannot keep one invocation reading forever.
+2. ``poll`` reads the slot with ``pg_logical_slot_peek_binary_changes`` through a server-side
+   cursor (bounded client memory), at most ``slot.read.max.changes`` changes per call (PostgreSQL
+   stops at the first commit past that count), and turns pgoutput messages into records. Peeking
+   confirms nothing.
+3. ``commit`` — called by the runtime after the offsets of acknowledged records are stored —
+   confirms the slot (``pg_replication_slot_advance``) up to the last transaction whose records
+   Kafka acknowledged, or up to the end of the read when the rest held nothing captured, so an
+   idle table does not pin WAL.
+
+Offsets (partition ``{"server": topic.prefix}``): ``lsn_commit`` is the end of the last
+transaction fully published; ``txId``, ``lsn_proc`` and ``lsn_events_processed`` locate the last
+published change inside a transaction (several changes can share an LSN). A tick that stopped
+in the middle of a transaction re-reads it and skips what was already published. Because the
+slot is confirmed only after the offsets are stored, a crash in between replays changes
+(at least once); nothing is skipped.
+
+Snapshots (``snapshot.mode=initial``): tables are copied in primary-key chunks, each bracketed by
+two logical-message watermarks written into the WAL; a streamed change to a key of the chunk
+between the watermarks replaces that key's snapshot row, so no key goes back in time. Progress is
+part of the offset, so a snapshot spans as many ticks as it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from lambda_connect.api import (
+    ConfigDef,
+    ConfigException,
+    ConfigKey,
+    ConfigType,
+    ConfigValue,
+    ConnectException,
+    Importance,
+    Schema,
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+    Struct,
+    Task,
+    Type,
+)
+from lambda_connect.api.config import CaseInsensitiveValidString, Range, ValidString
+
+from ..common import (
+    COMMON_KEYS,
+    CONNECTOR_VERSION,
+    AckTracker,
+    ChangeEmitter,
+    TableFilter,
+    TableShape,
+    build_shape,
+    parse_skipped,
+    snapshot_mode,
+    source_schema,
+    topic_safe,
+)
+from . import pgoutput
+from . import slot as slots
+from .types import Modes, column_type
+
+__all__ = ["PostgresConnector", "PostgresTask"]
+
+log = logging.getLogger(__name__)
+
+WATERMARK_PREFIX = "lambda-connect.watermark"
+PLACEHOLDER_DEFAULT = "__debezium_unavailable_value"
+_PG = "PostgreSQL"
+
+CONFIG_DEF = COMMON_KEYS + ConfigDef(
+    ConfigKey(name="database.port", type=ConfigType.INT, default=5432, validator=Range.between(1, 65535),
+              group="Connection", doc="Port of the PostgreSQL server."),
+    ConfigKey(name="database.dbname", type=ConfigType.STRING, importance=Importance.HIGH, group="Connection",
+              doc="Database whose changes are captured (a slot belongs to one database)."),
+    ConfigKey(name="database.sslmode", type=ConfigType.STRING, default="prefer", group="Connection",
+              validator=ValidString("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+              doc="libpq sslmode of the connections."),
+    ConfigKey(name="plugin.name", type=ConfigType.STRING, default="pgoutput", group=_PG,
+              validator=CaseInsensitiveValidString("pgoutput"),
+              doc="Logical decoding output plugin. Only pgoutput, which every PostgreSQL since 10 has built in, "
+                  "is read."),
+    ConfigKey(name="slot.name", type=ConfigType.STRING, default="debezium", group=_PG,
+              doc="Logical replication slot the connector reads; created when missing."),
+    ConfigKey(name="slot.drop.on.stop", type=ConfigType.BOOLEAN, default=False, group=_PG,
+              doc="Drop the slot when a task stops. A scheduled task stops after every tick, so changes made "
+                  "between ticks are then lost: meant for tests and throwaway setups only."),
+    ConfigKey(name="publication.name", type=ConfigType.STRING, default="dbz_publication", group=_PG,
+              doc="Publication that chooses the tables pgoutput sends."),
+    ConfigKey(name="publication.autocreate.mode", type=ConfigType.STRING, default="all_tables", group=_PG,
+              validator=CaseInsensitiveValidString("all_tables", "disabled", "filtered", "no_tables"),
+              doc="all_tables: create the publication FOR ALL TABLES when missing (needs a superuser); filtered: "
+                  "create it for the tables the filters select and re-point it at every start; no_tables: create "
+                  "it empty; disabled: it must exist."),
+    ConfigKey(name="slot.read.max.changes", type=ConfigType.INT, default=100000, validator=Range.at_least(1),
+              group=_PG, importance=Importance.LOW,
+              doc="Changes one read of the slot asks for; PostgreSQL finishes the transaction that crosses "
+                  "the count. Reads repeat until the end of the tick's range."),
+    ConfigKey(name="unavailable.value.placeholder", type=ConfigType.STRING, default=PLACEHOLDER_DEFAULT,
+              group=_PG, importance=Importance.LOW,
+              doc="Stands for an unchanged TOASTed value that the change does not carry."),
+)
+
+
+class PostgresConnector(SourceConnector):
+    """Streams inserts, updates, deletes (and, when asked, truncates) of PostgreSQL tables."""
+
+    name: ClassVar[str] = "io.debezium.connector.postgresql.PostgresConnector"
+    version: ClassVar[str | None] = CONNECTOR_VERSION
+    config_def: ClassVar[ConfigDef] = CONFIG_DEF
+
+    @classmethod
+    def task_class(cls) -> type[Task]:
+        return PostgresTask
+
+    @classmethod
+    def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
+        out: dict[str, ConfigValue] = {}
+        try:
+            cfg = CONFIG_DEF.parse(props)
+            snapshot_mode(cfg)
+            parse_skipped(cfg["skipped.operations"])
+            TableFilter(cfg)
+        except ConfigException as e:
+            for key, errors in (getattr(e, "errors", None) or {}).items():
+                out[key] = ConfigValue(key, props.get(key), errors=list(errors))
+            if not out:
+                out["connector.class"] = ConfigValue("connector.class", props.get("connector.class"),
+                                                     errors=[str(e)])
+        return out
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """One slot is read by one reader: always a single task."""
+        return [dict(self.props)]
+
+    def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
+        return True
+
+
+class _Relation:
+    """A relation from a Relation message: the raw columns and, when captured, its shape."""
+
+    __slots__ = ("captured", "name", "raw_columns", "shape", "toast_fill")
+
+    def __init__(self, name: str, captured: bool, shape: TableShape | None, raw_columns: list[str],
+                 toast_fill: list[Any]) -> None:
+        self.name = name
+        self.captured = captured
+        self.shape = shape
+        self.raw_columns = raw_columns
+        self.toast_fill = toast_fill
+
+
+class _Chunk:
+    """One snapshot chunk between its watermarks: rows by raw key, until the high mark is read."""
+
+    def __init__(self, mark: str, table: str, rows: dict[tuple, list], last_key: list | None, full: bool) -> None:
+        self.mark = mark
+        self.table = table
+        self.rows = rows
+        self.last_key = last_key
+        self.full = full  # as many rows as asked for: more may follow
+        self.window_open = False
+
+
+class PostgresTask(SourceTask):
+    """Reads one slot for one tick; see the module docstring."""
+
+    def start(self, props: Mapping[str, str]) -> None:
+        problems = PostgresConnector.validate(props)
+        if problems:
+            raise ConfigException(errors={k: v.errors for k, v in problems.items()})
+        cfg = CONFIG_DEF.parse(props)
+        self._cfg = cfg
+        self._prefix = cfg["topic.prefix"]
+        self._slot = cfg["slot.name"]
+        self._publication = cfg["publication.name"]
+        self._filter = TableFilter(cfg)
+        self._modes = Modes(cfg["decimal.handling.mode"].lower(), cfg["time.precision.mode"].lower(),
+                            cfg["binary.handling.mode"].lower())
+        self._batch = cfg["max.batch.size"]
+        self._read_max = cfg["slot.read.max.changes"]
+        self._placeholder = cfg["unavailable.value.placeholder"]
+        self._partition = {"server": self._prefix}
+        self._emitter = ChangeEmitter(self._partition, cfg["tombstones.on.delete"],
+                                      parse_skipped(cfg["skipped.operations"]))
+        self._source_schema = source_schema("postgresql")
+        self._tracker = AckTracker()
+        self._relations: dict[int, _Relation] = {}
+        self._cursor: Any = None
+        self._prefetched: list | None = None
+        self._read_done = False
+        self._read_rows = 0
+        self._read_limit = cfg["slot.read.max.changes"]
+        self._pending: deque[SourceRecord] = deque()
+        self._chunk: _Chunk | None = None
+        self._tx: pgoutput.Begin | None = None
+        self._skip_tx = False
+        self._skip_upto: tuple[int, int] | None = None
+        self._lsn_count = (0, 0)
+        self._busy = False
+        self._heartbeat_ms = cfg["heartbeat.interval.ms"]
+        self._heartbeat_sent = False
+        self._ctl = slots.connect(cfg, autocommit=True)
+        self._conn: Any = None
+        try:
+            self._db = self._ctl.execute("SELECT current_database()").fetchone()[0]
+            slots.check_server(self._ctl)
+            self._prepare_server(cfg)
+        except BaseException:
+            self.stop()
+            raise
+
+    # --- setup --------------------------------------------------------------------------
+    def _prepare_server(self, cfg: Mapping[str, Any]) -> None:
+        mode = cfg["publication.autocreate.mode"].lower()
+        captured = self._captured_tables()
+        slots.ensure_publication(self._ctl, self._publication, mode, captured)
+        state = slots.ensure_slot(self._ctl, self._slot)
+        stored = self._stored_offset()
+        snap_mode = snapshot_mode(cfg)
+        if state.wal_status == "lost":
+            if snap_mode != "when_needed":
+                raise ConnectException(
+                    f"Replication slot {self._slot} was invalidated (wal_status=lost): the server removed WAL it "
+                    "still needed, usually because the slot fell further behind than max_slot_wal_keep_size "
+                    "allows. Changes since the last tick are gone. Drop the slot (SELECT "
+                    f"pg_drop_replication_slot('{self._slot}')) and reset the connector's offsets to copy the "
+                    "tables again, or set snapshot.mode=when_needed to do both automatically.")
+            log.warning("Replication slot %s was invalidated: recreating it and copying the tables again",
+                        self._slot)
+            slots.drop_slot(self._ctl, self._slot)
+            state = slots.ensure_slot(self._ctl, self._slot)
+            stored = None
+        if state.active_pid is not None:
+            log.warning("Replication slot %s is being read by server process %s", self._slot, state.active_pid)
+        self.slot_state = state
+        log.info("Slot %s: confirmed %s, %d bytes behind the server", self._slot,
+                 slots.lsn_text(state.confirmed_flush), state.lag_bytes)
+        stored = dict(stored or {})
+        # The stored offset is durable: the slot may always be confirmed up to it.
+        durable = int(stored.get("lsn_commit") or 0)
+        if durable > state.confirmed_flush:
+            self._advance(durable)
+        self._pos = max(durable, state.confirmed_flush)
+        self._resume_tx = stored.get("txId") if stored.get("lsn_proc") is not None else None
+        self._resume_at = (int(stored.get("lsn_proc") or 0), int(stored.get("lsn_events_processed") or 0))
+        self._snapshot: dict[str, Any] | None = None
+        if stored.get("snapshot"):
+            self._snapshot = {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
+                              "after": json.loads(stored["snapshot_after"]) if stored.get("snapshot_after") else None}
+        elif not stored and snap_mode in ("initial", "initial_only", "when_needed"):
+            self._snapshot = {"tables": captured, "after": None}
+        self._stream = snap_mode != "initial_only"
+        self._last_heartbeat = int(stored.get("ts_heartbeat") or 0)
+        self._target = slots.parse_lsn(self._ctl.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]) or 0
+
+    def _stored_offset(self) -> dict[str, Any] | None:
+        reader = self.context.offset_storage_reader if self.context is not None else None
+        return reader.offset(self._partition) if reader is not None else None
+
+    def _captured_tables(self) -> list[str]:
+        rows = self._ctl.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' ORDER BY 1").fetchall()
+        return [r[0] for r in rows if self._filter.table(r[0])]
+
+    # --- shapes -------------------------------------------------------------------------
+    def _catalog(self, oid: int) -> tuple[dict[str, bool], list[str]]:
+        notnull = dict(self._ctl.execute(
+            "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped",
+            (oid,)).fetchall())
+        pk = [r[0] for r in self._ctl.execute(
+            "SELECT a.attname FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a "
+            "WHERE i.indrelid = %s AND i.indisprimary AND a.attrelid = i.indrelid AND a.attnum = k.attnum "
+            "ORDER BY k.ord", (oid,)).fetchall()]
+        return notnull, pk
+
+    def _shape(self, oid: int, schema: str, table: str, columns: list[tuple[str, int, int]]) -> _Relation:
+        qualified = f"{schema}.{table}"
+        if not self._filter.table(qualified):
+            return _Relation(qualified, False, None, [c[0] for c in columns], [])
+        notnull, pk = self._catalog(oid)
+        built = []
+        fill = []
+        for name, type_oid, typmod in columns:
+            col_schema, conv = column_type(type_oid, typmod, not notnull.get(name, False), self._modes)
+            built.append((name, col_schema, conv))
+            fill.append(self._placeholder if col_schema.type is Type.STRING
+                        else self._placeholder.encode() if col_schema.type is Type.BYTES else None)
+        shape = build_shape(self._prefix, schema, table, built, pk,
+                            lambda col: self._filter.column(qualified, col), self._source_schema)
+        return _Relation(qualified, True, shape, [c[0] for c in columns], fill)
+
+    # --- polling ------------------------------------------------------------------------
+    def poll(self) -> list[SourceRecord] | None:
+        if self._busy:
+            return []
+        out: list[SourceRecord] = []
+        while len(out) < self._batch:
+            if self._pending:
+                take = min(self._batch - len(out), len(self._pending))
+                out.extend(self._pending.popleft() for _ in range(take))
+                continue
+            if self._cursor is None:
+                if self._read_done and self._chunk is None:
+                    if self._snapshot is not None and self._snapshot["tables"]:
+                        self._start_chunk()
+                    else:
+                        break
+                if not self._stream and self._snapshot is None:
+                    break
+                if not self._open_read():
+                    break
+            rows, self._prefetched = self._prefetched or self._cursor.fetchmany(self._batch), None
+            if not rows:
+                self._close_read()
+                continue
+            self._read_rows += len(rows)
+            for lsn, _xid, data in rows:
+                self._message(int(lsn), data)
+        if not out and self._heartbeat_due():
+            out.append(self._heartbeat())
+        return out
+
+    def _open_read(self) -> bool:
+        """Start a peek from the slot's confirmed position up to this tick's target."""
+        if self._conn is None:
+            self._conn = slots.connect(self._cfg, autocommit=False)
+        cursor = self._conn.cursor(name=f"lc_cdc_{uuid.uuid4().hex[:8]}")
+        cursor.itersize = self._batch
+        try:
+            cursor.execute(
+                "SELECT lsn - '0/0'::pg_lsn, xid::text::bigint, data FROM pg_logical_slot_peek_binary_changes("
+                "%s, %s::pg_lsn, %s, 'proto_version', '1', 'publication_names', %s, 'messages', 'true')",
+                (self._slot, slots.lsn_text(self._target), self._read_limit, self._publication))
+            self._prefetched = cursor.fetchmany(self._batch)  # runs the function: its errors surface here
+        except Exception as e:
+            self._conn.rollback()
+            text = str(e)
+            if "is active for PID" in text:
+                log.warning("Replication slot %s is being read by another session (%s): this tick ends without "
+                            "reading", self._slot, text.strip())
+                self._busy = True
+                return False
+            raise ConnectException(f"Reading replication slot {self._slot} failed: {text.strip()}") from e
+        self._cursor = cursor
+        self._read_rows = 0
+        self._in_tx = False
+        return True
+
+    def _close_read(self) -> None:
+        rows = self._read_rows
+        try:
+            self._cursor.close()
+            self._conn.commit()
+        finally:
+            self._cursor = None
+        if rows < self._read_limit:
+            # The read reached the target: nothing captured lies between the last commit and the target.
+            self._read_done = True
+            self._read_limit = self._read_max
+            if self._chunk is None:
+                self._pos = max(self._pos, self._target)
+                self._tracker.release_point(self._pos)
+                if self._tracker.submitted == 0:
+                    # Nothing captured this tick, so the runtime will not call commit(): confirm here,
+                    # or an idle table would pin WAL forever.
+                    self.commit()
+        else:
+            # A peek starts where the slot is confirmed, and the slot is confirmed only after Kafka
+            # acknowledged: the next read asks for more, and what this tick already published is skipped.
+            self._read_limit += self._read_max
+
+    # --- messages -----------------------------------------------------------------------
+    def _message(self, lsn: int, data: bytes) -> None:
+        msg = pgoutput.decode(data)
+        if msg is None:
+            return
+        kind = type(msg)
+        if kind is pgoutput.Begin:
+            self._tx = msg
+            self._skip_tx = msg.final_lsn < self._pos
+            self._lsn_count = (0, 0)
+            self._skip_upto = self._resume_at if str(msg.xid) == str(self._resume_tx) else None
+            return
+        if kind is pgoutput.Commit:
+            if not self._skip_tx:
+                self._pos = max(self._pos, msg.end_lsn)
+                self._tracker.release_point(self._pos)
+            self._tx = None
+            self._skip_upto = None
+            return
+        if kind is pgoutput.Relation:
+            self._relations[msg.oid] = self._shape(msg.oid, msg.namespace, msg.name,
+                                                   [(c.name, c.type_oid, c.type_modifier) for c in msg.columns])
+            return
+        if kind is pgoutput.Message:
+            if msg.prefix == WATERMARK_PREFIX:
+                self._watermark(msg.content.decode())
+            return
+        if self._skip_tx:
+            return
+        # a change: count it at its LSN, then skip it when a resumed tick already published it
+        count = self._lsn_count[1] + 1 if self._lsn_count[0] == lsn else 1
+        previous = self._lsn_count
+        self._lsn_count = (lsn, count)
+        if self._skip_upto is not None and (lsn, count) <= self._skip_upto:
+            return
+        if kind is pgoutput.Truncate:
+            for oid in msg.relations:
+                rel = self._relations.get(oid)
+                if rel is not None and rel.captured:
+                    self._truncate(rel, lsn, previous)
+            return
+        rel = self._relations.get(msg.relation)
+        if rel is None or not rel.captured:
+            return
+        shape = rel.shape
+        assert shape is not None
+        if kind is pgoutput.Insert:
+            after, before, key, old_key, op = msg.new, None, shape.key(msg.new), None, "c"
+            self._chunk_conflict(rel, msg.new)
+        elif kind is pgoutput.Update:
+            new, old = msg.new, msg.old
+            after_struct = self._value_with_toast(rel, new) if pgoutput.UNCHANGED_TOAST in new else None
+            before_struct = None
+            if old is not None and pgoutput.UNCHANGED_TOAST in old:
+                before_struct = self._value_with_toast(rel, old)
+            key = shape.key(new)
+            old_key = shape.key(old) if old is not None else None
+            self._chunk_conflict(rel, new)
+            if old is not None:
+                self._chunk_conflict(rel, old)
+            self._emit(shape, "u", old, new, key, old_key, lsn, count, previous, after_struct, before_struct)
+            return
+        else:  # Delete
+            old = msg.old
+            after, before, key, old_key, op = None, old, shape.key(old), None, "d"
+            self._chunk_conflict(rel, old)
+        self._emit(shape, op, before, after, key, old_key, lsn, count, previous, None)
+
+    @staticmethod
+    def _value_with_toast(rel: _Relation, raw: list) -> Struct:
+        """The row with the placeholder where the change does not carry an unchanged TOASTed value."""
+        shape = rel.shape
+        assert shape is not None
+        values = []
+        for i, conv in zip(shape.positions, shape.converters):
+            v = raw[i]
+            if v is pgoutput.UNCHANGED_TOAST:
+                v = rel.toast_fill[i]
+            elif v is not None and conv is not None:
+                v = conv(v)
+            values.append(v)
+        return Struct.from_values(shape.value_schema, values)
+
+    def _offset(self, lsn: int, count: int) -> dict[str, Any]:
+        tx = self._tx
+        offset: dict[str, Any] = {"lsn_commit": self._pos, "lsn_proc": lsn, "lsn_events_processed": count,
+                                  "lsn": lsn, "txId": tx.xid if tx is not None else None,
+                                  "ts_usec": tx.commit_ts_us if tx is not None else None}
+        self._snapshot_fields(offset)
+        return offset
+
+    def _position_offset(self) -> dict[str, Any]:
+        offset: dict[str, Any] = {"lsn_commit": self._pos, "lsn": self._pos}
+        self._snapshot_fields(offset)
+        return offset
+
+    def _snapshot_fields(self, offset: dict[str, Any]) -> None:
+        snap = self._snapshot
+        if snap is not None:
+            offset["snapshot"] = True
+            offset["snapshot_tables"] = ",".join(snap["tables"])
+            offset["snapshot_after"] = json.dumps(snap["after"]) if snap["after"] is not None else None
+
+    def _source(self, shape: TableShape, lsn: int | None, snapshot: str = "false") -> Struct:
+        tx = self._tx if snapshot == "false" else None
+        ts_us = tx.commit_ts_us if tx is not None else time.time_ns() // 1000
+        return Struct.from_values(self._source_schema, [
+            CONNECTOR_VERSION, "postgresql", self._prefix, ts_us // 1000, snapshot, self._db,
+            json.dumps([str(self._pos), str(lsn)]) if lsn is not None else None, ts_us, ts_us * 1000,
+            shape.schema_or_db, shape.table, tx.xid if tx is not None else None, lsn, None, None, None])
+
+    def _emit(self, shape: TableShape, op: str, before: list | None, after: list | None, key: Any, old_key: Any,
+              lsn: int, count: int, previous: tuple[int, int], after_struct: Struct | None,
+              before_struct: Struct | None = None) -> None:
+        if before_struct is None and before is not None:
+            before_struct = shape.value(before)
+        if after_struct is None and after is not None:
+            after_struct = shape.value(after)
+        prior = self._offset(*previous) if previous[0] else self._position_offset()
+        records = self._emitter.records(shape, op, before_struct, after_struct, self._source(shape, lsn), key,
+                                        old_key, prior, self._offset(lsn, count))
+        self._tracker.submit(records)
+        self._pending.extend(records)
+
+    def _truncate(self, rel: _Relation, lsn: int, previous: tuple[int, int]) -> None:
+        shape = rel.shape
+        assert shape is not None
+        count = self._lsn_count[1]
+        records = self._emitter.records(shape, "t", None, None, self._source(shape, lsn), None, None,
+                                        None, self._offset(lsn, count))
+        for r in records:
+            r.key_schema = None
+        self._tracker.submit(records)
+        self._pending.extend(records)
+
+    # --- snapshot -------------------------------------------------------------------------
+    def _chunk_size(self) -> int:
+        return int(self._cfg["incremental.snapshot.chunk.size"] or self._cfg["snapshot.fetch.size"])
+
+    def _emit_watermark(self, text: str) -> None:
+        self._ctl.execute("SELECT pg_logical_emit_message(true, %s, %s)", (WATERMARK_PREFIX, text))
+
+    def _start_chunk(self) -> None:
+        """Low watermark, one chunk read in primary-key order, high watermark; then stream to the high mark."""
+        snap = self._snapshot
+        assert snap is not None
+        table = snap["tables"][0]
+        mark = uuid.uuid4().hex
+        _schema, _, _name = table.partition(".")
+        oid = self._ctl.execute("SELECT %s::regclass::oid", (slots.qualified(table),)).fetchone()[0]
+        _notnull, pk = self._catalog(oid)
+        if not pk:
+            raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
+                                   "primary-key order. Add a primary key or leave the table out of the filters.")
+        size = self._chunk_size()
+        self._emit_watermark("low:" + mark)
+        cols = [r[0] for r in self._ctl.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped "
+            "ORDER BY attnum", (oid,)).fetchall()]
+        select = ", ".join(f"src.{slots.quote_ident(c)}::text" for c in cols)
+        keys = ", ".join(f"src.{slots.quote_ident(c)}" for c in pk)  # typed, not the text output columns
+        where, params = "", []
+        if snap["after"] is not None:
+            where = f" WHERE ({keys}) > ({', '.join('%s' for _ in pk)})"
+            params = list(snap["after"])
+        rows = self._ctl.execute(
+            f"SELECT {select} FROM {slots.qualified(table)} AS src{where} ORDER BY {keys} LIMIT {size}",
+            params).fetchall()
+        self._emit_watermark("high:" + mark)
+        key_idx = [cols.index(k) for k in pk]
+        by_key = {tuple(r[i] for i in key_idx): list(r) for r in rows}
+        last = [rows[-1][i] for i in key_idx] if rows else None
+        self._chunk = _Chunk(mark, table, by_key, last, len(rows) == size)
+        self._chunk_columns = cols
+        self._read_limit = self._read_max
+        self._target = slots.parse_lsn(self._ctl.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]) or 0
+        self._read_done = False
+
+    def _chunk_conflict(self, rel: _Relation, raw: list) -> None:
+        chunk = self._chunk
+        if chunk is None or not chunk.window_open or chunk.table != rel.name:
+            return
+        shape = rel.shape
+        assert shape is not None
+        chunk.rows.pop(tuple(raw[i] for i in shape.key_positions), None)
+
+    def _watermark(self, text: str) -> None:
+        kind, _, mark = text.partition(":")
+        chunk = self._chunk
+        if chunk is None or mark != chunk.mark:
+            return  # a mark of a chunk an earlier tick started and did not finish: that chunk is redone
+        if kind == "low":
+            chunk.window_open = True
+            return
+        self._finish_chunk(chunk)
+
+    def _finish_chunk(self, chunk: _Chunk) -> None:
+        """The high mark was read: publish the chunk's remaining rows as ``r`` events. Each row's
+        offset says the snapshot got past that row, so a tick that ends inside the chunk resumes
+        after the last acknowledged row; the last row's offset holds the state after the chunk."""
+        snap = self._snapshot
+        assert snap is not None
+        rel = self._relation_for(chunk.table)
+        shape = rel.shape
+        assert shape is not None
+        tables = list(snap["tables"])
+        if chunk.full:
+            snap["after"] = chunk.last_key
+        else:
+            snap["tables"] = snap["tables"][1:]
+            snap["after"] = None
+        last_chunk = not snap["tables"]
+        final = self._position_offset()
+        if last_chunk:
+            self._snapshot = None
+            final = self._position_offset()
+        rows = list(chunk.rows.items())
+        self._chunk = None
+        records: list[SourceRecord] = []
+        for i, (key_text, raw) in enumerate(rows):
+            end = i == len(rows) - 1
+            if end:
+                offset = final
+            else:
+                offset = {"lsn_commit": self._pos, "lsn": self._pos, "snapshot": True,
+                          "snapshot_tables": ",".join(tables), "snapshot_after": json.dumps(list(key_text))}
+            marker = "last" if last_chunk and end else "true"
+            records.extend(self._emitter.records(
+                shape, "r", None, shape.value(raw), self._source(shape, None, marker), shape.key(raw), None,
+                None, offset))
+        self._tracker.submit(records)
+        self._pending.extend(records)
+
+    def _relation_for(self, table: str) -> _Relation:
+        for rel in self._relations.values():
+            if rel.name == table and rel.captured and [c for c in rel.raw_columns] == self._chunk_columns:
+                return rel
+        schema, _, name = table.partition(".")
+        oid = self._ctl.execute("SELECT %s::regclass::oid", (slots.qualified(table),)).fetchone()[0]
+        cols = self._ctl.execute(
+            "SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum", (oid,)).fetchall()
+        return self._shape(oid, schema, name, [(c[0], int(c[1]), int(c[2])) for c in cols])
+
+    # --- heartbeats -----------------------------------------------------------------------
+    def _heartbeat_due(self) -> bool:
+        if self._heartbeat_ms <= 0 or self._busy or self._heartbeat_sent:
+            return False  # one per tick at most: a tick is short next to any useful interval
+        return time.time() * 1000 - self._last_heartbeat >= self._heartbeat_ms
+
+    def _heartbeat(self) -> SourceRecord:
+        now = int(time.time() * 1000)
+        self._last_heartbeat = now
+        self._heartbeat_sent = True
+        query = self._cfg["heartbeat.action.query"]
+        if query:
+            self._ctl.execute(query)
+        key_schema = Schema.struct([("serverName", Schema(Type.STRING))],
+                                   name="io.debezium.connector.common.ServerNameKey")
+        value_schema = Schema.struct([("ts_ms", Schema(Type.INT64))], name="io.debezium.connector.common.Heartbeat")
+        offset = self._position_offset()
+        offset["ts_heartbeat"] = now
+        record = SourceRecord(self._partition, offset,
+                              topic_safe(f"{self._cfg['topic.heartbeat.prefix']}.{self._prefix}"), None, key_schema,
+                              Struct.from_values(key_schema, [self._prefix]), value_schema,
+                              Struct.from_values(value_schema, [now]))
+        self._tracker.submit([record])
+        self._tracker.release_point(self._pos)
+        return record
+
+    # --- confirming -----------------------------------------------------------------------
+    def commit_record(self, record: SourceRecord, metadata: Any) -> None:
+        self._tracker.acked(record)
+
+    def commit(self) -> None:
+        position = self._tracker.releasable()
+        if position is not None:
+            self._advance(position)
+
+    def _advance(self, lsn: int) -> None:
+        try:
+            slots.advance_slot(self._ctl, self._slot, lsn)
+        except Exception as e:  # the next tick confirms again from the stored offset
+            log.warning("Confirming replication slot %s up to %s failed: %s", self._slot, slots.lsn_text(lsn), e)
+
+    def stop(self) -> None:
+        for conn in (getattr(self, "_conn", None), getattr(self, "_ctl", None)):
+            if conn is None:
+                continue
+            try:
+                if conn is getattr(self, "_ctl", None) and self._cfg["slot.drop.on.stop"]:
+                    # Only what Kafka acknowledged is confirmed; dropping the slot forgets the rest.
+                    position = self._tracker.releasable()
+                    if position is not None:
+                        self._advance(position)
+                    slots.drop_slot(conn, self._slot)
+                conn.close()
+            except Exception as e:  # stop must not raise
+                log.warning("Closing a PostgreSQL CDC connection failed: %s", e)
+        self._conn = self._ctl = None
+        self._cursor = None

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 NATIVE_SRC := layers/connect/lambda_connect/api/_map_edit.c layers/connect/lambda_connect/runtime/_batch_loop.c
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE_SRC) | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint demo bench build clean
+.PHONY: install test lint demo bench build clean soak
 
 # pip also compiles the native plan engine ($(NATIVE_SRC)); an edit to it reinstalls.
 $(STAMP): pyproject.toml $(NATIVE_SRC)
@@ -33,6 +33,11 @@ bench: install
 	$(BIN)/python bench/sink_jdbc.py
 	$(BIN)/python bench/source_jdbc.py
 	$(BIN)/python bench/cold_start.py
+
+# Fault-injection soak of the local runtime, outside CI (figures: docs/RELIABILITY.md): SOAK_MINUTES=30 make soak
+SOAK_MINUTES ?= 30
+soak: install
+	nice -n 10 $(BIN)/python -m tests.reliability.soak --minutes $(SOAK_MINUTES) --out soak-figures.json
 
 # The SAM artifacts (.aws-sam/build + template) for `sam deploy`, without Docker or python3.13.
 build: install

@@ -57,6 +57,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     *_kv("TimestampConverter", "timestamp_converter"),
     (f"{_T}TimestampRouter", f"{_tm}timestamp_router:TimestampRouter"),
     (f"{_T}ValueToKey", f"{_tm}value_to_key:ValueToKey"),
+    ("io.debezium.transforms.ExtractNewRecordState", f"{_tm}extract_new_record_state:ExtractNewRecordState"),
     # predicates
     (f"{_P}HasHeaderKey", "lambda_connect.plugins.predicates.has_header_key:HasHeaderKey"),
     (f"{_P}RecordIsTombstone", "lambda_connect.plugins.predicates.record_is_tombstone:RecordIsTombstone"),

@@ -165,7 +165,7 @@ class Schema:
             for i, f in enumerate(fields or ()):
                 fname, fschema = (f.name, f.schema) if isinstance(f, Field) else f
                 if fname in seen:
-                    raise SchemaBuilderException(f"Cannot create field because of field name duplication {fname}")
+                    raise SchemaBuilderException(f"Field name {fname} appears twice in one struct schema")
                 seen.add(fname)
                 built.append(Field(fname, i, fschema))
             self.fields: tuple[Field, ...] = tuple(built)
@@ -466,7 +466,7 @@ class Date:
         if isinstance(value, _dt.datetime):
             value = value.astimezone(UTC) if value.tzinfo else value
             if value.time() != _dt.time(0):
-                raise DataException("Kafka Connect Date type should not have any time fields set to non-zero values.")
+                raise DataException("A Date value must be midnight: no hours, minutes, seconds or fractions")
             value = value.date()
         return (value - _EPOCH_DATE).days
 
@@ -491,7 +491,7 @@ class Time:
     @staticmethod
     def to_logical(schema: Schema | None, value: int) -> _dt.time:
         if value < 0 or value >= _MS_PER_DAY:
-            raise DataException("Time values must use number of milliseconds greater than 0 and less than 86400000")
+            raise DataException("A Time value is milliseconds since midnight, from 0 up to but excluding 86400000")
         s, ms = divmod(value, 1000)
         m, s = divmod(s, 60)
         h, m = divmod(m, 60)

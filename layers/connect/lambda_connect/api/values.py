@@ -321,7 +321,7 @@ def _parse_map(parser: _Parser) -> SchemaAndValue:
                 return SchemaAndValue(_map_of(keys.schema, None), aligned)
             return SchemaAndValue(_map_of(None, None), result)
         if parser.can_consume(","):
-            raise DataException("Unable to parse a map entry with no key or value: " + parser.original)
+            raise DataException("A map entry needs both a key and a value: " + parser.original)
         key = _parse(parser, embedded=True)
         if key is None or key.value is None:
             raise DataException("Map entry may not have a null key: " + parser.original)

@@ -254,7 +254,7 @@ def test_records_of_one_schema_with_changing_types_each_get_their_own_result() -
         c.from_connect_data("t", ROW, row(id=3, qty=True, price=1.0))
     with pytest.raises(DataException, match=re.escape("Invalid type for INT64: class java.lang.Long")):
         c.from_connect_data("t", ROW, row(id=2**64 - 1, price=1.0))
-    with pytest.raises(DataException, match="null value for field that is required"):
+    with pytest.raises(DataException, match="Null for a required field"):
         c.from_connect_data("t", ROW, row(id=4))
     assert c.from_connect_data("t", ROW, row(id=5, name="b", qty=7, price=0.5)) == (
         b'{"id":5,"name":"b","qty":7,"price":0.5,"created":null}'

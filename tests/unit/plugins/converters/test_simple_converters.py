@@ -66,7 +66,7 @@ def test_bytearray_converter() -> None:
     assert tuple(c.to_connect_data("t", None)) == (OPTIONAL_BYTES_SCHEMA, None)
     with pytest.raises(DataException, match="Invalid schema type for ByteArrayConverter: INT32"):
         c.from_connect_data("t", INT32_SCHEMA, 1)
-    with pytest.raises(DataException, match="not compatible with objects of type str"):
+    with pytest.raises(DataException, match="writes bytes only, got str"):
         c.from_connect_data("t", None, "text")
     assert isinstance(c, HeaderConverter)
 

@@ -136,7 +136,7 @@ def test_schemaless_overwrites_existing_field() -> None:
 
 def test_with_schema_name_clash_fails() -> None:
     schema = Schema.struct([("topic_field", STRING_SCHEMA)])
-    with pytest.raises(DataException, match="duplication"):
+    with pytest.raises(DataException, match="appears twice"):
         xform_value(topic_field="topic_field").apply(source(schema, Struct(schema, {"topic_field": "x"})))
 
 

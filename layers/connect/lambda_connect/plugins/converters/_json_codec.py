@@ -189,7 +189,7 @@ class Codec:
         kwargs: dict[str, Any] = {}
         if type_ is Type.ARRAY:
             if node.get("items") is None:
-                raise DataException("Array schema did not specify the element type")
+                raise DataException("An array schema needs an \"items\" schema for its elements")
             kwargs["value_schema"] = self.schema_from_json(node["items"])
         elif type_ is Type.MAP:
             if node.get("keys") is None:
@@ -201,12 +201,12 @@ class Codec:
         elif type_ is Type.STRUCT:
             fields_node = node.get("fields")
             if not isinstance(fields_node, list):
-                raise DataException('Struct schema\'s "fields" argument is not an array.')
+                raise DataException('The "fields" of a struct schema must be a JSON array')
             fields = []
             for fnode in fields_node:
                 fname = fnode.get("field") if isinstance(fnode, dict) else None
                 if not isinstance(fname, str):
-                    raise DataException("Struct schema's field name not specified properly")
+                    raise DataException('Each field of a struct schema needs a string "field" name')
                 fschema = self.schema_from_json(fnode)
                 assert fschema is not None
                 fields.append((fname, fschema))
@@ -249,7 +249,7 @@ class Codec:
                     return default_json
                 if optional:
                     return None
-                raise DataException("Conversion error: null value for field that is required and has no default value")
+                raise DataException("Null for a required field that has no default")
             return inner(value)
 
         return convert
@@ -360,7 +360,7 @@ class Codec:
 
         def decimal_to_json(v: Any) -> Any:
             if not isinstance(v, _decimal.Decimal):
-                raise DataException(f"Invalid type for Decimal, expected BigDecimal but was {java_class(v)}")
+                raise DataException(f"A Decimal field needs a decimal value, got {java_class(v)}")
             if numeric:
                 return v
             return _b64(Decimal.from_logical(schema, v))
@@ -453,7 +453,7 @@ class Codec:
 
             def array_to_connect(n: Any) -> Any:
                 if not isinstance(n, list):
-                    raise DataException(f"Arrays should be encoded as JSON arrays, but found {node_type(n)}")
+                    raise DataException(f"An array schema needs a JSON array, got {node_type(n)}")
                 return [item(x) for x in n]
 
             return array_to_connect
@@ -465,7 +465,7 @@ class Codec:
                 def object_to_connect(n: Any) -> Any:
                     if not isinstance(n, dict):
                         raise DataException(
-                            f"Maps with string fields should be encoded as JSON objects, but found {node_type(n)}"
+                            f"A map with string keys needs a JSON object, got {node_type(n)}"
                         )
                     return {k: val(x) for k, x in n.items()}
 
@@ -474,15 +474,15 @@ class Codec:
             def pairs_to_connect(n: Any) -> Any:
                 if not isinstance(n, list):
                     raise DataException(
-                        "Maps with non-string fields should be encoded as JSON array of tuples, "
+                        "A map with non-string keys needs a JSON array of [key, value] pairs, "
                         f"but found {node_type(n)}"
                     )
                 out: dict[Any, Any] = {}
                 for entry in n:
                     if not isinstance(entry, list):
-                        raise DataException(f"Found invalid map entry instead of array tuple: {node_type(entry)}")
+                        raise DataException(f"A map entry must be a [key, value] array, got {node_type(entry)}")
                     if len(entry) != 2:
-                        raise DataException(f"Found invalid map entry, expected length 2 but found :{len(entry)}")
+                        raise DataException(f"A map entry must have 2 elements, this one has {len(entry)}")
                     out[_hashable(key(entry[0]))] = val(entry[1])
                 return out
 
@@ -507,7 +507,7 @@ class Codec:
 
         def struct_to_connect(n: Any) -> Any:
             if not isinstance(n, dict):
-                raise DataException(f"Structs should be encoded as JSON objects, but found {node_type(n)}")
+                raise DataException(f"A struct schema needs a JSON object, got {node_type(n)}")
             values = list(map(n.get, names))
             steps = plans.get(tuple(map(type, values)))
             if steps is None and (steps := build(values)) is None:
@@ -559,7 +559,7 @@ def _temporal_to_connect(label: str, kind: str, underlying: Type, decode: Callab
     def convert(n: Any) -> Any:
         if type(n) is not int or not lo <= n <= hi:
             raise DataException(
-                f"Invalid type for {label}, underlying representation should be {kind} but was {node_type(n)}"
+                f"A {label} field needs an {kind} in range, got {node_type(n)}"
             )
         return decode(n)
 
@@ -580,7 +580,7 @@ def _decimal_to_connect(schema: Schema) -> Convert:
             except (binascii.Error, ValueError, DataException) as e:
                 raise DataException("Invalid bytes for Decimal field") from e
         raise DataException(
-            f"Invalid type for Decimal, underlying representation should be numeric or bytes but was {node_type(n)}"
+            f"A Decimal field needs a number or base64 bytes, got {node_type(n)}"
         )
 
     return convert

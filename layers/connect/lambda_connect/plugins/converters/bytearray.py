@@ -45,7 +45,7 @@ class ByteArrayConverter(Converter, HeaderConverter):
             return value
         if isinstance(value, (bytearray, memoryview)):
             return bytes(value)
-        raise DataException(f"ByteArrayConverter is not compatible with objects of type {type(value).__name__}")
+        raise DataException(f"ByteArrayConverter writes bytes only, got {type(value).__name__}")
 
     def to_connect_data(self, topic: str, data: bytes | None, headers: Headers | None = None) -> SchemaAndValue:
         return SchemaAndValue(OPTIONAL_BYTES_SCHEMA, None if data is None else bytes(data))

@@ -33,12 +33,19 @@ SCHEMAS_CACHE_SIZE_CONFIG = "schemas.cache.size"
 DECIMAL_FORMAT_CONFIG = "decimal.format"
 REPLACE_NULL_WITH_DEFAULT_CONFIG = "replace.null.with.default"
 
-ENVELOPE_ERROR = (
-    'JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields.'
-    " If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."
-)
-SERIALIZE_ERROR = "Converting Kafka Connect data to byte[] failed due to serialization error: "
-DESERIALIZE_ERROR = "Converting byte[] to Kafka Connect data failed due to serialization error: "
+def envelope_error(is_key: bool) -> str:
+    """The message for bytes that lack the schema envelope: it names the exact key to change."""
+    key = "key.converter.schemas.enable" if is_key else "value.converter.schemas.enable"
+    return (
+        'This JsonConverter expects each message to be an object of exactly two fields, "schema" and "payload", '
+        f"because schemas.enable is true (the default). For plain JSON messages set {key}=false in the "
+        "connector config."
+    )
+
+
+ENVELOPE_ERROR = envelope_error(False)
+SERIALIZE_ERROR = "JsonConverter could not write this value as JSON: "
+DESERIALIZE_ERROR = "JsonConverter could not read these bytes as JSON: "
 _ENVELOPE_KEYS = frozenset(("schema", "payload"))
 _SCHEMA_KEY = b'{"schema":'
 _SCHEMA_KEY_LEN = len(_SCHEMA_KEY)
@@ -119,7 +126,7 @@ class JsonConverter(Converter, HeaderConverter):
             type=ConfigType.BOOLEAN,
             default="true",
             importance=Importance.HIGH,
-            doc="Include schemas within each of the serialized values and keys.",
+            doc="Wrap each key and value in a {\"schema\": ..., \"payload\": ...} envelope; expect one on read.",
             group="Schemas",
             display_name="Enable Schemas",
         ),
@@ -128,7 +135,7 @@ class JsonConverter(Converter, HeaderConverter):
             type=ConfigType.INT,
             default="1000",
             importance=Importance.HIGH,
-            doc="The maximum number of schemas that can be cached in this converter instance.",
+            doc="How many parsed schemas one converter keeps for reuse.",
             group="Schemas",
             display_name="Schema Cache Size",
         ),
@@ -138,8 +145,8 @@ class JsonConverter(Converter, HeaderConverter):
             default="BASE64",
             validator=CaseInsensitiveValidString("BASE64", "NUMERIC"),
             importance=Importance.LOW,
-            doc="Controls which format this converter will serialize decimals in. This value is case insensitive "
-            "and can be either 'BASE64' (default) or 'NUMERIC'",
+            doc="How Decimal values are written: BASE64 (the unscaled bytes, base64 text) or NUMERIC (a JSON number); "
+            "any letter case.",
             group="Serialization",
             display_name="Decimal Format",
         ),
@@ -148,8 +155,7 @@ class JsonConverter(Converter, HeaderConverter):
             type=ConfigType.BOOLEAN,
             default="true",
             importance=Importance.LOW,
-            doc="Whether to replace fields that have a default value and that are null to the default value. "
-            "When set to true, the default value is used, otherwise null is used.",
+            doc="A null field whose schema declares a default: true writes the default, false keeps the null.",
             group="Serialization",
             display_name="Replace null with default",
         ),
@@ -264,7 +270,7 @@ class JsonConverter(Converter, HeaderConverter):
             return known
         envelope = self._parse(data) if data else None
         if not isinstance(envelope, dict) or len(envelope) != 2 or envelope.keys() != _ENVELOPE_KEYS:
-            raise DataException(ENVELOPE_ERROR)
+            raise DataException(envelope_error(self.is_key))
         schema_node = envelope["schema"]
         if schema_node is None:
             return SchemaAndValue(None, envelope["payload"])

@@ -78,7 +78,7 @@ class StringConverter(Converter, HeaderConverter):
             default="UTF-8",
             validator=LambdaValidator(_check_encoding, "a charset name"),
             importance=Importance.HIGH,
-            doc="The name of the Java character set to use for encoding strings as byte arrays.",
+            doc="Character set, by its Java name (UTF8, ISO-8859-1, ...), for turning text into bytes and back.",
             group="Converter",
             display_name="Encoding",
         ),

@@ -2,7 +2,7 @@
 
 import os
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.broker"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.broker", "tests.fixtures.messaging"]
 
 # moto and boto3 must never reach a real AWS endpoint from the tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

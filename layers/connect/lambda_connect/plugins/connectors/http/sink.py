@@ -225,8 +225,9 @@ class HttpSinkTask(SinkTask):
     def _reject(self, record: SinkRecord, error: BaseException) -> None:
         """The shared error path: the runtime's errant record reporter (tolerance, DLQ)."""
         reporter = self.context.errant_record_reporter if self.context is not None else None
-        if reporter is None:
-            raise error if isinstance(error, ConnectException) else ConnectException(str(error))
+        if reporter is None:  # no DLQ and no error log configured: the batch fails, naming the record
+            where = f"{record.original_topic}-{record.original_kafka_partition}@{record.original_kafka_offset}"
+            raise ConnectException(f"HTTP sink could not deliver record {where}: {error}") from error
         reporter(record, error)
 
     def _send(self, method: str, url: str, body: bytes | None) -> tuple[int, str]:
@@ -246,6 +247,9 @@ class HttpSinkTask(SinkTask):
             try:
                 response = client.request(method, url, content=body, headers=headers, params=params or None)
             except httpx.HTTPError as e:
+                if _certificate_refused(e):
+                    raise ConnectException(f"HTTP {method} {url}: the server's TLS certificate was not accepted "
+                                           f"(https.ssl.truststore.location, https.host.verifier.enabled): {e}") from e
                 problem = f"{type(e).__name__}: {e}"
             else:
                 status = response.status_code
@@ -280,6 +284,18 @@ class HttpSinkTask(SinkTask):
     def stop(self) -> None:
         if self.reporter is not None:
             self.reporter.flush(5.0)
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """True when a request failed because the server's certificate did not verify: retrying cannot help."""
+    import ssl
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -108,51 +108,48 @@ class _Rejected(Exception):
         self.error = error
 
 
-def _merge_table(plans: Sequence[RowPlan]) -> tuple[dict[str, Column], list[RowPlan], list[Failed]]:
-    """One column list for a table's plans; plans whose schemas conflict with it are rejected.
+def _merge_table(plans: Sequence[RowPlan]) -> tuple[dict[str, Column], set[str]]:
+    """One column list for a table's plans, and the columns on which the plans disagree.
 
-    Plans of one shape share their ``columns`` tuple, so each distinct tuple is merged once.
-    That gives the same answer as merging record by record: a merge only ever widens a column
-    within its compatibility class (unknown → anything, ints → wider ints → FLOAT64, otherwise
-    one type and logical name), so a shape that fits once fits every later time, and a shape
-    that conflicts once conflicts every later time.
+    The merged columns are what ``auto.create`` / ``auto.evolve`` create: each column takes
+    the first type the batch gives it, widened within its compatibility class (unknown →
+    anything, ints → wider ints → FLOAT64). A record whose type conflicts with that is not
+    rejected here — one record must never fail another, whatever their order — but decided
+    on its own against the table: the database takes or refuses each row, and a refused row
+    is isolated by the row-by-row replay and reported alone. Conflicting columns are bound
+    by each value's own type instead of one schema (see ``_prepare_tables``).
+
+    Plans of one shape share their ``columns`` tuple, so each distinct tuple is merged once:
+    a merge only ever widens a column within its class, so a shape that fits once fits every
+    later time, and a shape that conflicts once conflicts every later time.
     """
     merged: dict[str, Column] = {}
-    verdicts: dict[int, DataException | None] = {}
-    ok: list[RowPlan] = []
-    failed: list[Failed] = []
+    conflicts: set[str] = set()
+    seen_shapes: set[int] = set()
     for plan in plans:
         columns = plan.columns
-        verdict = verdicts.get(id(columns), _UNSEEN)
-        if verdict is _UNSEEN:
-            verdict = verdicts[id(columns)] = _merge_into(merged, columns)
-        if verdict is None:
-            ok.append(plan)
-        else:
-            failed.append(Failed(plan.record, DataException(*verdict.args)))
-    return merged, ok, failed
+        if id(columns) not in seen_shapes:
+            seen_shapes.add(id(columns))
+            _merge_into(merged, columns, conflicts)
+    return merged, conflicts
 
 
-_UNSEEN: Any = object()
-
-
-def _merge_into(merged: dict[str, Column], columns: Sequence[Column]) -> DataException | None:
-    """Merge ``columns`` into ``merged`` all or nothing; the conflict, if any, is returned."""
-    update = {}
-    try:
-        for col in columns:
-            seen = merged.get(col.name)
-            if seen is None:
-                update[col.name] = col
-            elif seen is not col:
+def _merge_into(merged: dict[str, Column], columns: Sequence[Column], conflicts: set[str]) -> None:
+    """Merge ``columns`` into ``merged`` column by column; a column whose type conflicts keeps
+    the type it had and is added to ``conflicts``."""
+    for col in columns:
+        seen = merged.get(col.name)
+        if seen is None:
+            merged[col.name] = col
+        elif seen is not col:
+            try:
                 schema = merge_schemas(col.name, seen.schema, col.schema)
-                key = col.key or seen.key
-                if schema is not seen.schema or key is not seen.key:
-                    update[col.name] = Column(col.name, schema, key)
-    except DataException as e:
-        return e
-    merged.update(update)
-    return None
+            except DataException:
+                conflicts.add(col.name)
+                continue
+            key = col.key or seen.key
+            if schema is not seen.schema or key is not seen.key:
+                merged[col.name] = Column(col.name, schema, key)
 
 
 def _pick_key(keys: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -255,10 +252,8 @@ class JdbcWriter:
         prepared: dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]] = {}
         failed: list[Failed] = []
         for table, table_plans in by_table.items():
-            merged, ok, rejected = _merge_table(table_plans)
-            failed.extend(rejected)
-            if not ok:
-                continue
+            merged, conflicts = _merge_table(table_plans)
+            ok = table_plans
             try:
                 names = self.tables.ensure(table, list(merged.values()))
             except ConnectException as e:
@@ -271,7 +266,8 @@ class JdbcWriter:
                     raise
                 failed.extend(Failed(p.record, e) for p in ok)
                 continue
-            prepared[table] = (ok, names, {n: c.schema for n, c in merged.items()})
+            # A column the records disagree on is bound value by value (schema None).
+            prepared[table] = (ok, names, {n: None if n in conflicts else c.schema for n, c in merged.items()})
         return prepared, failed
 
     # --- the data transaction ------------------------------------------------------------------

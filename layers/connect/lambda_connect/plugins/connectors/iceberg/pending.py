@@ -43,7 +43,10 @@ def _b64(b: bytes) -> str:
 def encode_file(data_file: DataFile, table: Table) -> dict[str, Any]:
     from pyiceberg.conversions import to_bytes
 
-    spec = table.specs()[data_file.spec_id]
+    # pyiceberg writes new files with the table's default spec (and does not always set spec_id).
+    spec_id = getattr(data_file, "_spec_id", None)
+    spec_id = table.metadata.default_spec_id if spec_id is None else spec_id
+    spec = table.specs()[spec_id]
     ptype = spec.partition_type(table.schema())
     partition = [
         None if data_file.partition[i] is None else _b64(to_bytes(f.field_type, data_file.partition[i]))
@@ -53,7 +56,7 @@ def encode_file(data_file: DataFile, table: Table) -> dict[str, Any]:
         "content": int(data_file.content),
         "file_path": data_file.file_path,
         "file_format": data_file.file_format.name,
-        "spec_id": data_file.spec_id,
+        "spec_id": spec_id,
         "partition": partition,
         "record_count": data_file.record_count,
         "file_size_in_bytes": data_file.file_size_in_bytes,

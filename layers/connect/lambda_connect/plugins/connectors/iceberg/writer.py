@@ -47,6 +47,8 @@ __all__ = ["TableBatch", "Shared"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+#: Summary key: when (by the task's clock) a deferred commit happened, for the interval.
+COMMITTED_MS = "lambda-connect.committed-ms"
 Reporter = Callable[[SinkRecord, BaseException], None]
 TP = tuple[str, int]
 
@@ -316,7 +318,7 @@ class TableBatch:
     def _props(self, marks: dict[TP, int], ranges: dict[TP, tuple[int, int]]) -> dict[str, str]:
         merged = marks_.merge(marks, {tp: end for tp, (_, end) in ranges.items()})
         return {marks_.summary_key(self.s.connector): marks_.encode(merged),
-                marks_.COMMIT_ID_KEY: str(uuid.uuid4())}
+                marks_.COMMIT_ID_KEY: str(uuid.uuid4()), COMMITTED_MS: str(int(self.s.clock() * 1000))}
 
     def _check_marks(self, table: Table, ranges: dict[TP, tuple[int, int]]) -> dict[TP, int] | None:
         """Current marks, or None when they already cover all of ``ranges``; raises _Overlap on a part."""
@@ -416,7 +418,10 @@ def _key_filter(columns: tuple[str, ...], keys: list[tuple[Any, ...]]) -> Any:
 
 def _due(shared: Shared, table: Table, entries: list[PendingEntry]) -> bool:
     _, snapshot = marks_.read_marks(table.metadata, shared.connector)
-    last_ms = snapshot.timestamp_ms if snapshot is not None else min(e.created_ms for e in entries)
+    if snapshot is None:
+        last_ms = min(e.created_ms for e in entries)
+    else:  # the committer's own clock when it noted it, else the catalog's
+        last_ms = int((snapshot.summary or {}).get(COMMITTED_MS) or snapshot.timestamp_ms)
     return shared.clock() * 1000 - last_ms >= shared.config.commit_interval_ms
 
 
@@ -432,16 +437,21 @@ def commit_pending(shared: Shared, name: str, table: Table | None = None, *, for
             return 0
         entries = sorted((PendingEntry.from_item(k, v) for k, v in shared.storage.items(table_prefix(name)).items()),
                          key=lambda e: e.created_ms)
-        if not entries or not (force or _due(shared, table, entries)):
+        if not entries:
             return 0
         view = no_retry(table)
         marks, _ = marks_.read_marks(view.metadata, shared.connector)
         done = [e for e in entries if e.covered_by(marks)]
         todo = [e for e in entries if not e.covered_by(marks)]
+        if done:  # committed by someone who died before cleaning up: never commit them again
+            shared.storage.delete([e.key for e in done])
+            done = []
+        if not todo or not (force or _due(shared, table, todo)):
+            return 0
         if todo:
             merged = marks_.merge(marks, *[e.ends for e in todo])
             props = {marks_.summary_key(shared.connector): marks_.encode(merged),
-                     marks_.COMMIT_ID_KEY: str(uuid.uuid4())}
+                     marks_.COMMIT_ID_KEY: str(uuid.uuid4()), COMMITTED_MS: str(int(shared.clock() * 1000))}
             tx = view.transaction()
             with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
                 for entry in todo:

@@ -9,7 +9,7 @@ half-written batch must never be committed by a side effect.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lambda_connect.api import ConnectException
@@ -62,6 +62,15 @@ class TableManager:
             self._amend(table, missing)
             known = self._reflect(table) or {}
         return {c.name: _find(known, c.name) or c.name for c in columns}
+
+    def existing_columns(self, table: TableId) -> Callable[[str], bool]:
+        """``field → True`` when the table already has a column for it (False for a missing table).
+
+        Served from the cached definition; the table is reflected only when nothing is cached."""
+        known = self._columns.get(table)
+        if known is None:
+            known = self._reflect(table) or {}
+        return lambda name: _find(known, name) is not None
 
     def forget(self, table: TableId) -> None:
         """Drop the cached definition (after a write failed, the table may have changed)."""

@@ -108,16 +108,21 @@ class _Rejected(Exception):
         self.error = error
 
 
-def _merge_table(plans: Sequence[RowPlan]) -> tuple[dict[str, Column], set[str]]:
-    """One column list for a table's plans, and the columns on which the plans disagree.
+def _merge_table(
+    plans: Sequence[RowPlan], exists: Callable[[str], bool]
+) -> tuple[dict[str, Column], list[RowPlan], list[Failed], set[str]]:
+    """One column list for a table's plans; which plans are rejected; the columns they disagree on.
 
-    The merged columns are what ``auto.create`` / ``auto.evolve`` create: each column takes
-    the first type the batch gives it, widened within its compatibility class (unknown →
-    anything, ints → wider ints → FLOAT64). A record whose type conflicts with that is not
-    rejected here — one record must never fail another, whatever their order — but decided
-    on its own against the table: the database takes or refuses each row, and a refused row
-    is isolated by the row-by-row replay and reported alone. Conflicting columns are bound
-    by each value's own type instead of one schema (see ``_prepare_tables``).
+    Type conflicts are decided per record against the table, never by which record came first:
+
+    * a column the table already has is the table's: records that disagree about its type are
+      not rejected here but written, and the database takes or refuses each row (a refused row
+      is isolated by the row-by-row replay and reported alone). Such a column is bound by each
+      value's own type instead of one schema (the fourth result);
+    * a column this batch creates (``auto.create`` / ``auto.evolve``) takes the type of the
+      first record that has it, widened within its compatibility class (unknown → anything,
+      ints → wider ints → FLOAT64); a record whose type conflicts with that is rejected,
+      naming the field.
 
     Plans of one shape share their ``columns`` tuple, so each distinct tuple is merged once:
     a merge only ever widens a column within its class, so a shape that fits once fits every
@@ -125,31 +130,49 @@ def _merge_table(plans: Sequence[RowPlan]) -> tuple[dict[str, Column], set[str]]
     """
     merged: dict[str, Column] = {}
     conflicts: set[str] = set()
-    seen_shapes: set[int] = set()
+    verdicts: dict[int, DataException | None] = {}
+    ok: list[RowPlan] = []
+    failed: list[Failed] = []
     for plan in plans:
         columns = plan.columns
-        if id(columns) not in seen_shapes:
-            seen_shapes.add(id(columns))
-            _merge_into(merged, columns, conflicts)
-    return merged, conflicts
+        verdict = verdicts.get(id(columns), _UNSEEN)
+        if verdict is _UNSEEN:
+            verdict = verdicts[id(columns)] = _merge_into(merged, columns, exists, conflicts)
+        if verdict is None:
+            ok.append(plan)
+        else:
+            failed.append(Failed(plan.record, DataException(*verdict.args)))
+    return merged, ok, failed, conflicts
 
 
-def _merge_into(merged: dict[str, Column], columns: Sequence[Column], conflicts: set[str]) -> None:
-    """Merge ``columns`` into ``merged`` column by column; a column whose type conflicts keeps
-    the type it had and is added to ``conflicts``."""
+_UNSEEN: Any = object()
+
+
+def _merge_into(
+    merged: dict[str, Column], columns: Sequence[Column], exists: Callable[[str], bool], conflicts: set[str]
+) -> DataException | None:
+    """Merge ``columns`` into ``merged`` all or nothing; the conflict on a new column, if any, is
+    returned. A conflict on a column the table has keeps the merged type and is noted in ``conflicts``."""
+    update = {}
+    disputed = []
     for col in columns:
         seen = merged.get(col.name)
         if seen is None:
-            merged[col.name] = col
+            update[col.name] = col
         elif seen is not col:
             try:
                 schema = merge_schemas(col.name, seen.schema, col.schema)
-            except DataException:
-                conflicts.add(col.name)
+            except DataException as e:
+                if not exists(col.name):
+                    return e
+                disputed.append(col.name)
                 continue
             key = col.key or seen.key
             if schema is not seen.schema or key is not seen.key:
-                merged[col.name] = Column(col.name, schema, key)
+                update[col.name] = Column(col.name, schema, key)
+    merged.update(update)
+    conflicts.update(disputed)
+    return None
 
 
 def _pick_key(keys: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -252,8 +275,10 @@ class JdbcWriter:
         prepared: dict[TableId, tuple[list[RowPlan], dict[str, str], dict[str, Any]]] = {}
         failed: list[Failed] = []
         for table, table_plans in by_table.items():
-            merged, conflicts = _merge_table(table_plans)
-            ok = table_plans
+            merged, ok, rejected, conflicts = _merge_table(table_plans, self.tables.existing_columns(table))
+            failed.extend(rejected)
+            if not ok:
+                continue
             try:
                 names = self.tables.ensure(table, list(merged.values()))
             except ConnectException as e:

@@ -187,14 +187,15 @@ class TableBatch:
             if offset < marks.get(tp, 0):
                 self.skipped_ids.add(id(record))
                 continue
+            if record.value is None and not keyed:
+                continue  # a tombstone means nothing to an append table (Iceberg's connector skips it too)
             try:
                 item = self._item(record, tp, offset, id_columns) if keyed else None
                 if item is None:
                     value = record.value
                     if not isinstance(value, dict) and not hasattr(value, "schema"):
                         raise DataException(f"value is {type(value).__name__}, not a struct or map: Iceberg rows "
-                                            "need named fields" if value is not None else
-                                            "a tombstone only deletes in upsert mode")
+                                            "need named fields")
                     item = _Item(record, tp, offset, plain(value))
                 if item.row is not None:
                     struct = shapes.struct_of(record.value)

@@ -52,7 +52,7 @@ def test_sqlite_state_file_never_holds_the_password(tmp_path: Path) -> None:
             assert password.encode() not in path.read_bytes(), path
     mode = stat.S_IMODE(os.stat(tmp_path / "secrets.json").st_mode)
     assert mode == 0o600
-    assert resolve_config({"p": reference}) == {"p": password + "-2"}
+    assert resolve_config({"p": reference}, owner="jdbc") == {"p": password + "-2"}
     store = open_store(f"sqlite:///{tmp_path}/state.db")
     ApiClient(build_handler(store, secrets, None, {})).delete("/connectors/jdbc")
     assert list(secrets.keys()) == []
@@ -79,7 +79,7 @@ def test_embedded_plugin_passwords_are_detected(tmp_path: Path) -> None:
     assert "secret-value" not in reply.text
     stored = reply.json["config"]["value.converter.basic.auth.user.info"]
     assert stored == secrets.reference("avro", "value.converter.basic.auth.user.info")
-    assert resolve_config({"k": stored}) == {"k": "user:secret-value"}
+    assert resolve_config({"k": stored}, owner="avro") == {"k": "user:secret-value"}
 
 
 def test_dynamodb_and_secrets_manager_through_the_lambda_handler(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +107,7 @@ def test_dynamodb_and_secrets_manager_through_the_lambda_handler(monkeypatch: py
         assert reference == "${secretsmanager:lambda-connect/connectors/jdbc:connection.password}"
         items = dynamodb.scan(TableName=table)["Items"]
         assert items and password not in json.dumps(items)
-        assert resolve_config({"p": reference}) == {"p": password}
+        assert resolve_config({"p": reference}, owner="jdbc") == {"p": password}
         assert api.get("/connectors/jdbc/status").json["connector"]["worker_id"] == "connector-api"
         assert api.delete("/connectors/jdbc").status == 204
         secrets = boto3.client("secretsmanager", region_name="us-east-1").list_secrets()["SecretList"]

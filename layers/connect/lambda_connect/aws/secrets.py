@@ -9,22 +9,26 @@ replaced, with a short digest appended so two connectors never share a secret.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lambda_connect.runtime.secrets import SecretStore, secret_id
+from lambda_connect.runtime.secrets import (
+    DEFAULT_SECRETS_PREFIX,
+    SECRETS_PREFIX_ENV,
+    SecretStore,
+    protect_secret_prefix,
+    secret_id,
+    secretsmanager_secret_name,
+)
 from lambda_connect.runtime.secrets import open_secret_store as _open_secret_store
 
 __all__ = ["PREFIX_ENV", "SecretsManagerSecretStore", "open_secret_store"]
 
-PREFIX_ENV = "LAMBDA_CONNECT_SECRETS_PREFIX"
-DEFAULT_PREFIX = "lambda-connect/connectors/"
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9/_+=.@-]")
+PREFIX_ENV = SECRETS_PREFIX_ENV
+DEFAULT_PREFIX = DEFAULT_SECRETS_PREFIX
 
 
 class SecretsManagerSecretStore:
@@ -34,6 +38,7 @@ class SecretsManagerSecretStore:
         self._client = client
         self.prefix = prefix if prefix is not None else os.environ.get(PREFIX_ENV, DEFAULT_PREFIX)
         self._lock = threading.Lock()
+        protect_secret_prefix(self.prefix)
 
     @property
     def client(self) -> Any:
@@ -46,12 +51,7 @@ class SecretsManagerSecretStore:
         return self._client
 
     def secret_name(self, connector: str) -> str:
-        cleaned = _NAME_CHARS.sub("_", connector)
-        name = self.prefix + cleaned
-        if cleaned != connector or len(name) > 500:
-            digest = hashlib.sha256(connector.encode()).hexdigest()[:12]
-            name = f"{name[:480]}-{digest}"
-        return name
+        return secretsmanager_secret_name(self.prefix, connector)
 
     def reference(self, connector: str, key: str) -> str:
         return f"${{secretsmanager:{self.secret_name(connector)}:{_json_key(key)}}}"
@@ -79,7 +79,8 @@ class SecretsManagerSecretStore:
                 self.client.put_secret_value(SecretId=name, SecretString=json.dumps(data))
         return self.reference(connector, key)
 
-    def delete(self, connector: str) -> None:
+    def delete(self, connector: str, keys: Iterable[str] = ()) -> None:
+        """One secret per connector, named exactly: nothing of another connector goes with it."""
         try:
             self.client.delete_secret(SecretId=self.secret_name(connector), ForceDeleteWithoutRecovery=True)
         except self.client.exceptions.ResourceNotFoundException:
@@ -87,9 +88,9 @@ class SecretsManagerSecretStore:
 
 
 def _json_key(key: str) -> str:
-    """The field of the connector's secret holding ``key`` (a digest if ``key`` would break the
-    reference syntax)."""
-    return key if secret_id("", key) == "." + key else secret_id("", key)
+    """The field of the connector's secret holding ``key`` (escaped as in ``secret_id`` where
+    ``key`` would break the reference syntax)."""
+    return secret_id("", key)[1:]
 
 
 def open_secret_store(state_url: str | None = None, env: Mapping[str, str] = os.environ) -> SecretStore:

@@ -22,10 +22,10 @@ from lambda_connect.api.errors import (
     ConnectException,
     NotFoundException,
 )
-from lambda_connect.runtime.config_providers import resolve_config
+from lambda_connect.runtime.config_providers import reference_errors, resolve_config
 from lambda_connect.runtime.connector_config import base_definition
 from lambda_connect.runtime.registry import Registry, UnknownPluginError, kinds_of
-from lambda_connect.runtime.secrets import SecretStore, password_keys
+from lambda_connect.runtime.secrets import SecretStore, is_client_password_key, password_keys
 from lambda_connect.runtime.sink_offsets import SinkOffsets, groups_by_topic, sink_offset_entry
 from lambda_connect.runtime.validation import config_key_info, effective_definition, validate_connector_config
 from lambda_connect.state.base import ConnectorEntry, StateStore, StatusEntry, normalize_target_state, partition_key
@@ -48,11 +48,38 @@ _UNHEALTHY = "Worker was unable to handle this request and may be unable to hand
 _SECRET_HINTS = ("password", "secret", "token", "credential")
 
 
+def _looks_secret(key: str) -> bool:
+    """Masked in messages even without a definition to ask (no connector class yet):
+    Kafka's client PASSWORD keys under any prefix, and names that say what they hold."""
+    return is_client_password_key(key) or any(h in key.lower() for h in _SECRET_HINTS)
+
+
 def _java_map(config: Mapping[str, str]) -> str:
-    """Kafka quotes the config as Java's ``Map.toString``; secret-looking values are masked
-    because that message is echoed to clients and logs."""
-    shown = (f"{k}={'[hidden]' if any(h in k.lower() for h in _SECRET_HINTS) else v}" for k, v in config.items())
+    """Kafka quotes the config as Java's ``Map.toString``; secret values are masked because
+    that message is echoed to clients and logs."""
+    shown = (f"{k}={'[hidden]' if _looks_secret(k) else v}" for k, v in config.items())
     return "{" + ", ".join(shown) + "}"
+
+
+def _with_reference_errors(infos: dict[str, Any], errors: Mapping[str, list[str]]) -> dict[str, Any]:
+    """ConfigInfos with the refused config-provider references added to their keys' errors."""
+    if not errors:
+        return infos
+    configs = []
+    pending = dict(errors)
+    for item in infos["configs"]:
+        value = item.get("value") or {}
+        extra = pending.pop(value.get("name"), None)
+        if extra:
+            item = {**item, "value": {**value, "errors": [*(value.get("errors") or []), *extra]}}
+        configs.append(item)
+    configs += [
+        {"definition": None,
+         "value": {"name": k, "value": None, "recommended_values": [], "errors": list(v), "visible": True}}
+        for k, v in pending.items()
+    ]
+    count = sum(len((c.get("value") or {}).get("errors") or []) for c in configs)
+    return {**infos, "error_count": count, "configs": configs}
 
 
 def _tasks_max(config: Mapping[str, str]) -> int:
@@ -164,6 +191,7 @@ class ConnectService:
         references. Returns (config to store, secrets to save once the write has won)."""
         self._connector_class(config)
         infos = bodies.null_value_infos(validate_connector_config(config, self.registry), list(null_keys))
+        infos = _with_reference_errors(infos, reference_errors(config, name))
         if infos["error_count"]:
             lines = [m for c in infos["configs"] for m in c["value"]["errors"]]
             raise BadRequest(
@@ -309,10 +337,11 @@ class ConnectService:
         return self._replace(entry, merged, [])
 
     def delete(self, name: str) -> None:
+        entry = self.store.get_connector(name)
         if not self.store.delete_connector(name):
             raise NotFoundException(f"Connector {name} not found")
         if self.secrets is not None:
-            self.secrets.delete(name)
+            self.secrets.delete(name, list(entry.config) if entry is not None else [])
         self._changed(name)
 
     # --- status, tasks, lifecycle ---------------------------------------------------------------
@@ -556,4 +585,5 @@ class ConnectService:
         if not same:
             raise BadRequest(f"Included connector type {included} does not match request type {plugin}")
         self._connector_class(config)
-        return bodies.null_value_infos(validate_connector_config(config, self.registry), nulls)
+        infos = bodies.null_value_infos(validate_connector_config(config, self.registry), nulls)
+        return _with_reference_errors(infos, reference_errors(config))

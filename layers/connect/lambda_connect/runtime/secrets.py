@@ -24,28 +24,76 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import unquote
 
 from lambda_connect.api.config import ConfigType
 from lambda_connect.api.errors import ConfigException
 
 __all__ = [
+    "CLIENT_PASSWORD_KEYS",
+    "DEFAULT_SECRETS_PREFIX",
     "SECRETS_ENV",
+    "SECRETS_PREFIX_ENV",
     "LocalFileSecretStore",
     "SecretStore",
     "default_secrets_setting",
+    "is_client_password_key",
+    "is_password_key",
     "is_reference",
+    "legacy_secret_id",
     "open_secret_store",
+    "owns_secret",
     "password_keys",
+    "protect_secret_file",
+    "protect_secret_prefix",
+    "protected_secret_files",
+    "protected_secret_prefixes",
     "secret_id",
+    "secret_owner",
+    "secretsmanager_secret_name",
 ]
 
 SECRETS_ENV = "LAMBDA_CONNECT_SECRETS"
-_UNSAFE_IN_REFERENCE = frozenset(":}$")
+#: Secrets Manager names of connector secrets start with this (``$LAMBDA_CONNECT_SECRETS_PREFIX``).
+SECRETS_PREFIX_ENV = "LAMBDA_CONNECT_SECRETS_PREFIX"
+DEFAULT_SECRETS_PREFIX = "lambda-connect/connectors/"
+
+#: PASSWORD-typed keys of Kafka's producer, consumer and admin client configs, of the Schema
+#: Registry client (used through converters), and librdkafka's own secret keys. They are
+#: secrets wherever they appear: bare, or after a prefix such as ``producer.override.``,
+#: ``consumer.override.``, ``admin.override.`` or ``value.converter.``.
+CLIENT_PASSWORD_KEYS = frozenset({
+    # Kafka clients: SslConfigs and SaslConfigs
+    "ssl.key.password",
+    "ssl.keystore.password",
+    "ssl.keystore.key",
+    "ssl.keystore.certificate.chain",
+    "ssl.truststore.password",
+    "ssl.truststore.certificates",
+    "sasl.jaas.config",
+    "sasl.oauthbearer.client.credentials.client.secret",
+    "sasl.oauthbearer.assertion.private.key.passphrase",
+    # Schema Registry client
+    "basic.auth.user.info",
+    "schema.registry.basic.auth.user.info",
+    "bearer.auth.token",
+    "bearer.auth.client.secret",
+    # librdkafka (what our producers and consumers are built on)
+    "sasl.password",
+    "sasl.oauthbearer.client.secret",
+    "ssl.key.pem",
+})
+
+# Escaped inside a secret id so that the id can sit in ``${provider:path:id}`` and so that the
+# first unescaped "." always separates the connector from the key (for the connector part).
+_ESCAPED_IN_KEY = frozenset("%:}${")
+_ESCAPED_IN_CONNECTOR = _ESCAPED_IN_KEY | {"."}
 
 
 @runtime_checkable
@@ -61,8 +109,9 @@ class SecretStore(Protocol):
         """Save ``value`` and return the ``${provider:…}`` reference that resolves to it."""
         ...
 
-    def delete(self, connector: str) -> None:
-        """Forget every secret of a deleted connector."""
+    def delete(self, connector: str, keys: Iterable[str] = ()) -> None:
+        """Forget every secret of a deleted connector (``keys``: its config keys, which lets a
+        store find entries it named differently in earlier versions)."""
         ...
 
 
@@ -72,21 +121,110 @@ def is_reference(value: str) -> bool:
     return stripped.startswith("${") and stripped.endswith("}")
 
 
+def _escape(text: str, escaped: frozenset[str]) -> str:
+    return "".join(
+        "".join(f"%{b:02X}" for b in ch.encode()) if ch in escaped or ord(ch) < 0x20 else ch for ch in text
+    )
+
+
 def secret_id(connector: str, key: str) -> str:
-    """``<connector>.<key>``, or a digest when either part holds characters that would break
-    the ``${provider:path:key}`` syntax (``:``, ``}``, ``$``)."""
-    plain = f"{connector}.{key}"
-    if _UNSAFE_IN_REFERENCE.isdisjoint(plain):
-        return plain
-    return "sha256-" + hashlib.sha256(plain.encode()).hexdigest()
+    """``<connector>.<key>`` with ``%``, ``:``, ``{``, ``}``, ``$`` (and, in the connector part,
+    ``.``) percent-escaped: an id names exactly one (connector, key) pair, so connector ``a``
+    never owns an id of connector ``a.b``, and every id fits the ``${provider:path:key}`` syntax.
+    Plain names (``jdbc`` + ``connection.password``) keep the readable ``jdbc.connection.password``."""
+    return f"{_escape(connector, _ESCAPED_IN_CONNECTOR)}.{_escape(key, _ESCAPED_IN_KEY)}"
+
+
+def legacy_secret_id(connector: str, key: str) -> str:
+    """The digest id earlier versions gave names holding ``:``, ``}`` or ``$`` (still resolved
+    for its owner and removed on delete)."""
+    return "sha256-" + hashlib.sha256(f"{connector}.{key}".encode()).hexdigest()
+
+
+def secret_owner(identifier: str) -> str | None:
+    """The connector a :func:`secret_id` belongs to (None for ids not made by it)."""
+    head, dot, _ = identifier.partition(".")
+    if not dot or identifier.startswith("sha256-"):
+        return None
+    return unquote(head)
+
+
+def owns_secret(connector: str, identifier: str, key: str | None = None) -> bool:
+    """Whether ``identifier`` is one of ``connector``'s own entries: made by :func:`secret_id`
+    for it, or the legacy digest of (``connector``, ``key``)."""
+    if secret_owner(identifier) == connector:
+        return True
+    return key is not None and identifier == legacy_secret_id(connector, key)
+
+
+def is_client_password_key(name: str) -> bool:
+    """A key of Kafka's client configs that Kafka types PASSWORD, bare or behind any dotted
+    prefix (``producer.override.sasl.jaas.config``, ``value.converter.basic.auth.user.info``)."""
+    lowered = name.lower()
+    return any(lowered == k or lowered.endswith("." + k) for k in CLIENT_PASSWORD_KEYS)
+
+
+def secretsmanager_secret_name(prefix: str, connector: str) -> str:
+    """``<prefix><connector>``; characters Secrets Manager refuses in names are replaced and a
+    short digest appended, so two connectors never share a secret."""
+    cleaned = _SECRET_NAME_CHARS.sub("_", connector)
+    name = prefix + cleaned
+    if cleaned != connector or len(name) > 500:
+        digest = hashlib.sha256(connector.encode()).hexdigest()[:12]
+        name = f"{name[:480]}-{digest}"
+    return name
+
+
+_SECRET_NAME_CHARS = re.compile(r"[^A-Za-z0-9/_+=.@-]")
+
+#: Where this process keeps connector secrets: the files of every LocalFileSecretStore and the
+#: Secrets Manager prefixes of every SecretsManagerSecretStore made here. Config providers
+#: refuse a connector's reference into them unless the entry is that connector's own.
+_PROTECTED_FILES: set[Path] = set()
+_PROTECTED_PREFIXES: set[str] = set()
+
+
+def protect_secret_file(path: str | os.PathLike[str]) -> None:
+    _PROTECTED_FILES.add(Path(path).absolute())
+
+
+def protect_secret_prefix(prefix: str) -> None:
+    if prefix:
+        _PROTECTED_PREFIXES.add(prefix)
+
+
+def protected_secret_files(env: Mapping[str, str] = os.environ) -> set[Path]:
+    """The runtime's secret files: those of stores made in this process and the one the
+    environment names (``$LAMBDA_CONNECT_SECRETS``, else the default beside the state database),
+    so a task process that never opened the store still guards it."""
+    files = set(_PROTECTED_FILES)
+    setting = (env.get(SECRETS_ENV) or "").strip()
+    if not setting:
+        url = env.get("LAMBDA_CONNECT_STATE_URL") or ""
+        if not url.lower().startswith(("memory", "dynamodb")):
+            setting = default_secrets_setting(url or None)
+    if setting.startswith("file:") and setting[5:].strip():
+        files.add(Path(setting[5:].strip()).absolute())
+    return files
+
+
+def protected_secret_prefixes(env: Mapping[str, str] = os.environ) -> set[str]:
+    """Secrets Manager name prefixes that hold connector secrets."""
+    prefix = env.get(SECRETS_PREFIX_ENV)
+    return {*_PROTECTED_PREFIXES, prefix if prefix else DEFAULT_SECRETS_PREFIX}
+
+
+def is_password_key(definition_keys: Mapping[str, Any], name: str) -> bool:
+    """PASSWORD in the connector's definition, or a PASSWORD key of Kafka's client configs."""
+    key = definition_keys.get(name)
+    return (key is not None and key.type is ConfigType.PASSWORD) or is_client_password_key(name)
 
 
 def password_keys(definition_keys: Mapping[str, Any], props: Mapping[str, Any]) -> list[str]:
-    """Keys of ``props`` whose definition is PASSWORD and whose value is a literal (not a reference)."""
+    """Keys of ``props`` that hold secrets (:func:`is_password_key`) as a literal, not a reference."""
     out = []
     for name, value in props.items():
-        key = definition_keys.get(name)
-        if key is None or key.type is not ConfigType.PASSWORD or not isinstance(value, str):
+        if not isinstance(value, str) or not is_password_key(definition_keys, name):
             continue
         if value and not is_reference(value):
             out.append(name)
@@ -100,6 +238,7 @@ class LocalFileSecretStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).absolute()
         self._lock = threading.Lock()
+        protect_secret_file(self.path)
 
     def reference(self, connector: str, key: str) -> str:
         return f"${{file:{self.path}:{secret_id(connector, key)}}}"
@@ -132,11 +271,13 @@ class LocalFileSecretStore:
             self._write(data)
         return self.reference(connector, key)
 
-    def delete(self, connector: str) -> None:
+    def delete(self, connector: str, keys: Iterable[str] = ()) -> None:
+        """Drop exactly this connector's entries (by owner, never by name prefix: deleting
+        ``a`` keeps the secrets of ``a.b``)."""
+        legacy = {legacy_secret_id(connector, k) for k in keys}
         with self._lock:
             data = self._read()
-            prefix = f"{connector}."
-            kept = {k: v for k, v in data.items() if not k.startswith(prefix)}
+            kept = {k: v for k, v in data.items() if not owns_secret(connector, k) and k not in legacy}
             if len(kept) != len(data):
                 self._write(kept)
 

@@ -455,7 +455,7 @@ class _TaskRun:
                     self.w.status.topics_active(self.name, self.result.topics)
 
     def _start(self, raw_task_config: Mapping[str, str]) -> None:
-        task_config = resolve_config(raw_task_config)
+        task_config = resolve_config(raw_task_config, owner=self.name)
         overrides = {k[len(PRODUCER_OVERRIDE):]: v for k, v in self.p.props.items() if k.startswith(PRODUCER_OVERRIDE)}
         transactional_id = f"{self.name}-{self.task_id}" if self.eos else None
         self.producer = self.w.producer_factory(overrides, transactional_id)

@@ -117,7 +117,7 @@ def _without_credentials(url: URL, raw: str, user: bool, password: bool) -> URL:
             _warned_sqlite.add(key)
             given = " and ".join(n for n, g in (("a user", user), ("a password", password)) if g)
             log.warning("connection.url %s is a SQLite database, which has no credentials: ignoring %s", key, given)
-    return url.set(username=None, password=None)
+    return url._replace(username=None, password=None)  # URL.set() cannot clear a field
 
 
 def backend_name(url: URL) -> str:

@@ -130,7 +130,7 @@ CASES = [
          message="Connector name configuration (b) doesn't match connector name in the URL (a)"),
     Case("create-invalid", "POST", "/connectors", 400,
          {"name": "bad", "config": {"connector.class": "FileStreamSink", "topics": "a", "topics.regex": "b"}},
-         message="Connector configuration is invalid and contains the following 2 error(s):\n"
+         message="The connector config has 2 error(s):\n"
                  "topics and topics.regex are mutually exclusive options, but both are set.\n"  # on topics
                  "topics and topics.regex are mutually exclusive options, but both are set.\n"  # on topics.regex
                  "You can also find the above list of errors at the endpoint "
@@ -153,7 +153,7 @@ CASES = [
     Case("put-config-mismatch", "PUT", "/connectors/orders/config", 400, {**SINK, "name": "other"},
          message="Connector name configuration (other) doesn't match connector name in the URL (orders)"),
     Case("put-config-invalid", "PUT", "/connectors/orders/config", 400, {**SINK, "tasks.max": "0"},
-         fragment="Connector configuration is invalid and contains the following 1 error(s):\n"),
+         fragment="The connector config has 1 error(s):\n"),
     Case("patch-config", "PATCH", "/connectors/orders/config", 200, {"tasks.max": "1", "file": None},
          keys=INFO_KEYS, check=lambda b: b["config"]["tasks.max"] == "1" and "file" not in b["config"]),
     Case("patch-config-unknown", "PATCH", "/connectors/ghost/config", 404, {"tasks.max": "1"},
@@ -447,7 +447,7 @@ BAD_INPUT = [
     ("unknown-plugin", "POST", "/connectors", {"name": "n", "config": {**SINK, "connector.class": "FileStreamSinc"}},
      500, "Closest known names: "),
     ("invalid-config", "PUT", "/connectors/orders/config", {**SINK, "errors.tolerance": "some"}, 400,
-     "Connector configuration is invalid and contains the following 1 error(s):"),
+     "The connector config has 1 error(s):"),
     ("conflict", "POST", "/connectors", {"name": "lines", "config": SINK}, 409, "Connector lines already exists"),
     ("oversized", "POST", "/connectors", {"name": "n", "config": {**SINK, "pad": "x" * (256 * 1024)}}, 413,
      "larger than the limit of 262144 bytes"),

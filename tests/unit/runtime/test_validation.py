@@ -132,7 +132,7 @@ def test_parse_raises_one_exception_listing_every_error() -> None:
     with pytest.raises(ConfigException) as info:
         parse_connector_config({**BASE, "tasks.max": "0", "errors.tolerance": "x"}, fakes.registry())
     assert set(info.value.errors) == {"tasks.max", "errors.tolerance"}
-    assert str(info.value).startswith("Connector configuration is invalid and contains the following 2 error(s):")
+    assert str(info.value).startswith("The connector config has 2 error(s):")
     cfg = parse_connector_config({**BASE, "tasks.max": "3"}, fakes.registry())
     assert cfg.name == "demo" and cfg.type == "sink" and cfg.tasks_max == 3 and cfg.topics == ["orders"]
     assert cfg.connector_class is fakes.DemoSinkConnector

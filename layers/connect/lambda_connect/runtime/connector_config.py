@@ -105,91 +105,86 @@ def _k(
 
 
 COMMON = ConfigDef(
-    _k("name", ConfigType.STRING, REQUIRED, "Globally unique name to use for this connector.", COMMON_GROUP, 1,
-       "Connector name", validator=LambdaValidator(_check_name, "non-empty string without ISO control characters")),
+    _k("name", ConfigType.STRING, REQUIRED, "The connector's name; no two connectors of one deployment share it.",
+       COMMON_GROUP, 1, "Connector name",
+       validator=LambdaValidator(_check_name, "non-empty string without ISO control characters")),
     _k("connector.class", ConfigType.STRING, REQUIRED,
-       "Name or alias of the class for this connector. Must be a subclass of SinkConnector or SourceConnector. "
-       "The full class name (e.g. org.apache.kafka.connect.file.FileStreamSinkConnector), its simple name "
-       "(FileStreamSinkConnector) or the simple name without the Connector suffix (FileStreamSink) is accepted.",
+       "Which connector plugin to run, a sink or a source. Give the full Kafka class name "
+       "(org.apache.kafka.connect.file.FileStreamSinkConnector), the simple name (FileStreamSinkConnector) or "
+       "the simple name less its Connector suffix (FileStreamSink).",
        COMMON_GROUP, 2, "Connector class", width=Width.LONG),
-    _k("tasks.max", ConfigType.INT, "1", "Maximum number of tasks to use for this connector.", COMMON_GROUP, 3,
+    _k("tasks.max", ConfigType.INT, "1", "Upper bound on the tasks this connector runs in parallel.", COMMON_GROUP, 3,
        "Tasks max", validator=Range.at_least(1), width=Width.SHORT),
     _k("tasks.max.enforce", ConfigType.BOOLEAN, "true",
-       "(Deprecated) Whether to enforce that the tasks.max property is respected by the connector. "
-       "By default, connectors that generate too many tasks will fail.",
+       "(Deprecated) true: a connector that asks for more tasks than tasks.max fails; false: the surplus "
+       "is tolerated.",
        COMMON_GROUP, 4, "Enforce tasks max", importance=Importance.LOW, width=Width.SHORT),
     _k("key.converter", ConfigType.CLASS, None,
-       "Converter class used to convert between Kafka Connect format and the serialized form that is written to "
-       "Kafka. This controls the format of the keys in messages written to or read from Kafka. Unset: env "
+       "Converter between record keys and the bytes of Kafka message keys, both ways. Unset: the env "
        "LAMBDA_CONNECT_KEY_CONVERTER, else org.apache.kafka.connect.json.JsonConverter.",
        COMMON_GROUP, 5, "Key converter class", importance=Importance.LOW, width=Width.SHORT),
     _k("value.converter", ConfigType.CLASS, None,
-       "Converter class used to convert between Kafka Connect format and the serialized form that is written to "
-       "Kafka. This controls the format of the values in messages written to or read from Kafka. Unset: env "
+       "Converter between record values and the bytes of Kafka message values, both ways. Unset: the env "
        "LAMBDA_CONNECT_VALUE_CONVERTER, else org.apache.kafka.connect.json.JsonConverter.",
        COMMON_GROUP, 6, "Value converter class", importance=Importance.LOW, width=Width.SHORT),
     _k("header.converter", ConfigType.CLASS, None,
-       "HeaderConverter class used to convert between Kafka Connect format and the serialized form that is written "
-       "to Kafka. Unset: org.apache.kafka.connect.storage.SimpleHeaderConverter.",
+       "Converter between record header values and Kafka header bytes. Unset: "
+       "org.apache.kafka.connect.storage.SimpleHeaderConverter.",
        COMMON_GROUP, 7, "Header converter class", importance=Importance.LOW, width=Width.SHORT),
     _k("config.action.reload", ConfigType.STRING, "restart",
-       "The action that Connect should take on the connector when changes in external configuration providers "
-       "result in a change in the connector's configuration properties. A value of 'none' indicates that Connect "
-       "will do nothing. A value of 'restart' indicates that Connect should restart/reload the connector with the "
-       "updated configuration properties.",
+       "What happens when a value that came from a config provider changes: 'restart' reloads the connector "
+       "with the new values, 'none' leaves it running as it is.",
        COMMON_GROUP, 8, "Reload Action", validator=ValidString("none", "restart"), importance=Importance.LOW),
-    _k("transforms", ConfigType.LIST, "", "Aliases for the transformations to be applied to records.",
+    _k("transforms", ConfigType.LIST, "", "Names of the SMTs to run on each record, in order; each is set up under "
+       "transforms.<name>.*.",
        TRANSFORMS_GROUP, 1, "Transforms", importance=Importance.LOW, width=Width.LONG,
        validator=LambdaValidator(_unique_list, "unique transformation aliases")),
-    _k("predicates", ConfigType.LIST, "", "Aliases for the predicates used by transformations.",
+    _k("predicates", ConfigType.LIST, "", "Names of the predicates the SMTs refer to; each is set up under "
+       "predicates.<name>.*.",
        PREDICATES_GROUP, 1, "Predicates", importance=Importance.LOW, width=Width.LONG,
        validator=LambdaValidator(_unique_list, "unique predicate aliases")),
     _k("errors.retry.timeout", ConfigType.LONG, "0",
-       "The maximum duration in milliseconds that a failed operation will be reattempted. The default is 0, which "
-       "means no retries will be attempted. Use -1 for infinite retries.",
+       "How long, in ms, a failing operation keeps being retried: 0 (the default) retries nothing, -1 "
+       "retries without end.",
        ERROR_GROUP, 1, "Retry Timeout for Errors", importance=Importance.MEDIUM),
     _k("errors.retry.delay.max.ms", ConfigType.LONG, "60000",
-       "The maximum duration in milliseconds between consecutive retry attempts. Jitter will be added to the delay "
-       "once this limit is reached to prevent thundering herd issues.",
+       "Cap, in ms, on the pause between two retries; the pause doubles up to it, and random jitter is added "
+       "at the cap so that many tasks do not retry in step.",
        ERROR_GROUP, 2, "Maximum Delay Between Retries for Errors", importance=Importance.MEDIUM),
     _k("errors.tolerance", ConfigType.STRING, "none",
-       "Behavior for tolerating errors during connector operation. 'none' is the default value and signals that any "
-       "error will result in an immediate connector task failure; 'all' changes the behavior to skip over "
-       "problematic records.",
+       "'none' (the default): the first failing record fails the task. 'all': failing records are skipped "
+       "(and dead-lettered when a DLQ topic is set) and the rest go on.",
        ERROR_GROUP, 3, "Error Tolerance", validator=ValidString("none", "all"), importance=Importance.MEDIUM,
        width=Width.SHORT),
     _k("errors.log.enable", ConfigType.BOOLEAN, "false",
-       "If true, write each error and the details of the failed operation and problematic record to the Connect "
-       "application log. This is 'false' by default, so that only errors that are not tolerated are reported.",
+       "true: every failure is logged with the operation and the record it hit, tolerated ones included; "
+       "false (the default): only failures that stop the task are logged.",
        ERROR_GROUP, 4, "Log Errors", importance=Importance.MEDIUM, width=Width.SHORT),
     _k("errors.log.include.messages", ConfigType.BOOLEAN, "false",
-       "Whether to include in the log the Connect record that resulted in a failure. For sink records, the topic, "
-       "partition, offset, and timestamp will be logged. For source records, the key and value (and their schemas), "
-       "all headers, and the timestamp, Kafka topic, Kafka partition, source partition, and source offset will be "
-       "logged. This is 'false' by default, which will prevent record keys, values, and headers from being written "
-       "to log files.",
+       "true: error logs also show the failing record (sink records: topic, partition, offset, timestamp; "
+       "source records: key, value, schemas, headers, timestamp, target topic and partition, source partition "
+       "and offset). false (the default) keeps record contents out of the logs.",
        ERROR_GROUP, 5, "Log Error Details", importance=Importance.MEDIUM, width=Width.SHORT),
 )
 
 SINK = ConfigDef(
     _k("topics", ConfigType.LIST, "",
-       "List of topics to consume, separated by commas", COMMON_GROUP, 4, "Topics", width=Width.LONG),
+       "Comma list of the topics this sink reads.", COMMON_GROUP, 4, "Topics", width=Width.LONG),
     _k("topics.regex", ConfigType.STRING, "",
-       "Regular expression giving topics to consume. Under the hood, the regex is compiled to a pattern and matched "
-       "against whole topic names. Only one of topics or topics.regex should be specified.",
+       "Regular expression for the topics this sink reads; it must match a whole topic name. Set either "
+       "this or topics, not both.",
        COMMON_GROUP, 4, "Topics regex", validator=ValidRegex(), width=Width.LONG),
     _k("errors.deadletterqueue.topic.name", ConfigType.STRING, "",
-       "The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when "
-       "processed by this sink connector, or its transformations or converters. The topic name is blank by default, "
-       "which means that no messages are to be recorded in the DLQ.",
+       "Topic that receives the records this sink could not convert, transform or write, when "
+       "errors.tolerance=all. Empty (the default): no dead letter queue.",
        ERROR_GROUP, 6, "Dead Letter Queue Topic Name", importance=Importance.MEDIUM),
     _k("errors.deadletterqueue.topic.replication.factor", ConfigType.SHORT, "3",
-       "Replication factor used to create the dead letter queue topic when it doesn't already exist.",
+       "Replication factor for the dead letter queue topic if it has to be created.",
        ERROR_GROUP, 7, "Dead Letter Queue Topic Replication Factor", importance=Importance.MEDIUM),
     _k("errors.deadletterqueue.context.headers.enable", ConfigType.BOOLEAN, "false",
-       "If true, add headers containing error context to the messages written to the dead letter queue. To avoid "
-       "clashing with headers from the original record, all error context header keys, all error context header "
-       "keys will start with __connect.errors.",
+       "true: each dead-lettered record carries headers saying where and why it failed (original topic, "
+       "partition, offset, stage, exception); their names all start with __connect.errors., apart from the "
+       "record's own headers.",
        ERROR_GROUP, 8, "Enable Error Context Headers", importance=Importance.MEDIUM),
 )
 
@@ -201,27 +196,29 @@ def _at_least_minus_one_or_positive(name: str, value: Any) -> None:
 
 SOURCE = ConfigDef(
     _k("topic.creation.groups", ConfigType.LIST, "",
-       "Groups of configurations for topics created by source connectors", TOPIC_CREATION_GROUP, 1,
+       "Names of extra topic-creation groups (topic.creation.<group>.*), checked in order before the "
+       "default.", TOPIC_CREATION_GROUP, 1,
        "Topic Creation Groups", importance=Importance.LOW, width=Width.LONG,
        validator=LambdaValidator(_unique_list, "unique topic creation groups")),
     _k("exactly.once.support", ConfigType.STRING, "requested",
-       "Permitted values are requested, required. If set to \"required\", forces a preflight check for the "
-       "connector to ensure that it can provide exactly-once semantics with the given configuration.",
+       "requested or required. required: the connector must confirm, before it starts, that it can deliver "
+       "exactly once with this config, or the config is refused.",
        EXACTLY_ONCE_GROUP, 1, "Exactly once support", importance=Importance.MEDIUM,
        validator=CaseInsensitiveValidString("requested", "required")),
     _k("transaction.boundary", ConfigType.STRING, "poll",
-       "Permitted values are: poll, interval, connector. If set to 'poll', a new producer transaction will be "
-       "started and committed for every batch of records that each task from this connector provides to Connect.",
+       "poll, interval or connector: where exactly-once producer transactions begin and end. poll: one "
+       "transaction per batch a task returns; interval: one per transaction.boundary.interval.ms; connector: "
+       "the connector decides.",
        EXACTLY_ONCE_GROUP, 2, "Transaction Boundary", importance=Importance.MEDIUM,
        validator=CaseInsensitiveValidString("poll", "interval", "connector")),
     _k("transaction.boundary.interval.ms", ConfigType.LONG, None,
-       "If 'transaction.boundary' is set to 'interval', determines the interval for producer transaction commits "
-       "by connector tasks. If unset, defaults to the value of the worker-level 'offset.flush.interval.ms' property.",
+       "With transaction.boundary=interval, how often (ms) a task commits its transaction. Unset: the "
+       "offset flush interval.",
        EXACTLY_ONCE_GROUP, 3, "Transaction boundary interval", importance=Importance.LOW,
        validator=Range.at_least(0)),
     _k("offsets.storage.topic", ConfigType.STRING, None,
-       "The name of a separate offsets topic to use for this connector. If empty or not specified, the worker's "
-       "global offsets topic name will be used.",
+       "Accepted so that configs copied from Kafka Connect load; source offsets live in the state table "
+       "here, so no topic is read or written.",
        OFFSETS_TOPIC_GROUP, 1, "Offsets topic", importance=Importance.LOW,
        validator=NonEmptyString()),
 )

@@ -120,10 +120,11 @@ def _resolve_plugins(
                       doc=f"Class for the '{alias}' transformation.", group=group, order_in_group=0,
                       width=Width.LONG, display_name=f"Transformation type for {alias}"),
             ConfigKey(name=prefix + "predicate", type=ConfigType.STRING, default=None, importance=Importance.MEDIUM,
-                      doc="The alias of a predicate used to determine whether to apply this transformation.",
+                      doc="Name of a predicate from 'predicates': the transform runs only on records it matches.",
                       group=group, order_in_group=1, width=Width.LONG, display_name=f"Predicate for {alias}"),
             ConfigKey(name=prefix + "negate", type=ConfigType.BOOLEAN, default="false", importance=Importance.MEDIUM,
-                      doc="Whether the configured predicate should be negated.", group=group, order_in_group=2,
+                      doc="true: run the transform on the records the predicate does not match.", group=group,
+                      order_in_group=2,
                       width=Width.SHORT, display_name=f"Negate predicate for {alias}"),
         )
         definition = _embed_plugin(definition, props, registry, prefix, group, "transformation", errors, 2)
@@ -245,15 +246,14 @@ def _cross_checks(props: Mapping[str, Any], results: dict[str, ConfigValue], res
 
 
 _EOS_UNKNOWN = (
-    "The connector does not implement the API required for preflight validation of exactly-once source support. "
-    "Please consult the documentation for the connector to determine whether it supports exactly-once semantics, "
-    'and then consider reconfiguring the connector to use the value "requested" for this property (which will '
-    "disable this preflight check and allow the connector to be created)."
+    "This connector cannot tell in advance whether it delivers exactly once (it has no exactly-once "
+    "check). Look up its documentation; if it does, set exactly.once.support=requested, which skips the "
+    "check and lets the connector be created."
 )
-_EOS_UNSUPPORTED = "The connector does not support exactly-once semantics with the provided configuration."
+_EOS_UNSUPPORTED = "With this config the connector cannot deliver exactly once (its own check says so)."
 _BOUNDARY_UNSUPPORTED = (
-    "The connector does not support connector-defined transaction boundaries with the given configuration. "
-    "Please reconfigure it to use a different transaction boundary definition."
+    "With this config the connector cannot define its own transaction boundaries: set "
+    "transaction.boundary to poll or interval."
 )
 
 
@@ -399,7 +399,7 @@ def parse_connector_config(props: Mapping[str, Any], registry: Registry | None =
         count = sum(len(v) for v in errors.values())
         lines = "\n".join(m for msgs in errors.values() for m in msgs)
         raise ConfigException(
-            f"Connector configuration is invalid and contains the following {count} error(s):\n{lines}", errors
+            f"The connector config has {count} error(s):\n{lines}", errors
         )
     connector = registry.resolve(str(props["connector.class"]), {"source", "sink"})
     kind = "source" if "source" in kinds_of(connector) else "sink"

@@ -77,3 +77,89 @@ def run_tick(task_class: type, props: Mapping[str, str], offsets: Offsets, *, ac
     finally:
         task.stop()
     return out
+
+
+class ThrowawayMariaDB:
+    """A private MariaDB with a row-based binlog (full row images and column metadata)."""
+
+    def __init__(self) -> None:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from tests.fixtures.throwaway_pg import free_port
+
+        self.root = Path(tempfile.mkdtemp(prefix="lc-throwaway-mariadb-"))
+        shutil.chown(self.root, "mysql", "mysql")
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> ThrowawayMariaDB:
+        import shutil
+        import time
+
+        data = self.root / "data"
+        if shutil.which("mariadb-install-db") is None or shutil.which("mariadbd") is None:
+            raise FileNotFoundError("mariadb-install-db / mariadbd are not installed")
+        subprocess.run(["mariadb-install-db", "--no-defaults", "--user=mysql", f"--datadir={data}",
+                        "--auth-root-authentication-method=normal", "--skip-test-db"], check=True,
+                       capture_output=True, timeout=120)
+        self.process = subprocess.Popen(
+            ["mariadbd", "--no-defaults", "--user=mysql", f"--datadir={data}", f"--socket={self.root}/sock",
+             f"--port={self.port}", "--bind-address=127.0.0.1", f"--log-bin={data}/binlog", "--binlog-format=ROW",
+             "--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--server-id=1", f"--pid-file={self.root}/pid",
+             "--innodb-buffer-pool-size=32M", "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0",
+             "--sync-binlog=0"],
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "err.log", "wb"))  # noqa: SIM115
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.execute("SELECT 1")
+                return self
+            except Exception:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((self.root / "err.log").read_text()[-2000:]) from None
+                time.sleep(0.2)
+
+    def connect(self, database: str | None = None) -> Any:
+        import pymysql
+
+        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="", database=database,
+                               autocommit=True)
+
+    def execute(self, *statements: str, database: str | None = None) -> list[tuple]:
+        conn = self.connect(database)
+        try:
+            rows: list[tuple] = []
+            with conn.cursor() as cur:
+                for s in statements:
+                    cur.execute(s)
+                    rows = list(cur.fetchall())
+            return rows
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        import shutil
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def binlog_mariadb() -> Iterator[ThrowawayMariaDB]:
+    server = ThrowawayMariaDB()
+    try:
+        server.start()
+    except (FileNotFoundError, RuntimeError, subprocess.CalledProcessError) as e:
+        server.close()
+        service_unavailable("Throwaway MariaDB with a binlog", "mariadbd", e)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -93,22 +93,6 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "io.tabular.iceberg.connect.IcebergSinkConnector",
         "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
     ),
-    (
-        "org.apache.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
-    (
-        "io.tabular.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
-    (
-        "org.apache.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
-    (
-        "io.tabular.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
     ("io.confluent.connect.http.HttpSinkConnector", "lambda_connect.plugins.connectors.http.sink:HttpSinkConnector"),
     (
         "io.confluent.connect.mqtt.MqttSourceConnector",
@@ -127,5 +111,13 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     (
         "io.debezium.connector.postgresql.PostgresConnector",
         "lambda_connect.plugins.connectors.cdc.postgres.connector:PostgresConnector",
+    ),
+    (
+        "io.debezium.connector.mysql.MySqlConnector",
+        "lambda_connect.plugins.connectors.cdc.mysql.connector:MySqlConnector",
+    ),
+    (
+        "io.debezium.connector.mariadb.MariaDbConnector",
+        "lambda_connect.plugins.connectors.cdc.mysql.connector:MariaDbConnector",
     ),
 )

@@ -1,0 +1,1 @@
+"""MySQL and MariaDB change data capture from the row-based binlog (``mysql-replication``)."""

@@ -1,0 +1,598 @@
+"""``io.debezium.connector.mysql.MySqlConnector`` and ``io.debezium.connector.mariadb.MariaDbConnector``:
+row changes from the binlog as Debezium's change events, one scheduled tick at a time.
+
+A tick reads the binlog from the stored position up to the end the server reported when the tick
+started (``SHOW MASTER STATUS``), so it ends even on a busy server. Resuming is by file and position
+(``mysql-replication`` with ``is_mariadb=False``: measured to work against MariaDB too, while its
+MariaDB mode ignores a start position). Column names come from the binlog's table map, which needs
+``binlog_row_metadata=FULL``; types and nullability from ``information_schema``, re-read whenever a
+table's columns change, so added and dropped columns show from the next event on without a
+schema-history topic.
+
+Offsets (partition ``{"server": topic.prefix}``): ``file``/``pos`` is where the transaction of the
+last published row began, ``event`` how many row events of it to skip and ``row`` how many rows of
+the next one, so a tick cut inside a transaction resumes exactly after the last acknowledged row.
+The server keeps no reader position: when no captured table changes, only heartbeats
+(``heartbeat.interval.ms``) move the stored position forward — without them a quiet table's
+position can fall behind the binlog retention.
+
+Snapshots read tables in primary-key chunks inside ``START TRANSACTION WITH CONSISTENT SNAPSHOT``;
+MariaDB reports the binlog position of that snapshot (``binlog_snapshot_file``/``_position``), so a
+chunk is published exactly where it belongs in the stream: after every change it contains and
+before every change it does not. (On MySQL the position is read just before the snapshot starts:
+a change committed in between is then published twice, never lost or reordered.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zlib
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from lambda_connect.api import (
+    ConfigDef,
+    ConfigException,
+    ConfigKey,
+    ConfigType,
+    ConfigValue,
+    ConnectException,
+    Importance,
+    Schema,
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+    Struct,
+    Task,
+    Type,
+)
+from lambda_connect.api.config import Range
+
+from ..common import (
+    COMMON_KEYS,
+    CONNECTOR_VERSION,
+    ChangeEmitter,
+    TableFilter,
+    TableShape,
+    build_shape,
+    parse_skipped,
+    snapshot_mode,
+    source_schema,
+    topic_safe,
+)
+from ..postgres.types import Modes
+from .types import column_type
+
+__all__ = ["MariaDbConnector", "MySqlConnector", "MySqlTask"]
+
+log = logging.getLogger(__name__)
+_MISSING = "The MySQL/MariaDB CDC source needs mysql-replication: pip install 'lambda-connect[cdc]'"
+_SYSTEM_DBS = ("mysql", "information_schema", "performance_schema", "sys")
+
+CONFIG_DEF = COMMON_KEYS + ConfigDef(
+    ConfigKey(name="database.port", type=ConfigType.INT, default=3306, validator=Range.between(1, 65535),
+              group="Connection", doc="Port of the MySQL/MariaDB server."),
+    ConfigKey(name="database.server.id", type=ConfigType.LONG, default=None, group="Connection",
+              doc="Replica id the connector registers with; unique among the server's replicas. Unset: derived "
+                  "from topic.prefix (stable, between 5400 and 65399)."),
+    ConfigKey(name="database.include.list", type=ConfigType.LIST, default="", group="Filters",
+              doc="Regular expressions of database names to capture. Empty: every non-system database."),
+    ConfigKey(name="database.exclude.list", type=ConfigType.LIST, default="", group="Filters",
+              doc="Regular expressions of database names never captured."),
+    ConfigKey(name="database.ssl.mode", type=ConfigType.STRING, default="disabled", group="Connection",
+              importance=Importance.LOW, doc="disabled, or required to insist on TLS."),
+)
+
+
+def _server_id(cfg: Mapping[str, Any]) -> int:
+    if cfg["database.server.id"] is not None:
+        return int(cfg["database.server.id"])
+    return 5400 + zlib.crc32(str(cfg["topic.prefix"]).encode()) % 60000
+
+
+class MySqlConnector(SourceConnector):
+    """Streams row changes of MySQL tables from the binlog."""
+
+    name: ClassVar[str] = "io.debezium.connector.mysql.MySqlConnector"
+    version: ClassVar[str | None] = CONNECTOR_VERSION
+    config_def: ClassVar[ConfigDef] = CONFIG_DEF
+    flavour: ClassVar[str] = "mysql"
+
+    @classmethod
+    def task_class(cls) -> type[Task]:
+        return MariaDbTask if cls.flavour == "mariadb" else MySqlTask
+
+    @classmethod
+    def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
+        out: dict[str, ConfigValue] = {}
+        try:
+            cfg = CONFIG_DEF.parse(props)
+            snapshot_mode(cfg)
+            parse_skipped(cfg["skipped.operations"])
+            TableFilter(cfg)
+        except ConfigException as e:
+            for key, errors in (getattr(e, "errors", None) or {}).items():
+                out[key] = ConfigValue(key, props.get(key), errors=list(errors))
+            if not out:
+                out["connector.class"] = ConfigValue("connector.class", props.get("connector.class"), errors=[str(e)])
+        return out
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """One binlog, one reader."""
+        return [dict(self.props)]
+
+    def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
+        return True
+
+
+class MariaDbConnector(MySqlConnector):
+    """The same for MariaDB (events name ``mariadb`` as their connector)."""
+
+    name: ClassVar[str] = "io.debezium.connector.mariadb.MariaDbConnector"
+    flavour: ClassVar[str] = "mariadb"
+
+
+def _pos_key(file: str, pos: int) -> tuple[str, int]:
+    return (file, pos)
+
+
+class _Chunk:
+    def __init__(self, table: str, rows: list[dict[str, Any]], last_key: list | None, full: bool,
+                 at: tuple[str, int]) -> None:
+        self.table = table
+        self.rows = rows
+        self.last_key = last_key
+        self.full = full
+        self.at = at
+
+
+class MySqlTask(SourceTask):
+    """Reads the binlog for one tick; see the module docstring."""
+
+    flavour: ClassVar[str] = "mysql"
+
+    def start(self, props: Mapping[str, str]) -> None:
+        problems = MySqlConnector.validate(props)
+        if problems:
+            raise ConfigException(errors={k: v.errors for k, v in problems.items()})
+        try:
+            import pymysqlreplication  # noqa: F401
+        except ImportError as e:  # pragma: no cover - depends on the installed extras
+            raise ConnectException(_MISSING) from e
+        cfg = CONFIG_DEF.parse(props)
+        self._cfg = cfg
+        self._prefix = cfg["topic.prefix"]
+        self._filter = TableFilter(cfg)
+        from ..common import _patterns
+
+        self._db_in = _patterns("database.include.list", cfg["database.include.list"])
+        self._db_out = _patterns("database.exclude.list", cfg["database.exclude.list"])
+        self._modes = Modes(cfg["decimal.handling.mode"].lower(), "adaptive_time_microseconds"
+                            if cfg["time.precision.mode"].lower() == "adaptive" else cfg["time.precision.mode"].lower(),
+                            cfg["binary.handling.mode"].lower())
+        self._batch = cfg["max.batch.size"]
+        self._partition = {"server": self._prefix}
+        self._emitter = ChangeEmitter(self._partition, cfg["tombstones.on.delete"],
+                                      parse_skipped(cfg["skipped.operations"]))
+        self._source_schema = source_schema(self.flavour)
+        self._server_id = _server_id(cfg)
+        self._shapes: dict[str, tuple[tuple[str, ...], TableShape, list[str]]] = {}
+        self._pending: deque[SourceRecord] = deque()
+        self._reader: Any = None
+        self._chunk: _Chunk | None = None
+        self._heartbeat_sent = False
+        self._conn = self._connect()
+        try:
+            self._check_server()
+            self._prepare()
+        except BaseException:
+            self.stop()
+            raise
+
+    # --- setup --------------------------------------------------------------------------
+    def _settings(self) -> dict[str, Any]:
+        cfg = self._cfg
+        password = cfg["database.password"]
+        settings: dict[str, Any] = {"host": cfg["database.hostname"], "port": cfg["database.port"],
+                                    "user": cfg["database.user"], "password": password.value() if password else ""}
+        if str(cfg["database.ssl.mode"]).lower() not in ("disabled", "disable", ""):
+            settings["ssl"] = {}
+        return settings
+
+    def _connect(self) -> Any:
+        import pymysql
+
+        s = self._settings()
+        try:
+            conn = pymysql.connect(host=s["host"], port=s["port"], user=s["user"], password=s["password"],
+                                   autocommit=True, connect_timeout=10, ssl=s.get("ssl"))
+        except pymysql.err.OperationalError as e:
+            code = e.args[0] if e.args else None
+            hint = (" Check database.user and database.password." if code == 1045
+                    else " Check database.hostname and database.port.")
+            raise ConnectException(f"Could not connect to {self.flavour} at {s['host']}:{s['port']} as "
+                                   f"{s['user']}: {e.args[-1] if e.args else e}.{hint}") from e
+        with conn.cursor() as cur:
+            cur.execute("SET time_zone = '+00:00'")
+        return conn
+
+    def _query(self, sql: str, args: Any = None) -> list[tuple]:
+        with self._conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+
+    def _variable(self, name: str) -> str | None:
+        rows = self._query("SHOW GLOBAL VARIABLES LIKE %s", (name,))
+        return str(rows[0][1]) if rows else None
+
+    def _check_server(self) -> None:
+        wanted = {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"}
+        wrong = []
+        for name, value in wanted.items():
+            found = self._variable(name)
+            if found is not None and found.upper() != value:
+                wrong.append(f"{name}={found}")
+        if wrong:
+            raise ConnectException(
+                f"The server's binlog is not set up for change data capture ({', '.join(wrong)}): it needs "
+                "log_bin=ON, binlog_format=ROW, binlog_row_image=FULL and binlog_row_metadata=FULL (MariaDB 10.5+, "
+                "MySQL 8.0+). On Amazon RDS/Aurora set them in the parameter group, turn on automated backups "
+                "and keep the binlog long enough (mysql.rds_set_configuration('binlog retention hours', N)).")
+
+    def _master_status(self) -> tuple[str, int]:
+        for sql in ("SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"):
+            try:
+                rows = self._query(sql)
+            except Exception:  # MySQL 8.4 renamed the statement
+                continue
+            if rows:
+                return str(rows[0][0]), int(rows[0][1])
+        raise ConnectException("The server reports no binlog position (SHOW MASTER STATUS is empty): is log_bin on?")
+
+    def _prepare(self) -> None:
+        reader = self.context.offset_storage_reader if self.context is not None else None
+        stored = dict((reader.offset(self._partition) if reader is not None else None) or {})
+        mode = snapshot_mode(self._cfg)
+        self._target = self._master_status()
+        files = [str(r[0]) for r in self._query("SHOW BINARY LOGS")]
+        if stored.get("file") and stored["file"] not in files:
+            if mode != "when_needed":
+                raise ConnectException(
+                    f"The stored binlog position {stored['file']}:{stored.get('pos')} is gone: the server purged "
+                    f"that file (oldest kept: {files[0] if files else 'none'}). Changes since then are lost. Keep the "
+                    "binlog longer than the tick interval, then reset the connector's offsets to copy the tables "
+                    "again (or set snapshot.mode=when_needed).")
+            stored = {}
+        if stored.get("file"):
+            self._pos = (str(stored["file"]), int(stored["pos"]))
+            self._skip = (int(stored.get("event") or 0), int(stored.get("row") or 0))
+        else:
+            self._pos = self._target
+            self._skip = (0, 0)
+        self._snapshot: dict[str, Any] | None = None
+        if stored.get("snapshot"):
+            self._snapshot = {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
+                              "after": json.loads(stored["snapshot_after"]) if stored.get("snapshot_after") else None}
+        elif not stored and mode in ("initial", "initial_only", "when_needed"):
+            self._snapshot = {"tables": self._captured_tables(), "after": None}
+        self._stream = mode != "initial_only"
+        self._read_done = False
+        self._last_heartbeat = int(stored.get("ts_heartbeat") or 0)
+        self._unanchored = not stored.get("file")
+        self._produced = 0
+
+    def _db_captured(self, db: str) -> bool:
+        if db.lower() in _SYSTEM_DBS:
+            return False
+        if self._db_in and not any(p.fullmatch(db) for p in self._db_in):
+            return False
+        return not any(p.fullmatch(db) for p in self._db_out)
+
+    def _captured(self, db: str, table: str) -> bool:
+        return self._db_captured(db) and self._filter.table(f"{db}.{table}")
+
+    def _captured_tables(self) -> list[str]:
+        rows = self._query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
+                           "'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME")
+        return [f"{db}.{t}" for db, t in rows if self._captured(db, t)]
+
+    # --- shapes -------------------------------------------------------------------------
+    def _shape(self, db: str, table: str, names: tuple[str, ...] | None) -> tuple[TableShape, list[str]]:
+        key = f"{db}.{table}"
+        cached = self._shapes.get(key)
+        if cached is not None and (names is None or cached[0] == names):
+            return cached[1], cached[2]
+        rows = self._query(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, "
+            "IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+            "ORDER BY ORDINAL_POSITION", (db, table))
+        info = {r[0]: r for r in rows}
+        order = list(names) if names is not None else [r[0] for r in rows]
+        columns = []
+        for name in order:
+            r = info.get(name)
+            if r is None:  # dropped since the event was written: keep its values as text
+                columns.append((name, Schema(Type.STRING, optional=True), str))
+                continue
+            col_schema, conv = column_type(r[1], r[2], r[3], r[4], r[5], r[6] == "YES", self._modes, self.flavour)
+            columns.append((name, col_schema, conv))
+        pk = [r[0] for r in rows if r[7] == "PRI"]
+        shape = build_shape(self._prefix, db, table, columns, pk, lambda c: self._filter.column(key, c),
+                            self._source_schema)
+        self._shapes[key] = (tuple(order), shape, order)
+        return shape, order
+
+    # --- polling ------------------------------------------------------------------------
+    def poll(self) -> list[SourceRecord] | None:
+        out: list[SourceRecord] = []
+        while len(out) < self._batch:
+            if self._pending:
+                take = min(self._batch - len(out), len(self._pending))
+                out.extend(self._pending.popleft() for _ in range(take))
+                continue
+            if self._read_done:
+                if self._chunk is not None:
+                    self._finish_chunk()
+                    continue
+                if self._snapshot is not None and self._snapshot["tables"]:
+                    self._start_chunk()
+                    continue
+                break
+            if not self._stream and self._snapshot is None:
+                break
+            self._read_some()
+        self._produced += len(out)
+        if not out and (self._heartbeat_due() or (self._unanchored and self._produced == 0)):
+            # Unlike a PostgreSQL slot the server keeps no position for us: a first tick with nothing to
+            # publish stores where it started through one heartbeat, or the next tick would start later.
+            out.append(self._heartbeat())
+            self._produced += 1
+        return out
+
+    def _open_reader(self) -> Any:
+        from pymysqlreplication import BinLogStreamReader
+        from pymysqlreplication.event import QueryEvent, RotateEvent, XidEvent
+        from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+        return BinLogStreamReader(
+            connection_settings=self._settings(), server_id=self._server_id, resume_stream=True,
+            log_file=self._pos[0], log_pos=self._pos[1], blocking=False, is_mariadb=False,
+            only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent, RotateEvent],
+            enable_logging=False)
+
+    def _read_some(self) -> None:
+        """Read up to about one batch of rows, or to the target."""
+        from pymysqlreplication.event import QueryEvent, RotateEvent, XidEvent
+        from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+        if self._reader is None:
+            self._reader = self._open_reader()
+            self._tx_events = 0
+        reader = self._reader
+        produced = 0
+        while produced < self._batch:
+            event = reader.fetchone()
+            if event is None:
+                self._end_read()
+                return
+            here = (reader.log_file, reader.log_pos)
+            kind = type(event)
+            if kind is RotateEvent:
+                if event.position and here > self._pos and event.next_binlog != self._pos[0]:
+                    self._pos = (event.next_binlog, event.position)
+                continue
+            if here > self._target or (here[0] == self._target[0] and here[1] > self._target[1]):
+                self._end_read()
+                return
+            if kind is XidEvent or (kind is QueryEvent and _ends_transaction(event)):
+                self._pos = here
+                self._tx_events = 0
+                self._skip = (0, 0)
+                if here >= self._target:
+                    self._end_read()
+                    return
+                continue
+            if kind in (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent):
+                index = self._tx_events
+                self._tx_events += 1
+                if index < self._skip[0]:
+                    continue
+                produced += self._rows(event, kind, index)
+        return
+
+    def _end_read(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._read_done = True
+
+    def _rows(self, event: Any, kind: type, index: int) -> int:
+        from pymysqlreplication.row_event import DeleteRowsEvent, WriteRowsEvent
+
+        db, table = event.schema, event.table
+        if not self._captured(db, table):
+            return 0
+        rows = event.rows
+        if not rows:
+            return 0
+        sample = rows[0].get("values") or rows[0].get("after_values") or {}
+        shape, order = self._shape(db, table, tuple(sample.keys()))
+        skip_rows = self._skip[1] if index == self._skip[0] else 0
+        ts_ms = int(event.timestamp) * 1000
+        count = 0
+        for i, row in enumerate(rows):
+            if i < skip_rows:
+                continue
+            if kind is WriteRowsEvent:
+                op, before_raw, after_raw = "c", None, row["values"]
+            elif kind is DeleteRowsEvent:
+                op, before_raw, after_raw = "d", row["values"], None
+            else:
+                op, before_raw, after_raw = "u", row["before_values"], row["after_values"]
+            before = self._raw(before_raw, order) if before_raw is not None else None
+            after = self._raw(after_raw, order) if after_raw is not None else None
+            key = shape.key(after if after is not None else before)
+            old_key = shape.key(before) if op == "u" and before is not None else None
+            source = Struct.from_values(self._source_schema, [
+                CONNECTOR_VERSION, self.flavour, self._prefix, ts_ms, "false", db, None, ts_ms * 1000,
+                ts_ms * 1_000_000, table, int(event.packet.server_id), None, self._pos[0], int(event.packet.log_pos),
+                i, None, None])
+            prior = self._offset(index, i)
+            offset = self._offset(index, i + 1)
+            records = self._emitter.records(shape, op, shape.value(before) if before is not None else None,
+                                            shape.value(after) if after is not None else None, source, key, old_key,
+                                            prior, offset)
+            self._pending.extend(records)
+            count += len(records)
+        return count
+
+    @staticmethod
+    def _raw(values: Mapping[str, Any], order: list[str]) -> list[Any]:
+        return [values.get(name) for name in order]
+
+    def _offset(self, event: int, row: int) -> dict[str, Any]:
+        offset: dict[str, Any] = {"file": self._pos[0], "pos": self._pos[1], "event": event, "row": row,
+                                  "server_id": self._server_id, "ts_sec": int(time.time())}
+        self._snapshot_fields(offset)
+        return offset
+
+    def _position_offset(self) -> dict[str, Any]:
+        offset: dict[str, Any] = {"file": self._pos[0], "pos": self._pos[1], "server_id": self._server_id,
+                                  "ts_sec": int(time.time())}
+        self._snapshot_fields(offset)
+        return offset
+
+    def _snapshot_fields(self, offset: dict[str, Any]) -> None:
+        snap = self._snapshot
+        if snap is not None:
+            offset["snapshot"] = True
+            offset["snapshot_tables"] = ",".join(snap["tables"])
+            offset["snapshot_after"] = json.dumps(snap["after"], default=str) if snap["after"] is not None else None
+
+    # --- snapshot -------------------------------------------------------------------------
+    def _chunk_size(self) -> int:
+        return int(self._cfg["incremental.snapshot.chunk.size"] or self._cfg["snapshot.fetch.size"])
+
+    def _start_chunk(self) -> None:
+        """Read one chunk in a consistent snapshot and learn its binlog position; the stream is then
+        read up to that position before the chunk is published."""
+        snap = self._snapshot
+        assert snap is not None
+        table = snap["tables"][0]
+        db, _, name = table.partition(".")
+        shape, order = self._shape(db, name, None)
+        pk = [f.name for f in shape.key_schema.fields] if shape.key_schema is not None else []
+        if not pk:
+            raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
+                                   "primary-key order. Add a primary key or leave the table out of the filters.")
+        q = lambda n: "`" + n.replace("`", "``") + "`"  # noqa: E731
+        size = self._chunk_size()
+        keys = ", ".join(q(k) for k in pk)
+        where, args = "", []
+        if snap["after"] is not None:
+            where = f" WHERE ({keys}) > ({', '.join('%s' for _ in pk)})"
+            args = list(snap["after"])
+        before_pos = self._master_status()
+        with self._conn.cursor() as cur:
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            try:
+                cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+                status = dict(cur.fetchall())
+                at = before_pos
+                if status.get("binlog_snapshot_file"):
+                    at = (str(status["binlog_snapshot_file"]), int(status["binlog_snapshot_position"]))
+                cur.execute(f"SELECT {', '.join(q(c) for c in order)} FROM {q(db)}.{q(name)}{where} ORDER BY {keys} "
+                            f"LIMIT {size}", args)
+                rows = list(cur.fetchall())
+            finally:
+                cur.execute("COMMIT")
+        key_idx = [order.index(k) for k in pk]
+        last = [_jsonable(rows[-1][i]) for i in key_idx] if rows else None
+        self._chunk = _Chunk(table, [list(r) for r in rows], last, len(rows) == size, at)
+        self._target = max(self._target, at)
+        self._read_done = False
+
+    def _finish_chunk(self) -> None:
+        chunk = self._chunk
+        snap = self._snapshot
+        assert chunk is not None and snap is not None
+        self._chunk = None
+        db, _, name = chunk.table.partition(".")
+        shape, _ = self._shape(db, name, None)
+        tables = list(snap["tables"])
+        if chunk.full:
+            snap["after"] = chunk.last_key
+        else:
+            snap["tables"] = snap["tables"][1:]
+            snap["after"] = None
+        last_chunk = not snap["tables"]
+        if last_chunk:
+            self._snapshot = None
+        final = self._position_offset()
+        now_ms = int(time.time() * 1000)
+        key_idx = shape.key_positions
+        for i, raw in enumerate(chunk.rows):
+            end = i == len(chunk.rows) - 1
+            offset = final if end else {
+                "file": self._pos[0], "pos": self._pos[1], "server_id": self._server_id, "ts_sec": now_ms // 1000,
+                "snapshot": True, "snapshot_tables": ",".join(tables),
+                "snapshot_after": json.dumps([_jsonable(raw[k]) for k in key_idx])}
+            source = Struct.from_values(self._source_schema, [
+                CONNECTOR_VERSION, self.flavour, self._prefix, now_ms, "last" if last_chunk and end else "true", db,
+                None, now_ms * 1000, now_ms * 1_000_000, name, 0, None, chunk.at[0], chunk.at[1], 0, None, None])
+            self._pending.extend(self._emitter.records(shape, "r", None, shape.value(raw), source, shape.key(raw),
+                                                       None, None, offset))
+
+    # --- heartbeats -----------------------------------------------------------------------
+    def _heartbeat_due(self) -> bool:
+        if self._cfg["heartbeat.interval.ms"] <= 0 or self._heartbeat_sent:
+            return False
+        return time.time() * 1000 - self._last_heartbeat >= self._cfg["heartbeat.interval.ms"]
+
+    def _heartbeat(self) -> SourceRecord:
+        now = int(time.time() * 1000)
+        self._heartbeat_sent = True
+        query = self._cfg["heartbeat.action.query"]
+        if query:
+            self._query(query)
+        key_schema = Schema.struct([("serverName", Schema(Type.STRING))],
+                                   name="io.debezium.connector.common.ServerNameKey")
+        value_schema = Schema.struct([("ts_ms", Schema(Type.INT64))], name="io.debezium.connector.common.Heartbeat")
+        offset = self._position_offset()
+        offset["ts_heartbeat"] = now
+        return SourceRecord(self._partition, offset,
+                            topic_safe(f"{self._cfg['topic.heartbeat.prefix']}.{self._prefix}"), None, key_schema,
+                            Struct.from_values(key_schema, [self._prefix]), value_schema,
+                            Struct.from_values(value_schema, [now]))
+
+    def stop(self) -> None:
+        try:
+            if getattr(self, "_reader", None) is not None:
+                self._reader.close()
+            if getattr(self, "_conn", None) is not None:
+                self._conn.close()
+        except Exception as e:  # stop must not raise
+            log.warning("Closing the binlog reader failed: %s", e)
+        self._reader = None
+        self._conn = None
+
+
+class MariaDbTask(MySqlTask):
+    flavour: ClassVar[str] = "mariadb"
+
+
+def _ends_transaction(event: Any) -> bool:
+    """A COMMIT of a non-transactional engine, or a DDL statement (its own transaction)."""
+    query = (event.query or "").strip().upper()
+    return query != "BEGIN" and not query.startswith("SAVEPOINT")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, int | float | str) or value is None:
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)

@@ -192,6 +192,14 @@ def test_secrets_manager_secrets_of_other_connectors_are_refused(monkeypatch: py
             with pytest.raises(ConfigException, match="another connector") as refused:
                 resolve_config({"p": ref}, owner="thief")
             assert "sm-pw" not in str(refused.value)
+        # A task function whose environment does not name the stack's prefix (the template sets it
+        # on the API function only) still recognises the stack's connector secrets by their shape.
+        boto3.client("secretsmanager").create_secret(Name="lambda-connect/prod-stack/connectors/victim",
+                                                     SecretString=json.dumps({"connection.password": "stack-pw"}))
+        stack_ref = "${secretsmanager:lambda-connect/prod-stack/connectors/victim:connection.password}"
+        assert resolve_config({"p": stack_ref}, owner="victim") == {"p": "stack-pw"}
+        with pytest.raises(ConfigException, match="another connector"):
+            resolve_config({"p": stack_ref}, owner="thief")
         api = ApiClient(build_handler(open_store("memory://"), store, None, {}))
         reply = api.post("/connectors", {"name": "thief", "config": {
             "connector.class": "FileStreamSink", "topics": "t", "file": "/tmp/x", "topics.regex.x": reference}})

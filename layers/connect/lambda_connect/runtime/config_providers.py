@@ -145,7 +145,7 @@ def _secret_name(secret_id: str) -> tuple[str, bool]:
 
 def _check_secretsmanager(path: str, owner: str | None) -> None:
     name, from_arn = _secret_name(path)
-    for prefix in protected_secret_prefixes():
+    for prefix in protected_secret_prefixes(name=name):
         if not name.startswith(prefix):
             continue
         own = secretsmanager_secret_name(prefix, owner) if owner is not None else None

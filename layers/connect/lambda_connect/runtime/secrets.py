@@ -208,10 +208,20 @@ def protected_secret_files(env: Mapping[str, str] = os.environ) -> set[Path]:
     return files
 
 
-def protected_secret_prefixes(env: Mapping[str, str] = os.environ) -> set[str]:
-    """Secrets Manager name prefixes that hold connector secrets."""
+#: The shape of every prefix the SAM stack gives connector secrets
+#: (``lambda-connect/<stack>/connectors/``), recognised also in functions whose environment
+#: does not name the prefix (the task functions).
+_STACK_PREFIX = re.compile(r"lambda-connect/(?:[^/]+/)?connectors/")
+
+
+def protected_secret_prefixes(env: Mapping[str, str] = os.environ, name: str | None = None) -> set[str]:
+    """Secrets Manager name prefixes that hold connector secrets: the configured one (or the
+    default), those of stores made here and, for ``name``, the stack prefix it starts with."""
     prefix = env.get(SECRETS_PREFIX_ENV)
-    return {*_PROTECTED_PREFIXES, prefix if prefix else DEFAULT_SECRETS_PREFIX}
+    out = {*_PROTECTED_PREFIXES, prefix if prefix else DEFAULT_SECRETS_PREFIX}
+    if name is not None and (match := _STACK_PREFIX.match(name)):
+        out.add(match.group(0))
+    return out
 
 
 def is_password_key(definition_keys: Mapping[str, Any], name: str) -> bool:

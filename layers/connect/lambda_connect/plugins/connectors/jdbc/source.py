@@ -60,21 +60,20 @@ CONFIG_DEF = ConfigDef(
     ConfigKey(name="connection.password", type=ConfigType.PASSWORD, default=None, importance=Importance.HIGH,
               group=_DB, doc="JDBC connection password."),
     ConfigKey(name="connection.attempts", type=ConfigType.INT, default=3, validator=Range.at_least(1), group=_DB,
-              importance=Importance.LOW, doc="Maximum number of attempts to retrieve a valid JDBC connection."),
+              importance=Importance.LOW, doc="How many times to try connecting before the task fails."),
     ConfigKey(name="connection.backoff.ms", type=ConfigType.LONG, default=10000, validator=Range.at_least(0),
-              group=_DB, importance=Importance.LOW, doc="Backoff time in milliseconds between connection attempts."),
+              group=_DB, importance=Importance.LOW, doc="Pause in ms between two connection attempts."),
     ConfigKey(name="table.whitelist", type=ConfigType.LIST, default="", group=_DB,
-              doc="List of tables to include in copying. If specified, table.blacklist may not be set. Entries "
-                  "match the table name or its qualified name (schema.table)."),
+              doc="Copy only these tables (by name or schema.table); cannot be combined with table.blacklist."),
     ConfigKey(name="table.blacklist", type=ConfigType.LIST, default="", group=_DB,
-              doc="List of tables to exclude from copying. If specified, table.whitelist may not be set."),
+              doc="Copy every table except these; cannot be combined with table.whitelist."),
     ConfigKey(name="schema.pattern", type=ConfigType.STRING, default=None, group=_DB,
               doc="Schema pattern (SQL LIKE: % and _) to fetch table metadata from the database. Unset: the "
                   "connection's default schema (Confluent scans every schema; we avoid system schemas)."),
     ConfigKey(name="catalog.pattern", type=ConfigType.STRING, default=None, group=_DB, importance=Importance.LOW,
               doc="Accepted for compatibility: a connection is bound to one database (catalog)."),
     ConfigKey(name="table.types", type=ConfigType.LIST, default="TABLE", group=_DB, importance=Importance.LOW,
-              doc="By default, the JDBC connector will only detect tables with type TABLE; add VIEW to copy views."),
+              doc="Kinds of relation to copy: TABLE (the default); add VIEW to copy views too."),
     ConfigKey(name="db.timezone", type=ConfigType.STRING, default="UTC", group=_DB,
               doc="Name of the timezone in which timestamp columns without time zone hold their values."),
     ConfigKey(name="mode", type=ConfigType.STRING, default="", group=_MODE, importance=Importance.HIGH,
@@ -82,30 +81,29 @@ CONFIG_DEF = ConfigDef(
               doc="The mode for updating a table each time it is polled: bulk, incrementing, timestamp or "
                   "timestamp+incrementing."),
     ConfigKey(name="incrementing.column.name", type=ConfigType.STRING, default="", group=_MODE,
-              doc="The name of the strictly incrementing column to use to detect new rows. Empty: the table's "
-                  "auto-increment column."),
+              doc="Column whose values only ever grow; rows above the stored value are new. Empty: the "
+                  "table's auto-increment column."),
     ConfigKey(name="timestamp.column.name", type=ConfigType.LIST, default="", group=_MODE,
-              doc="Comma separated list of one or more timestamp columns to detect new or modified rows using "
-                  "the COALESCE SQL function."),
+              doc="One or more timestamp columns (comma list) that mark a row new or changed; with several, "
+                  "the first non-null one (COALESCE) counts."),
     ConfigKey(name="timestamp.initial", type=ConfigType.LONG, default=None, group=_MODE,
               doc="Epoch milliseconds to start reading timestamp columns from when there is no offset; -1 means "
                   "the current time. Unset: from the beginning."),
     ConfigKey(name="validate.non.null", type=ConfigType.BOOLEAN, default=True, group=_MODE,
-              doc="By default, the JDBC connector will validate that all incrementing and timestamp tables have "
-                  "NOT NULL set for the columns being used as their ID/timestamp."),
+              doc="true: refuse to start when an incrementing or timestamp column may hold NULL (such rows "
+                  "would never be read)."),
     ConfigKey(name="query", type=ConfigType.STRING, default="", group=_MODE,
-              doc="If specified, the query to perform to select new or updated rows. We wrap it in a subquery, "
-                  "so unlike Confluent it may contain its own WHERE clause."),
+              doc="Read the rows of this SELECT instead of whole tables. It runs as a subquery, so it may carry "
+                  "a WHERE clause of its own."),
     ConfigKey(name="poll.interval.ms", type=ConfigType.INT, default=5000, validator=Range.at_least(0), group=_CONN,
-              importance=Importance.HIGH, doc="Frequency in ms to poll for new data in each table."),
+              importance=Importance.HIGH, doc="How often, in ms, each table is queried for new rows."),
     ConfigKey(name="batch.max.rows", type=ConfigType.INT, default=100, validator=Range.at_least(1), group=_CONN,
-              doc="Maximum number of rows to include in a single batch when polling for new data."),
+              doc="Upper bound on the rows one query returns."),
     ConfigKey(name="topic.prefix", type=ConfigType.STRING, importance=Importance.HIGH, group=_CONN,
-              doc="Prefix to prepend to table names to generate the name of the Kafka topic to publish data to, "
-                  "or in the case of a custom query, the full name of the topic to publish to."),
+              doc="Topic name = this prefix + the table name; with 'query', the whole topic name."),
     ConfigKey(name="timestamp.delay.interval.ms", type=ConfigType.LONG, default=0, validator=Range.at_least(0),
-              group=_CONN, doc="How long to wait after a row with certain timestamp appears before we include it "
-                               "in the result."),
+              group=_CONN, doc="A row is read only once its timestamp is at least this many ms old, so that "
+                               "late commits with earlier timestamps are not skipped."),
 )
 
 
@@ -219,7 +217,7 @@ class JdbcSourceConnector(SourceConnector):
         with engine.connect() as conn:
             tables = list_tables(conn, self.config)
         if not tables:
-            log.warning("No tables were found so there's no work to be done.")
+            log.warning("JDBC source: no table matches the whitelist/blacklist and table.types; nothing to copy")
             return []
         return [dict(self.props, **{TABLES_CONFIG: ",".join(g)}) for g in group_partitions(tables, max_tasks)]
 
@@ -305,12 +303,12 @@ class JdbcSourceTask(SourceTask):
                 raise ConnectException(f"Column {col} of table {qualified} has an unsupported type")
         if cfg["validate.non.null"]:
             if inc_name and table.c[inc_name].nullable and not table.c[inc_name].primary_key:
-                raise ConnectException(f"Cannot make incremental queries using incrementing column {inc_name} on "
-                                       f"{qualified} because this column is nullable.")
+                raise ConnectException(f"Incrementing column {inc_name} of {qualified} allows NULL, so rows with NULL "
+                                       "there would never be read: make it NOT NULL or set validate.non.null=false")
             for ts in ts_names:
                 if table.c[ts].nullable:
-                    raise ConnectException(f"Cannot make incremental queries using timestamp column {ts} on "
-                                           f"{qualified} because this column is nullable.")
+                    raise ConnectException(f"Timestamp column {ts} of {qualified} allows NULL, so rows with NULL there "
+                                           "would never be read: make it NOT NULL or set validate.non.null=false")
         fq = self._fully_qualified(schema, name)
         partition = {"protocol": "1", "table": fq}
         return Querier(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ _CONN, _TLS = "Connection", "TLS"
 #: Session expiry sent with MQTT 5 when sessions persist: the session outlives any gap between ticks.
 SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 RECEIVE_MAXIMUM = 65535
+CLOSE_FLUSH_S = 2.0  # longest wait for queued packets (acknowledgements) on close
 
 
 def _k(name: str, type_: ConfigType, default: Any, doc: str, group: str, order: int, **kw: Any) -> ConfigKey:
@@ -113,6 +115,7 @@ class MqttConnection:
         self.lost = 0  # connections the broker or network dropped since start
         self.on_connected: Callable[[Any], None] | None = None  # e.g. (re)subscribe, on the loop thread
         self._closing = False
+        self._barriers: dict[int, threading.Event] = {}
 
     def open(self, manual_ack: bool) -> None:
         try:
@@ -133,6 +136,7 @@ class MqttConnection:
             client.username_pw_set(config["mqtt.username"], config.password("mqtt.password"))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_unsubscribe = self._on_unsubscribe
         if self.on_message is not None:
             client.on_message = lambda _c, _u, message: self.on_message(message)  # type: ignore[misc]
         self.client = client
@@ -202,13 +206,45 @@ class MqttConnection:
         self.connected.clear()
         log.info("MQTT client %s disconnected: %s", self.client_id, reason)
 
+    def barrier(self, timeout_s: float = CLOSE_FLUSH_S) -> bool:
+        """Wait until the broker has processed everything sent so far (acknowledgements included).
+
+        MQTT does not answer a PUBACK, but a broker handles a connection's packets in order, so the
+        answer to a harmless request sent after them (UNSUBSCRIBE of a filter never subscribed)
+        means they were taken. Without this, a close right after the last acknowledgements can
+        lose them and the broker sends those messages again."""
+        client = self.client
+        if client is None or not self.connected.is_set():
+            return False
+        done = threading.Event()
+        result, mid = client.unsubscribe(f"lambda-connect/barrier/{self.client_id}")
+        if result != 0:
+            return False
+        self._barriers[mid] = done
+        try:
+            return done.wait(timeout_s)
+        finally:
+            self._barriers.pop(mid, None)
+
+    def _on_unsubscribe(self, _client: Any, _userdata: Any, mid: int, *_rest: Any) -> None:
+        waiting = self._barriers.get(mid)
+        if waiting is not None:
+            waiting.set()
+
     def close(self) -> None:
         client, self.client = self.client, None
         if client is None:
             return
         self._closing = True
         try:
+            # Acknowledgements queued just before the end must reach the broker first, or it
+            # delivers those messages again next time.
+            deadline = time.monotonic() + CLOSE_FLUSH_S
+            while self.connected.is_set() and client.want_write() and time.monotonic() < deadline:
+                time.sleep(0.005)
             client.disconnect()
+            while self.connected.is_set() and time.monotonic() < deadline:
+                time.sleep(0.005)
         except Exception:  # closing must not raise; the broker drops a dead connection by itself
             log.debug("MQTT disconnect failed", exc_info=True)
         client.loop_stop()

@@ -137,6 +137,9 @@ class MqttSourceTask(SourceTask):
     def stop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
+            if self.acknowledged and not connection.barrier():
+                log.warning("MQTT client %s: the broker did not confirm it took the last acknowledgements; those "
+                            "messages may be delivered again", connection.client_id)
             if self._pending:
                 log.info("MQTT client %s: %d message(s) not confirmed by Kafka stay unacknowledged and will be "
                          "delivered again", connection.client_id, len(self._pending))

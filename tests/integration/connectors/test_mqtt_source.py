@@ -240,7 +240,7 @@ def test_connection_lost_mid_tick_redelivers_the_unacknowledged(
 def test_wrong_credentials_are_refused_clearly(tmp_path: Path) -> None:
     with own_mosquitto(tmp_path, users={"sensor": "right"}) as broker:
         server = f"tcp://127.0.0.1:{broker.port}"
-        with pytest.raises(ConnectException, match="(?i)refused client c1: (not authori[sz]ed|bad user name)"):
+        with pytest.raises(ConnectException, match=r"(?i)refused client c1: (not authori[sz]ed|bad user name)"):
             direct_task(server, ["t"], "c1", **{"mqtt.username": "sensor", "mqtt.password": "wrong"})
         task = direct_task(server, ["t"], "c2", **{"mqtt.username": "sensor", "mqtt.password": "right"})
         task.stop()

@@ -72,7 +72,7 @@ class FileStreamSinkConnector(SinkConnector):
     version = "4.0.0"
     config_def = ConfigDef(
         ConfigKey(name=FILE_CONFIG, type=ConfigType.STRING, default=None, importance=Importance.HIGH,
-                  doc="Destination filename. If not specified, the standard output will be used"),
+                  doc="File the records are appended to; unset, they go to standard output."),
     )
 
     @classmethod

@@ -114,12 +114,12 @@ class FileStreamSourceConnector(SourceConnector):
     version = "4.0.0"
     config_def = ConfigDef(
         ConfigKey(name=FILE_CONFIG, type=ConfigType.STRING, default=None, importance=Importance.HIGH,
-                  doc="Source filename. If not specified, the standard input will be used"),
+                  doc="File to read lines from; unset, standard input is read."),
         ConfigKey(name=TOPIC_CONFIG, type=ConfigType.LIST, validator=NonEmptyString(), importance=Importance.HIGH,
                   doc="The topic to publish data to"),
         ConfigKey(name=BATCH_SIZE_CONFIG, type=ConfigType.INT, default=str(DEFAULT_BATCH_SIZE),
                   validator=Range.at_least(1), importance=Importance.LOW,
-                  doc="The maximum number of records the source task can read from the file each time it is polled"),
+                  doc="Upper bound on the lines one poll returns."),
     )
 
     @classmethod

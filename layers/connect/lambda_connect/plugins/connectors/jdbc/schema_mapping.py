@@ -419,8 +419,8 @@ class FieldsExtractor:
     def _primitive_key(self, key_schema: Schema | None, key: Any) -> tuple[Column, ...]:
         if len(self.pk_fields) != 1:
             raise DataException(
-                "Need exactly one PK column defined since the key schema for records is a primitive type, "
-                f"defined columns are: {list(self.pk_fields)}"
+                "A record key that is a single value (not a struct) fills exactly one primary-key column; "
+                f"pk.fields names {list(self.pk_fields)}"
             )
         cache_key: Any = id(key_schema) if key_schema is not None else type(key)
         if key_schema is None and isinstance(key, decimal.Decimal):  # the scale is part of the schema

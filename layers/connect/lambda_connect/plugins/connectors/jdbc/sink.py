@@ -96,64 +96,57 @@ _CONFIG_DEF = ConfigDef(
     ConfigKey(name="insert.mode", type=ConfigType.STRING, default="insert",
               validator=CaseInsensitiveValidString("insert", "upsert", "update"), importance=Importance.HIGH,
               group=_WRITES, order_in_group=1, width=Width.MEDIUM, display_name="Insert Mode",
-              doc="The insertion mode to use. Supported modes are:\n``insert``\n    Use standard SQL ``INSERT`` "
-                  "statements.\n``upsert``\n    Use the appropriate upsert semantics for the target database "
-                  "(``ON CONFLICT … DO UPDATE``, ``ON DUPLICATE KEY UPDATE``).\n``update``\n    Use the "
-                  "appropriate update semantics for the target database, e.g. ``UPDATE``."),
+              doc="How rows are written:\n``insert``\n    plain ``INSERT``; a key that exists already fails.\n"
+                  "``upsert``\n    insert, or overwrite the row with the same primary key (``ON CONFLICT … DO "
+                  "UPDATE``, ``ON DUPLICATE KEY UPDATE``).\n``update``\n    ``UPDATE`` the row with the same "
+                  "primary key; nothing is inserted."),
     ConfigKey(name="batch.size", type=ConfigType.INT, default=3000, validator=Range.at_least(0),
               importance=Importance.MEDIUM, group=_WRITES, order_in_group=2, width=Width.SHORT,
               display_name="Batch Size",
-              doc="Specifies how many records to attempt to batch together for insertion into the destination "
-                  "table, when possible."),
+              doc="Upper bound on the rows sent to the database in one statement batch."),
     ConfigKey(name="delete.enabled", type=ConfigType.BOOLEAN, default=False, importance=Importance.MEDIUM,
               group=_WRITES, order_in_group=3, width=Width.SHORT, display_name="Enable deletes",
-              doc="Whether to treat ``null`` record values as deletes. Requires ``pk.mode`` to be ``record_key``."),
+              doc="true: a record with a ``null`` value (a tombstone) deletes the row of its key; needs "
+                  "``pk.mode=record_key``."),
     ConfigKey(name="table.name.format", type=ConfigType.STRING, default="${topic}", importance=Importance.MEDIUM,
               group=_MAPPING, order_in_group=1, width=Width.LONG, display_name="Table Name Format",
-              doc="A format string for the destination table name, which may contain '${topic}' as a placeholder "
-                  "for the originating topic name.\nFor example, ``kafka_${topic}`` for the topic 'orders' will "
-                  "map to the table name 'kafka_orders'."),
+              doc="Name of the target table; ``${topic}`` stands for the record's topic, so ``kafka_${topic}`` "
+                  "writes topic 'orders' into table 'kafka_orders'. A dot separates schema and table."),
     ConfigKey(name="pk.mode", type=ConfigType.STRING, default="none",
               validator=CaseInsensitiveValidString("none", "kafka", "record_key", "record_value"),
               importance=Importance.HIGH, group=_MAPPING, order_in_group=2, width=Width.MEDIUM,
               display_name="Primary Key Mode",
-              doc="The primary key mode, also refer to ``pk.fields`` documentation for interplay. Supported modes "
-                  "are:\n``none``\n    No keys utilized.\n``kafka``\n    Kafka coordinates are used as the PK.\n"
-                  "``record_key``\n    Field(s) from the record key are used, which may be a primitive or a struct.\n"
-                  "``record_value``\n    Field(s) from the record value are used, which must be a struct."),
+              doc="Where the primary key comes from (see ``pk.fields``):\n``none``\n    the table has no key.\n"
+                  "``kafka``\n    the record's topic, partition and offset.\n``record_key``\n    the record key, a "
+                  "single value or a struct.\n``record_value``\n    fields of the value, which must be a struct."),
     ConfigKey(name="pk.fields", type=ConfigType.LIST, default="", importance=Importance.MEDIUM, group=_MAPPING,
               order_in_group=3, width=Width.LONG, display_name="Primary Key Fields",
-              doc="List of comma-separated primary key field names. The runtime interpretation of this config "
-                  "depends on the ``pk.mode``:\n``none``\n    Ignored as no fields are used as primary key in this "
-                  "mode.\n``kafka``\n    Must be a trio representing the Kafka coordinates, defaults to "
-                  "``__connect_topic,__connect_partition,__connect_offset`` if empty.\n``record_key``\n    If empty, "
-                  "all fields from the key struct will be used, otherwise used to extract the desired fields - for "
-                  "primitive key only a single field name must be configured.\n``record_value``\n    If empty, all "
-                  "fields from the value struct will be used, otherwise used to extract the desired fields."),
+              doc="Primary key column names, comma separated; their meaning follows ``pk.mode``:\n``none``\n    "
+                  "not used.\n``kafka``\n    three names for topic, partition and offset; empty means "
+                  "``__connect_topic,__connect_partition,__connect_offset``.\n``record_key``\n    the key struct's "
+                  "fields to use (empty: all of them); a single-value key takes exactly one name.\n"
+                  "``record_value``\n    the value fields to use (empty: all of them)."),
     ConfigKey(name="fields.whitelist", type=ConfigType.LIST, default="", importance=Importance.MEDIUM,
               group=_MAPPING, order_in_group=4, width=Width.LONG, display_name="Fields Whitelist",
-              doc="List of comma-separated record value field names. If empty, all fields from the record value "
-                  "are utilized, otherwise used to filter to the desired fields.\nNote that ``pk.fields`` is applied "
-                  "independently in the context of which field(s) form the primary key columns in the destination "
-                  "database, while this configuration is applicable for the other columns."),
+              doc="Value fields written as columns, comma separated; empty writes all of them. It governs the "
+                  "non-key columns only: the key columns come from ``pk.fields`` either way."),
     ConfigKey(name="db.timezone", type=ConfigType.STRING, default="UTC",
               validator=LambdaValidator(_valid_timezone, "Any valid JDK time zone"), importance=Importance.MEDIUM,
               group=_MAPPING, order_in_group=5, width=Width.MEDIUM, display_name="DB Time Zone",
-              doc="Name of the JDBC timezone that should be used in the connector when inserting time-based "
-                  "values. Defaults to UTC."),
+              doc="Time zone (IANA or JDK name) in which date and time values are written to columns "
+                  "without a zone of their own."),
     ConfigKey(name="auto.create", type=ConfigType.BOOLEAN, default=False, importance=Importance.MEDIUM,
               group=_DDL, order_in_group=1, width=Width.SHORT, display_name="Auto-Create",
-              doc="Whether to automatically create the destination table based on record schema if it is found "
-                  "to be missing by issuing ``CREATE``."),
+              doc="true: a missing target table is created (``CREATE TABLE``) from the first record's "
+                  "schema."),
     ConfigKey(name="auto.evolve", type=ConfigType.BOOLEAN, default=False, importance=Importance.MEDIUM,
               group=_DDL, order_in_group=2, width=Width.SHORT, display_name="Auto-Evolve",
-              doc="Whether to automatically add columns in the table schema when found to be missing relative to "
-                  "the record schema by issuing ``ALTER``."),
+              doc="true: fields of a record that the table lacks are added as columns (``ALTER TABLE``)."),
     ConfigKey(name="quote.sql.identifiers", type=ConfigType.STRING, default="always",
               validator=CaseInsensitiveValidString("always", "never"), importance=Importance.MEDIUM, group=_DDL,
               order_in_group=3, width=Width.MEDIUM, display_name="Quote Identifiers",
-              doc="When to quote table names, column names, and other identifiers in SQL statements. For backward "
-                  "compatibility, the default is ``always``."),
+              doc="``always`` puts table and column names in quotes in the SQL we issue (so case and "
+                  "odd characters survive); ``never`` leaves them bare."),
     ConfigKey(name="offsets.table.name", type=ConfigType.STRING, default=DEFAULT_OFFSETS_TABLE,
               importance=Importance.LOW, group=_DDL, order_in_group=4, width=Width.LONG,
               display_name="Offsets Table",
@@ -169,7 +162,7 @@ def cross_field_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
     mode = str(values.get("insert.mode") or "insert").lower()
     if values.get("delete.enabled") and pk_mode != "record_key":
         errors.setdefault("delete.enabled", []).append(
-            "Primary key mode must be 'record_key' when delete support is enabled")
+            "delete.enabled=true needs pk.mode=record_key: a tombstone names its row only by its key")
     if mode in ("upsert", "update") and pk_mode == "none":
         errors.setdefault("insert.mode", []).append(
             f"Write in {mode.upper()} mode requires key field names to be known, check the primary key configuration")

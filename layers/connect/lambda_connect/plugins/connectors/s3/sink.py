@@ -109,13 +109,13 @@ _CONFIG_DEF = ConfigDef(
     ConfigKey(name="json.decimal.format", type=ConfigType.STRING, default="BASE64",
               validator=CaseInsensitiveValidString("BASE64", "NUMERIC"), importance=Importance.LOW, group=_S3,
               order_in_group=8, width=Width.MEDIUM, display_name="Decimal Format",
-              doc="Controls which format json converter will serialize decimals in. This value is case "
-                  "insensitive and can be either 'BASE64' (default) or 'NUMERIC'"),
+              doc="How the JSON format writes Decimal values: BASE64 (the unscaled bytes, base64 text) or "
+                  "NUMERIC (a JSON number); any letter case."),
     ConfigKey(name="behavior.on.null.values", type=ConfigType.STRING, default="fail",
               validator=CaseInsensitiveValidString("ignore", "fail"), importance=Importance.LOW, group=_S3,
               order_in_group=9, width=Width.SHORT, display_name="Behavior for null-valued records",
-              doc="How to handle records with a null value (i.e. Kafka tombstone records). Valid options are "
-                  "'ignore' and 'fail'."),
+              doc="What a tombstone (a record whose value is null) does: 'fail' stops the task, "
+                  "'ignore' skips the record."),
     ConfigKey(name="avro.codec", type=ConfigType.STRING, default="null",
               validator=CaseInsensitiveValidString("null", "deflate", "bzip2", "xz"), importance=Importance.LOW,
               group=_S3, order_in_group=10, width=Width.LONG, display_name="Avro Compression Codec",

@@ -41,12 +41,22 @@ from lambda_connect.runtime.lambda_config import LambdaSettings
 
 from .context import LambdaContext
 
-__all__ = ["DEFAULT_BATCHING_WINDOW_SECONDS", "MAX_PAYLOAD_BYTES", "EsmEmulator", "EsmStats", "Invoker"]
+__all__ = [
+    "DEFAULT_BATCHING_WINDOW_SECONDS",
+    "MAX_PAYLOAD_BYTES",
+    "TOPIC_METADATA_REFRESH_MS",
+    "EsmEmulator",
+    "EsmStats",
+    "Invoker",
+]
 
 log = logging.getLogger(__name__)
 
 #: Lambda's batching window for Kafka mappings when MaximumBatchingWindowInSeconds is unset.
 DEFAULT_BATCHING_WINDOW_SECONDS = 0.5
+#: How often a mapping's consumer re-reads topic metadata: a topic created after its mapping
+#: (or partitions added to it) is picked up within this much, plus a group rebalance.
+TOPIC_METADATA_REFRESH_MS = 2000
 #: A synchronous invoke payload is at most 6 MB.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _TIMESTAMP_TYPES = {0: "NO_TIMESTAMP_TYPE", 1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
@@ -170,6 +180,9 @@ class EsmEmulator:
             # real ESM keeps its group membership meanwhile, so this one must too.
             "max.poll.interval.ms": 86_400_000,
             "client.id": f"lambda-connect-esm-{self.connector}",
+            # A mapping may be created before its topic exists: librdkafka then learns of the
+            # topic only on its next metadata refresh, every 5 minutes by default.
+            "topic.metadata.refresh.interval.ms": TOPIC_METADATA_REFRESH_MS,
             **self._extra_overrides,
         }
 

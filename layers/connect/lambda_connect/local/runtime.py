@@ -53,6 +53,9 @@ class RuntimeOptions:
     sink_timeout_seconds: int | None = None
     source_timeout_seconds: int | None = DEFAULT_LOCAL_SOURCE_TIMEOUT_S
     reconcile_interval: float = 10.0
+    #: Seconds between looks at the cluster's topic list (a new topic matching a sink's
+    #: ``topics.regex`` is reconciled at once; see ``local.topic_watch``).
+    topic_watch_interval: float = 2.0
     json_logs: bool = False
     broker_log: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -96,6 +99,7 @@ class LocalRuntime:
         self.env: dict[str, str] = {}
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._reconcile_thread: threading.Thread | None = None
+        self._topic_watch: Any = None
         self._stopping = threading.Event()
         self._stopped = False
         self._saved_environ: dict[str, str] | None = None
@@ -179,6 +183,10 @@ class LocalRuntime:
         self.service.worker_id = self.reconciler.worker_id = f"{opts.bind}:{self.server.port}"
         for config in opts.connectors:
             self.register(config)
+        from .topic_watch import TopicWatcher
+
+        self._topic_watch = TopicWatcher(self.platform.list_topics, self._topics_changed,
+                                         opts.topic_watch_interval).start()
         self._reconcile_thread = threading.Thread(target=self._reconcile_loop, name="reconciler", daemon=True)
         self._reconcile_thread.start()
         log.info("Kafka Connect REST API on %s", self.url)
@@ -227,6 +235,15 @@ class LocalRuntime:
     def nudge(self, name: str) -> None:
         """Reconcile ``name`` soon (the REST layer calls this after every write)."""
         self._queue.put(name)
+
+    def _topics_changed(self, added: set[str], removed: set[str]) -> None:
+        """Reconcile the connectors that pick their topics by pattern."""
+        for name in self.store.list_connectors():
+            entry = self.store.get_connector(name)
+            if entry is not None and str(entry.config.get("topics.regex") or "").strip():
+                log.info("connector %s: the cluster's topics changed (new: %s; gone: %s), re-resolving topics.regex",
+                         name, ", ".join(sorted(added)) or "-", ", ".join(sorted(removed)) or "-")
+                self.nudge(name)
 
     def reconcile_now(self, name: str) -> Any:
         return self.reconciler.reconcile(name)
@@ -278,8 +295,6 @@ class LocalRuntime:
                 return
             self._reconcile_one(name)
         self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
-        self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
-        self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop serving, finish and commit the batches in flight, close everything."""
@@ -290,6 +305,8 @@ class LocalRuntime:
         self._queue.put(None)
         if self.server is not None:
             self.server.stop()
+        if self._topic_watch is not None:
+            self._topic_watch.stop()
         if self._reconcile_thread is not None:
             self._reconcile_thread.join(timeout or 30)
         if self.platform is not None:

@@ -8,6 +8,7 @@ them: refused credentials or a missing virtual host are configuration problems (
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from lambda_connect.api.config import (
@@ -108,5 +109,8 @@ def connect(config: Config) -> Any:
         raise ConnectException(f"RabbitMQ at {where} denied access to virtual host "
                                f"'{config['rabbitmq.virtual.host']}' for user '{config['rabbitmq.username']}': "
                                f"{e!r}") from e
-    except px.AMQPError as e:
+    except ssl.SSLError as e:
+        raise ConnectException(f"TLS with RabbitMQ at {where} failed: {e} (does that port speak TLS? does "
+                               "rabbitmq.ssl.truststore.location hold the CA that signed it?)") from e
+    except (px.AMQPError, OSError) as e:
         raise RetriableException(f"RabbitMQ at {where} cannot be reached: {e!r}") from e

@@ -131,6 +131,9 @@ class RabbitMQSourceTask(SourceTask):
 
         if self._connection is None:
             raise ConnectException("RabbitMQSourceTask.poll called before start")
+        if self._channel is None:
+            raise ConnectException(f"RabbitMQ at {self._where} dropped the connection; unacked messages go back "
+                                   "to the queue")
         try:
             if not self._inbox:
                 self._connection.process_data_events(time_limit=self._idle_s)
@@ -150,7 +153,15 @@ class RabbitMQSourceTask(SourceTask):
         _, channel, tag = pending
         if channel is not self._channel or not channel.is_open:
             return  # that channel is gone and RabbitMQ requeued the message: acking here would ack another
-        channel.basic_ack(delivery_tag=tag)
+        import pika.exceptions as px
+
+        try:
+            channel.basic_ack(delivery_tag=tag)
+        except px.AMQPError as e:  # the connection just died: RabbitMQ requeues, the next poll reports it
+            log.warning("RabbitMQ source: ack of delivery %s failed (%r); the message will be delivered again",
+                        tag, e)
+            self._channel = None
+            return
         self.acknowledged += 1
 
     def stop(self) -> None:

@@ -219,7 +219,7 @@ def test_tls_configuration_reaches_the_connection(rabbitmq_server: tuple[str, in
     with pytest.raises(ConnectException, match="TLS with RabbitMQ"):  # no plaintext fallback on the plain port
         direct_task(*rabbitmq_server, "q", **tls, **{"rabbitmq.connection.timeout.ms": "3000"})
     bad = props_for(*rabbitmq_server, "q", "t", **{**tls, "rabbitmq.ssl.truststore.location": "/nonexistent.pem"})
-    with pytest.raises(ConnectException, match="rabbitmq.ssl.truststore.location"):
+    with pytest.raises(ConnectException, match=r"rabbitmq\.ssl\.truststore\.location"):
         parameters(CONFIG_DEF.parse(bad))
 
 

@@ -77,7 +77,7 @@ def value_of(seq: int, **overrides: Any) -> bytes:
     return json.dumps({"id": seq, "name": f"customer-{seq:06d}", "amount": round(seq * 1.25, 2), **overrides}).encode()
 
 
-def kafka_event(records: Iterable[EventRecord], bootstrap: str = "127.0.0.1:9", *,
+def kafka_event(records: Iterable[EventRecord], bootstrap: str, *,
                 connector: str | None = None) -> dict[str, Any]:
     """A self-managed-Kafka-shaped event (what the event source mapping sends) for ``records``."""
     event = build_kafka_event(
@@ -229,29 +229,39 @@ def create_sink(app: ModuleType, name: str, topics: str, target: Target, **extra
 
 
 # --- the dead letter queue -------------------------------------------------------------------
-def dlq_messages(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
-    """Every message of the DLQ topic; waits for ``expected`` and then a moment for any extra."""
+def read_topic(bootstrap: str, topic: str, expected: int = 0, *, timeout: float = 30.0,
+               idle: float = 1.5) -> list[Any]:
+    """Every message of ``topic``: read until ``expected`` arrived (at most ``timeout`` s) and then
+    until nothing more comes for ``idle`` s, so extra copies are seen too. The high watermarks are
+    not used: tansu reports them per record batch, not per record."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"dlq-read-{uuid.uuid4().hex[:8]}",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4().hex[:8]}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
-            assert expected == 0, f"DLQ topic {topic} does not exist, {expected} record(s) expected"
+            assert expected == 0, f"topic {topic} does not exist, {expected} record(s) expected"
             return []
-        partitions = [TopicPartition(topic, p, 0) for p in metadata.partitions]
-        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in partitions}
-        consumer.assign(partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
         out: list[Any] = []
         deadline = time.monotonic() + timeout
-        while sum(ends.values()) > len(out) and time.monotonic() < deadline:
-            for message in consumer.consume(num_messages=1000, timeout=0.5):
-                if message.error() is None:
-                    out.append(message)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = [m for m in consumer.consume(num_messages=1000, timeout=0.3) if m.error() is None]
+            out += batch
+            if batch:
+                quiet_since = time.monotonic()
+            elif len(out) >= expected and time.monotonic() - quiet_since >= idle:
+                break
         return out
     finally:
         consumer.close()
+
+
+def dlq_messages(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
+    """Every message of the DLQ topic (see ``read_topic``)."""
+    return read_topic(bootstrap, topic, expected, timeout=timeout)
 
 
 def headers_of(message: Any) -> dict[str, bytes]:

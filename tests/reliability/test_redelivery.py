@@ -23,8 +23,9 @@ def records(topic: str, partition: int, offsets: range) -> list[EventRecord]:
     return [(topic, partition, o, value_of(partition * 1_000_000 + o)) for o in offsets]
 
 
+@pytest.mark.broker
 @pytest.mark.parametrize("target", ALL_SINKS, indirect=True)
-def test_repeated_overlapping_and_interleaved_batches(sink_app: ModuleType, target: Target,
+def test_repeated_overlapping_and_interleaved_batches(sink_app: ModuleType, target: Target, kafka_broker: str,
                                                       unique_name: str) -> None:
     topic = f"orders-{unique_name}"
     create_sink(sink_app, unique_name, topic, target)
@@ -36,7 +37,7 @@ def test_repeated_overlapping_and_interleaved_batches(sink_app: ModuleType, targ
         for t, p, o, _ in batch:
             ledger.add(t, p, o)
         for _ in range(times):
-            response = sink_app.lambda_handler(kafka_event(batch, connector=unique_name), Context())
+            response = sink_app.lambda_handler(kafka_event(batch, kafka_broker, connector=unique_name), Context())
             assert response == {"batchItemFailures": []}
             deliveries += 1
 

@@ -79,6 +79,8 @@ BAD_SHAPES: dict[str, tuple[dict[str, Any], int]] = {
     "value not base64": (event({"orders-0": [good(value="eyJ*")]}), 1),
     "key a number": (event({"orders-0": [good(key=12)]}), 1),
     "record not an object": (event({"orders-0": ["nope", good(6)]}), 1),
+    "a bad copy of a good record": (event({"orders-0": [good(1), good(1, headers=[{"h": 0}])]}), 1),
+    "a bad copy before a good one": (event({"orders-0": [good(1, value="*"), good(1), good(1)]}), 1),
 }
 
 

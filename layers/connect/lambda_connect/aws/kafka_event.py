@@ -29,6 +29,7 @@ import logging
 from binascii import a2b_base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
+from itertools import groupby
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -355,6 +356,14 @@ class KafkaEventRecord:
         return f"KafkaEventRecord({self.label})"
 
 
+def _decodes(record: KafkaEventRecord) -> bool:
+    try:
+        record.to_tuple()
+    except MalformedEventError:
+        return False
+    return True
+
+
 class KafkaEvent:
     """The whole event of one MSK or self-managed Kafka invocation."""
 
@@ -402,17 +411,25 @@ class KafkaEvent:
         """Every record, grouped by topic-partition (first-seen order) and in offset order inside a group.
 
         A record listed twice (the same coordinates, under one key or under two spellings of
-        it) is kept once: the first occurrence in event order."""
+        it) is kept once: the first occurrence in event order. A copy that cannot be decoded
+        is kept too, so that reading it raises, as the sink's decoding refuses it."""
         groups: dict[tuple[str, int], list[KafkaEventRecord]] = {}
         for record in self._iter_raw():
             groups.setdefault(record.topic_partition, []).append(record)
         ordered: list[KafkaEventRecord] = []
         for group in groups.values():
-            last = -1
-            for record in sorted(group, key=lambda r: r.offset):
-                if record.offset != last:
-                    ordered.append(record)
-                    last = record.offset
+            for _, copies in groupby(sorted(group, key=lambda r: r.offset), key=lambda r: r.offset):
+                first, *others = copies
+                if not others:  # the usual case: nothing is decoded before it is read
+                    ordered.append(first)
+                    continue
+                good = False
+                for record in (first, *others):
+                    if not _decodes(record):
+                        ordered.append(record)
+                    elif not good:
+                        ordered.append(record)
+                        good = True
         return tuple(ordered)
 
     def partitions(self) -> list[tuple[str, int]]:

@@ -42,6 +42,8 @@ class Router:
         self.dynamic = config.dynamic
         self.field = config.route_field
         self.tables = config.tables
+        #: No route field: every record goes to every listed table.
+        self.everything = not self.dynamic and self.field is None
         self.patterns = [(t, re.compile(config.options(t).route_regex or "")) for t in config.tables
                          if config.options(t).route_regex]
 

@@ -204,6 +204,9 @@ class RowShapes:
         self._types: dict[Any, StructType] = {}
         self._cached: set[int] = set()
         self._verdicts: dict[tuple[int, int], str | DataException] = {}
+        self._fast: dict[int, dict[tuple[tuple[str, ...], tuple[type, ...]], bool]] = {}
+        #: The table the verdicts are about (schema ids are only unique within one table).
+        self.table_uuid: Any = None
 
     def struct_of(self, value: Any) -> StructType:
         if isinstance(value, Struct):
@@ -235,9 +238,67 @@ class RowShapes:
             raise found
         return found
 
+    def fast(self, schema_id: int) -> dict[tuple[tuple[str, ...], tuple[type, ...]], bool]:
+        """Map shapes (keys, value types) known to fit schema ``schema_id`` → True."""
+        found = self._fast.get(schema_id)
+        if found is None:
+            found = self._fast[schema_id] = {}
+        return found
+
+    def remember_fit(self, schema_id: int, value: dict[str, Any]) -> None:
+        """Note that maps shaped like ``value`` (flat: no nested maps or lists) fit the schema."""
+        types = tuple(map(type, value.values()))
+        if dict not in types and list not in types:
+            self.fast(schema_id)[(tuple(value), types)] = True
+
     def reset_verdicts(self) -> None:
         """Forget verdicts (the table was replaced, so schema ids may mean something else)."""
         self._verdicts.clear()
+        self._fast.clear()
+
+
+class FlatCheck:
+    """The fast test that a JSON map fits a table of primitive columns, without its shape.
+
+    Arrow's conversion already refuses most values that do not fit (text in a number column,
+    a number in a text column, an int too large for ``int``). It accepts silently only a float
+    in an integer column (truncated) and a number in a date/time column (read in the column's
+    unit), so those are the only per-record checks; plus, when evolution is on, that the map has
+    no key the table lacks. Tables with nested columns, or ``int`` columns that schemaless
+    longs would widen under evolution, get no FlatCheck (``of`` returns None).
+    """
+
+    __slots__ = ("integers", "names", "temporal")
+
+    def __init__(self, names: frozenset[str] | None, integers: tuple[str, ...], temporal: tuple[str, ...]) -> None:
+        self.names = names
+        self.integers = integers
+        self.temporal = temporal
+
+    @classmethod
+    def of(cls, schema: IcebergSchema, evolve: bool) -> FlatCheck | None:
+        from pyiceberg import types as t
+
+        integers, temporal = [], []
+        for f in schema.fields:
+            kind = f.field_type
+            if not isinstance(kind, t.PrimitiveType) or (evolve and isinstance(kind, t.IntegerType | t.FloatType)):
+                return None
+            if isinstance(kind, t.IntegerType | t.LongType):
+                integers.append(f.name)
+            elif isinstance(kind, t.DateType | t.TimeType | t.TimestampType | t.TimestamptzType):
+                temporal.append(f.name)
+        names = frozenset(f.name for f in schema.fields) if evolve else None
+        return cls(names, tuple(integers), tuple(temporal))
+
+    def fits(self, value: dict[str, Any]) -> bool:
+        if self.names is not None and not value.keys() <= self.names:
+            return False
+        get = value.get
+        for name in self.integers:
+            if type(get(name)) is float:
+                return False
+        return not self.temporal or all(get(name) is None for name in self.temporal)
 
 
 def plain(value: Any) -> dict[str, Any]:

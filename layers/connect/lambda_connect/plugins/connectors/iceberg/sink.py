@@ -98,15 +98,19 @@ class IcebergSinkTask(SinkTask):
             return
         by_table: dict[str, list[SinkRecord]] = {}
         routed: set[int] = set()
-        for record in records:
-            try:
-                tables = self.router.route(record)
-            except DataException as e:
-                self._report(record, e)
-                continue
-            routed.add(id(record))
-            for table in tables:
-                by_table.setdefault(table, []).append(record)
+        if self.router.everything:  # no routing keys: the whole batch goes to every table
+            by_table = {table: records for table in self.router.tables}
+            routed = set(map(id, records))
+        else:
+            for record in records:
+                try:
+                    tables = self.router.route(record)
+                except DataException as e:
+                    self._report(record, e)
+                    continue
+                routed.add(id(record))
+                for table in tables:
+                    by_table.setdefault(table, []).append(record)
         batches = [TableBatch(self.shared, name, recs) for name, recs in sorted(by_table.items())]
         try:
             for batch in batches:
@@ -118,14 +122,17 @@ class IcebergSinkTask(SinkTask):
         except Exception as e:
             raise _classify(e) from e
         failed = set().union(*(b.failed for b in batches))
-        tables_of: dict[int, int] = {}
-        skipped_in: dict[int, int] = {}
-        for batch in batches:
-            for record in batch.records:
-                tables_of[id(record)] = tables_of.get(id(record), 0) + 1
-            for rid in batch.skipped_ids:
-                skipped_in[rid] = skipped_in.get(rid, 0) + 1
-        duplicates = sum(1 for rid, n in skipped_in.items() if n == tables_of[rid] and rid not in failed)
+        if len(batches) == 1:  # the usual case: a skipped record is skipped everywhere
+            duplicates = len(batches[0].skipped_ids - failed)
+        else:
+            tables_of: dict[int, int] = {}
+            skipped_in: dict[int, int] = {}
+            for batch in batches:
+                for record in batch.records:
+                    tables_of[id(record)] = tables_of.get(id(record), 0) + 1
+                for rid in batch.skipped_ids:
+                    skipped_in[rid] = skipped_in.get(rid, 0) + 1
+            duplicates = sum(1 for rid, n in skipped_in.items() if n == tables_of[rid] and rid not in failed)
         self.skipped_duplicates += duplicates
         self.written += len(routed) - len(failed & routed) - duplicates
 

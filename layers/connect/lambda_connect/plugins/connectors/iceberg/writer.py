@@ -26,6 +26,8 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from lambda_connect.api import ConfigException, ConnectException, DataException, RetriableException, SinkRecord
@@ -34,7 +36,7 @@ from . import offsets as marks_
 from .catalog import create_table, load_table, no_retry, partition_spec
 from .config import IcebergSinkConfig, TableOptions
 from .pending import PendingEntry, decode_file, encode_file, table_prefix
-from .schema import EVOLVE, RowShapes, plain, rows_to_arrow, to_iceberg_schema
+from .schema import EVOLVE, FlatCheck, RowShapes, plain, rows_to_arrow, to_iceberg_schema
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -47,6 +49,8 @@ __all__ = ["TableBatch", "Shared"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+_coordinates = attrgetter("original_topic", "original_kafka_partition")
+_offset = attrgetter("original_kafka_offset")
 #: Summary key: when (by the task's clock) a deferred commit happened, for the interval.
 COMMITTED_MS = "lambda-connect.committed-ms"
 Reporter = Callable[[SinkRecord, BaseException], None]
@@ -71,15 +75,6 @@ class Shared:
         return self.config.commit_interval_ms > 0 and self.storage is not None
 
 
-@dataclass
-class _Item:
-    record: SinkRecord
-    tp: TP
-    offset: int
-    row: dict[str, Any] | None  # None: delete by key
-    key: tuple[Any, ...] | None = None
-
-
 class _Overlap(Exception):
     """Another commit added some of our records meanwhile: filter again and rewrite."""
 
@@ -101,12 +96,12 @@ class TableBatch:
     def prepare(self) -> None:
         """Steps 1 and 2 (see the module docstring): nothing is written yet."""
         self.table = self._load()
-        self.items = self._fresh(self._existing_marks())
+        self._fresh(self._existing_marks())
 
     def commit(self) -> None:
         """Step 3, with retries on conflicts."""
         for attempt in range(MAX_ATTEMPTS):
-            if not self.items:
+            if not self.kept:
                 return
             try:
                 if self.s.config.keyed:
@@ -125,7 +120,7 @@ class TableBatch:
                 pass
             _sleep_backoff(self.s, attempt)
             self.table = self._load()
-            self.items = self._fresh_items(self._existing_marks())
+            self._keep_above(self._existing_marks())
         raise RetriableException(f"Iceberg table {self.name}: gave up after {MAX_ATTEMPTS} conflicting commits; "
                                  "the batch is redelivered")
 
@@ -171,50 +166,98 @@ class TableBatch:
         return [PendingEntry.from_item(k, v) for k, v in self.s.storage.items(table_prefix(self.name)).items()]
 
     # --- step 2 ----------------------------------------------------------------------------
-    def _fresh(self, marks: dict[TP, int]) -> list[_Item]:
-        """Records above the marks, fitted to the schema (evolving it when allowed)."""
+    # The batch's surviving records, as parallel lists: ``kept`` (the records), ``rows`` (their
+    # values as maps; None for a delete) and, for upsert/CDC tables, ``keys`` (id column values).
+    kept: list[SinkRecord]
+    rows: list[dict[str, Any] | None]
+    keys: list[tuple[Any, ...]]
+
+    def _fresh(self, marks: dict[TP, int]) -> None:
+        """Keep the records above the marks, fitted to the schema (evolving it when allowed).
+
+        The common case — a map of a shape already seen, fitting the table — costs two tuple
+        builds and a dict lookup per record; anything else takes ``_slow`` for that record."""
         assert self.table is not None
         cfg = self.s.config
-        shapes = self._shapes
         keyed = cfg.keyed
         id_columns = self._id_columns() if keyed else ()
-        candidates: list[_Item] = []
-        evolve: dict[int, Any] = {}
         schema = self.table.schema()
-        for record in self.records:
-            tp = (record.original_topic, record.original_kafka_partition)
-            offset = record.original_kafka_offset
-            if offset < marks.get(tp, 0):
-                self.skipped_ids.add(id(record))
-                continue
-            if record.value is None and not keyed:
-                continue  # a tombstone means nothing to an append table (Iceberg's connector skips it too)
-            try:
-                item = self._item(record, tp, offset, id_columns) if keyed else None
-                if item is None:
-                    value = record.value
-                    if not isinstance(value, dict) and not hasattr(value, "schema"):
-                        raise DataException(f"value is {type(value).__name__}, not a struct or map: Iceberg rows "
-                                            "need named fields")
-                    item = _Item(record, tp, offset, plain(value))
-                if item.row is not None:
-                    struct = shapes.struct_of(record.value)
-                    if shapes.verdict(struct, schema) == EVOLVE and cfg.evolve:
-                        evolve.setdefault(id(struct), struct)
-            except DataException as e:
-                self._bad(record, e)
-                continue
-            candidates.append(item)
+        shapes = self._shapes
+        if shapes.table_uuid != self.table.metadata.table_uuid:  # schema ids restart in a re-created table
+            shapes.reset_verdicts()
+            shapes.table_uuid = self.table.metadata.table_uuid
+        fast = shapes.fast(schema.schema_id)
+        flat = FlatCheck.of(schema, cfg.evolve) if not keyed else None
+        kept: list[SinkRecord] = []
+        rows: list[dict[str, Any] | None] = []
+        keys: list[tuple[Any, ...]] = []
+        evolve: dict[int, Any] = {}
+        skipped = self.skipped_ids
+        for tp, run in groupby(self.records, _coordinates):
+            mark = marks.get(tp, 0)
+            for record in run:
+                if record.original_kafka_offset < mark:
+                    skipped.add(id(record))
+                    continue
+                value = record.value
+                if not keyed and type(value) is dict:
+                    if ((flat is not None and flat.fits(value))
+                            or fast.get((tuple(value), tuple(map(type, value.values())))) is True):
+                        kept.append(record)
+                        rows.append(value)
+                        continue
+                elif value is None and not keyed:
+                    continue  # a tombstone means nothing to an append table (Iceberg's connector skips it too)
+                try:
+                    row, key = self._slow(record, id_columns, schema, evolve)
+                except DataException as e:
+                    self._bad(record, e)
+                    continue
+                kept.append(record)
+                rows.append(row)
+                if keyed:
+                    keys.append(key)  # type: ignore[arg-type]
+        self.kept, self.rows, self.keys = kept, rows, keys
         if evolve:
             self._evolve(list(evolve.values()))
-        return self._convertible(candidates)
+        self._convertible()
 
-    def _fresh_items(self, marks: dict[TP, int]) -> list[_Item]:
-        """After a lost race: the prepared items still above the (new) marks."""
-        kept = [i for i in self.items if i.offset >= marks.get(i.tp, 0)]
-        if len(kept) != len(self.items):
-            self.skipped_ids.update(id(i.record) for i in self.items if i.offset < marks.get(i.tp, 0))
-        return kept
+    def _slow(self, record: SinkRecord, id_columns: tuple[str, ...], schema: Any,
+              evolve: dict[int, Any]) -> tuple[dict[str, Any] | None, tuple[Any, ...] | None]:
+        """One record the fast path could not take: its row and key, or DataException."""
+        cfg = self.s.config
+        shapes = self._shapes
+        value = record.value
+        if cfg.keyed:
+            row, key = self._keyed_row(record, id_columns)
+        else:
+            if not isinstance(value, dict) and not hasattr(value, "schema"):
+                raise DataException(f"value is {type(value).__name__}, not a struct or map: Iceberg rows "
+                                    "need named fields")
+            row, key = plain(value), None
+        if row is not None:
+            struct = shapes.struct_of(value)
+            if shapes.verdict(struct, schema) == EVOLVE:
+                if cfg.evolve:
+                    evolve.setdefault(id(struct), struct)
+            elif type(value) is dict and not cfg.keyed:
+                shapes.remember_fit(schema.schema_id, value)
+        return row, key
+
+    def _keep_above(self, marks: dict[TP, int]) -> None:
+        """After a lost race: keep only what is still above the (new) marks."""
+        get = marks.get
+        keep = [i for i, r in enumerate(self.kept)
+                if r.original_kafka_offset >= get((r.original_topic, r.original_kafka_partition), 0)]
+        if len(keep) == len(self.kept):
+            return
+        dropped = set(range(len(self.kept))) - set(keep)
+        self.skipped_ids.update(id(self.kept[i]) for i in dropped)
+        self.kept = [self.kept[i] for i in keep]
+        self.rows = [self.rows[i] for i in keep]
+        if self.keys:
+            self.keys = [self.keys[i] for i in keep]
+        self._files = None
 
     def _id_columns(self) -> tuple[str, ...]:
         assert self.table is not None
@@ -227,10 +270,12 @@ class TableBatch:
                                   "(iceberg.tables.default-id-columns or identifier fields of the table)")
         return columns
 
-    def _item(self, record: SinkRecord, tp: TP, offset: int, id_columns: tuple[str, ...]) -> _Item:
+    def _keyed_row(self, record: SinkRecord, id_columns: tuple[str, ...]) -> tuple[dict[str, Any] | None,
+                                                                                  tuple[Any, ...]]:
+        """(row, key) of an upsert/CDC record; row None means "delete the key"."""
         value = record.value
         if value is None:
-            return _Item(record, tp, offset, None, self._key_of(record.key, id_columns, record, "key"))
+            return None, self._key_of(record.key, id_columns, record, "key")
         row = plain(value)
         if not isinstance(row, dict):
             raise DataException(f"value is {type(value).__name__}, not a struct or map")
@@ -240,10 +285,10 @@ class TableBatch:
         key = tuple(row.get(c) for c in id_columns)
         if any(k is None for k in key):
             if op == "D":
-                return _Item(record, tp, offset, None, self._key_of(record.key, id_columns, record, "key"))
+                return None, self._key_of(record.key, id_columns, record, "key")
             missing = [c for c, k in zip(id_columns, key, strict=True) if k is None]
             raise DataException(f"id column(s) {', '.join(missing)} missing or null in the value")
-        return _Item(record, tp, offset, None if op == "D" else row, key)
+        return (None if op == "D" else row), key
 
     @staticmethod
     def _key_of(key: Any, id_columns: tuple[str, ...], record: SinkRecord, what: str) -> tuple[Any, ...]:
@@ -278,27 +323,29 @@ class TableBatch:
                 raise ConnectException(f"Iceberg table {self.name}: cannot evolve the schema: {e}") from e
         raise RetriableException(f"Iceberg table {self.name}: schema update kept conflicting")
 
-    def _convertible(self, items: list[_Item]) -> list[_Item]:
-        """Items whose rows Arrow accepts in the table schema; the others are reported bad."""
+    def _convertible(self) -> None:
+        """Keep the rows Arrow accepts in the table schema; report the others as bad."""
         assert self.table is not None
         schema = self.table.schema()
-        rows = [i.row for i in items if i.row is not None]
         try:
-            self.arrow = rows_to_arrow(rows, schema)
-            return items
+            self.arrow = rows_to_arrow([r for r in self.rows if r is not None], schema)
+            return
         except Exception:  # find the culprits one by one (rare: only when something does not fit)
             pass
-        good: list[_Item] = []
-        for item in items:
-            if item.row is not None:
+        keep = []
+        for i, row in enumerate(self.rows):
+            if row is not None:
                 try:
-                    rows_to_arrow([item.row], schema)
+                    rows_to_arrow([row], schema)
                 except Exception as e:
-                    self._bad(item.record, DataException(f"does not fit Iceberg table {self.name}: {e}"))
+                    self._bad(self.kept[i], DataException(f"does not fit Iceberg table {self.name}: {e}"))
                     continue
-            good.append(item)
-        self.arrow = rows_to_arrow([i.row for i in good if i.row is not None], schema)
-        return good
+            keep.append(i)
+        self.kept = [self.kept[i] for i in keep]
+        self.rows = [self.rows[i] for i in keep]
+        if self.keys:
+            self.keys = [self.keys[i] for i in keep]
+        self.arrow = rows_to_arrow([r for r in self.rows if r is not None], schema)
 
     def _bad(self, record: SinkRecord, error: DataException) -> None:
         self.failed.add(id(record))
@@ -306,15 +353,19 @@ class TableBatch:
 
     def _rebuild_arrow(self) -> None:
         assert self.table is not None
-        self.arrow = rows_to_arrow([i.row for i in self.items if i.row is not None], self.table.schema())
+        self.arrow = rows_to_arrow([r for r in self.rows if r is not None], self.table.schema())
 
     # --- step 3 ----------------------------------------------------------------------------
     def _ranges(self) -> dict[TP, tuple[int, int]]:
+        """Per partition: first offset and one past the last of the kept records."""
         out: dict[TP, tuple[int, int]] = {}
-        for i in self.items:
-            low, high = out.get(i.tp, (i.offset, i.offset))
-            out[i.tp] = (min(low, i.offset), max(high, i.offset))
-        return {tp: (low, high + 1) for tp, (low, high) in out.items()}
+        for tp, run in groupby(self.kept, _coordinates):
+            offsets = list(map(_offset, run))
+            low, high = min(offsets), max(offsets) + 1
+            if tp in out:
+                low, high = min(low, out[tp][0]), max(high, out[tp][1])
+            out[tp] = (low, high)
+        return out
 
     def _props(self, marks: dict[TP, int], ranges: dict[TP, tuple[int, int]]) -> dict[str, str]:
         merged = marks_.merge(marks, {tp: end for tp, (_, end) in ranges.items()})
@@ -334,7 +385,7 @@ class TableBatch:
         from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
         assert self.table is not None
-        if len(self.items) != self.arrow.num_rows:
+        if sum(r is not None for r in self.rows) != self.arrow.num_rows:
             self._rebuild_arrow()
         return list(_dataframe_to_data_files(table_metadata=self.table.metadata, df=self.arrow, io=self.table.io,
                                              write_uuid=uuid.uuid4()))
@@ -347,8 +398,8 @@ class TableBatch:
         view = no_retry(self.table)
         marks = self._check_marks(view, ranges)
         if marks is None:
-            self.skipped_ids.update(id(i.record) for i in self.items)
-            self.items = []
+            self.skipped_ids.update(map(id, self.kept))
+            self.kept = []
             return
         tx = view.transaction()
         with tx.update_snapshot(snapshot_properties=self._props(marks, ranges)).fast_append() as append:
@@ -358,7 +409,7 @@ class TableBatch:
             tx.commit_transaction()
         except CommitFailedException as e:
             raise _Conflict from e
-        self.items = []
+        self.kept = []
 
     def _commit_keyed(self) -> None:
         """Upsert/CDC: delete every key of the batch and append the surviving rows, one transaction."""
@@ -369,16 +420,15 @@ class TableBatch:
         view = no_retry(self.table)
         marks = self._check_marks(view, ranges)
         if marks is None:
-            self.skipped_ids.update(id(i.record) for i in self.items)
-            self.items = []
+            self.skipped_ids.update(map(id, self.kept))
+            self.kept = []
             return
         id_columns = self._id_columns()
-        last: dict[tuple[Any, ...], _Item] = {}
-        for item in self.items:  # the last change of a key in the batch wins
-            assert item.key is not None
-            last.pop(item.key, None)
-            last[item.key] = item
-        rows = [i.row for i in last.values() if i.row is not None]
+        last: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+        for key, row in zip(self.keys, self.rows, strict=True):  # the last change of a key in the batch wins
+            last.pop(key, None)
+            last[key] = row
+        rows = [r for r in last.values() if r is not None]
         props = self._props(marks, ranges)
         tx = view.transaction()
         if view.current_snapshot() is not None:
@@ -391,7 +441,7 @@ class TableBatch:
             tx.commit_transaction()
         except CommitFailedException as e:
             raise _Conflict from e
-        self.items = []
+        self.kept = []
 
     # --- deferred commits -------------------------------------------------------------------
     def _write_pending(self) -> None:
@@ -400,7 +450,7 @@ class TableBatch:
         entry = PendingEntry(f"{table_prefix(self.name)}{uuid.uuid4()}", self.name, self._ranges(),
                              [encode_file(f, self.table) for f in files], int(self.s.clock() * 1000))
         self.s.storage.put(entry.key, entry.to_item())
-        self.items = []
+        self.kept = []
         commit_pending(self.s, self.name, self.table)
 
 

@@ -46,6 +46,17 @@ def slot_lag(cluster: ThrowawayPostgres, name: str) -> int:
                               f"WHERE slot_name = 's_{name}'"))
 
 
+def wal_now(cluster: ThrowawayPostgres) -> int:
+    return int(cluster.scalar("SELECT pg_current_wal_lsn() - '0/0'"))
+
+
+def confirmed(cluster: ThrowawayPostgres, name: str) -> int:
+    """Where the slot is confirmed (other sessions may write WAL meanwhile, so tests compare with a
+    position taken before the tick rather than expect zero lag)."""
+    return int(cluster.scalar(f"SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots "
+                              f"WHERE slot_name = 's_{name}'"))
+
+
 def test_inserts_updates_deletes_arrive_as_debezium_envelopes(pg):
     cluster, t = pg
     cluster.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, name text NOT NULL, note varchar(20))")
@@ -74,15 +85,17 @@ def test_inserts_updates_deletes_arrive_as_debezium_envelopes(pg):
     assert isinstance(source.get("txId"), int) and isinstance(source.get("lsn"), int)
     # REPLICA IDENTITY DEFAULT: no before image of an update, only the key in a delete's
     assert update.value.get("before") is None and update.value.get("after").get("name") == "A"
-    assert delete.value.get("before").to_dict() == {"id": 2, "name": None, "note": None}
+    # only the key is logged; a required column gets its zero value, an optional one null
+    assert delete.value.get("before").to_dict() == {"id": 2, "name": "", "note": None}
     assert records[4].value is None and records[4].value_schema is None and records[4].key.get("id") == 2
     # offsets in Debezium's shape, all under the server partition
     last = records[-1]
     assert last.source_partition == {"server": "srv"}
     assert {"lsn", "lsn_commit", "lsn_proc", "lsn_events_processed", "txId", "ts_usec"} <= set(last.source_offset)
     # everything was acknowledged: the slot is confirmed to the end and the next tick is empty
+    before = wal_now(cluster)
     assert run_tick(PostgresTask, p, offsets) == []
-    assert slot_lag(cluster, t) == 0
+    assert confirmed(cluster, t) >= before
 
 
 def test_replica_identity_full_toast_and_key_change(pg):
@@ -152,7 +165,8 @@ def test_a_tick_cut_inside_a_transaction_resumes_without_loss(pg):
     assert slot_lag(cluster, t) > 0  # not confirmed past the cut transaction
     second = run_tick(PostgresTask, p, offsets)
     assert [k for _, k in events(second)] == list(range(5, 12))  # the rest, nothing twice that was committed
-    assert run_tick(PostgresTask, p, offsets) == [] and slot_lag(cluster, t) == 0
+    before = wal_now(cluster)
+    assert run_tick(PostgresTask, p, offsets) == [] and confirmed(cluster, t) >= before
 
 
 def test_unacknowledged_records_are_read_again(pg):
@@ -173,8 +187,9 @@ def test_an_idle_captured_table_does_not_pin_wal(pg):
     try:
         cluster.execute(f"INSERT INTO {t}_other SELECT generate_series(1, 5000)")
         assert slot_lag(cluster, t) > 100_000
+        before = wal_now(cluster)
         assert run_tick(PostgresTask, p, offsets) == []
-        assert slot_lag(cluster, t) == 0
+        assert confirmed(cluster, t) >= before
     finally:
         cluster.execute(f"DROP TABLE {t}_other")
 

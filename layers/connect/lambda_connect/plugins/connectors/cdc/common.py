@@ -254,6 +254,17 @@ class TableShape:
             out.append(v)
         return Struct.from_values(self.value_schema, out)
 
+    def partial_value(self, raw: Sequence[Any]) -> Struct:
+        """A row image that carries only some columns (a delete's old key under REPLICA IDENTITY
+        DEFAULT): a missing required column gets its type's zero value, as Debezium does, so the
+        struct stays valid for its schema."""
+        value = self.value(raw)
+        values = value._values
+        for f in self.value_schema.fields:
+            if values[f.index] is None and not f.schema.optional:
+                values[f.index] = f.schema.default if f.schema.default is not None else zero_value(f.schema)
+        return value
+
     def key(self, raw: Sequence[Any]) -> Struct | None:
         if self.key_schema is None:
             return None
@@ -264,6 +275,28 @@ class TableShape:
                 v = conv(v)
             out.append(v)
         return Struct.from_values(self.key_schema, out)
+
+
+def zero_value(schema: Schema) -> Any:
+    """The value a required column gets when a change does not carry it."""
+    import datetime as dt
+    import decimal
+
+    name = schema.name or ""
+    if name == "org.apache.kafka.connect.data.Decimal":
+        return decimal.Decimal(0)
+    if name == "org.apache.kafka.connect.data.Date":
+        return dt.date(1970, 1, 1)
+    if name == "org.apache.kafka.connect.data.Time":
+        return dt.time(0)
+    if name == "org.apache.kafka.connect.data.Timestamp":
+        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    t = schema.type
+    if t is Type.STRUCT:
+        return Struct.from_values(schema, [zero_value(f.schema) if not f.schema.optional else None
+                                           for f in schema.fields])
+    return {Type.BOOLEAN: False, Type.STRING: "", Type.BYTES: b"", Type.FLOAT32: 0.0, Type.FLOAT64: 0.0,
+            Type.ARRAY: [], Type.MAP: {}}.get(t, 0)
 
 
 def build_shape(prefix: str, schema_or_db: str, table: str, columns: Sequence[tuple[str, Schema, Convert]],

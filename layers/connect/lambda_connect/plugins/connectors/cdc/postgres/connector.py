@@ -441,7 +441,9 @@ class PostgresTask(SourceTask):
             new, old = msg.new, msg.old
             after_struct = self._value_with_toast(rel, new) if pgoutput.UNCHANGED_TOAST in new else None
             before_struct = None
-            if old is not None and pgoutput.UNCHANGED_TOAST in old:
+            if old is not None and msg.old_is_key:
+                before_struct = shape.partial_value(old)
+            elif old is not None and pgoutput.UNCHANGED_TOAST in old:
                 before_struct = self._value_with_toast(rel, old)
             key = shape.key(new)
             old_key = shape.key(old) if old is not None else None
@@ -454,6 +456,9 @@ class PostgresTask(SourceTask):
             old = msg.old
             after, before, key, old_key, op = None, old, shape.key(old), None, "d"
             self._chunk_conflict(rel, old)
+            if msg.old_is_key:
+                self._emit(shape, op, None, None, key, None, lsn, count, previous, None, shape.partial_value(old))
+                return
         self._emit(shape, op, before, after, key, old_key, lsn, count, previous, None)
 
     @staticmethod

@@ -29,15 +29,59 @@ _TRANSPORT = (
     "received in time), 413 (body over the limit), 414/431 (request line/headers too long), 501 (a "
     "transfer coding other than chunked) or 503 (too many open connections)."
 )
+#: Boolean query parameters are parsed as JAX-RS does: only ``true`` (any case) is true, any other
+#: text is false rather than an error — so the schema admits any string.
+_FLAG = {"anyOf": [{"type": "boolean"}, {"type": "string"}]}
 _QUERY = {
-    "expand": ({"type": "array", "items": {"type": "string", "enum": ["status", "info"]}},
-               "Repeat to include `status` and/or `info` for each connector."),
-    "includeTasks": ({"type": "boolean", "default": False}, "Also restart the connector's tasks."),
-    "onlyFailed": ({"type": "boolean", "default": False}, "Only restart instances that are FAILED."),
-    "connectorsOnly": ({"type": "boolean", "default": True}, "List only connector plugins."),
+    "expand": ({"type": "array", "items": {"type": "string", "examples": ["status", "info"]}},
+               "Repeat to include `status` and/or `info` for each connector; other values are ignored."),
+    "includeTasks": ({**_FLAG, "default": False}, "Also restart the connector's tasks."),
+    "onlyFailed": ({**_FLAG, "default": False}, "Only restart instances that are FAILED."),
+    "connectorsOnly": ({**_FLAG, "default": True}, "List only connector plugins."),
     "scope": ({"type": "string", "default": "worker"},
               "`worker` (default; unknown values act alike). `cluster` is refused: no shared logger channel."),
 }
+
+
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"
+#: What request bodies may hold, tighter than the response schemas of the same names: Kafka
+#: coerces JSON numbers and booleans in a config to strings, a config that is submitted names its
+#: ``connector.class``, a connector name is 1-180 characters without ``/`` or control characters,
+#: and an alter-offsets request lists at least one partition.
+_CONFIG_VALUE = {"type": ["string", "number", "boolean"]}
+_REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ConnectorConfigRequest": {
+        "type": "object",
+        "required": ["connector.class"],
+        "properties": {"connector.class": {"type": "string", "pattern": "\\S"}},
+        "additionalProperties": _CONFIG_VALUE,
+    },
+    "CreateConnectorRequestBody": {
+        "type": "object",
+        "required": ["name", "config"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 180,
+                     "pattern": f"^[^/{_CONTROL}]*[^/\\s{_CONTROL}][^/{_CONTROL}]*$"},
+            "config": {"$ref": "#/components/schemas/ConnectorConfigRequest"},
+            "initial_state": {"type": "string", "description": "RUNNING, PAUSED or STOPPED, in any case (KIP-980).",
+                              "pattern": "^([Rr][Uu][Nn][Nn][Ii][Nn][Gg]|[Pp][Aa][Uu][Ss][Ee][Dd]|"
+                                         "[Ss][Tt][Oo][Pp][Pp][Ee][Dd])$"},
+        },
+        "additionalProperties": False,
+    },
+    "ConnectorConfigPatchRequest": {"type": "object", "additionalProperties": {"type": ["string", "number",
+                                                                                         "boolean", "null"]}},
+    "ConnectorOffsetsRequest": {
+        "type": "object",
+        "required": ["offsets"],
+        "properties": {"offsets": {"type": "array", "minItems": 1,
+                                   "items": {"$ref": "#/components/schemas/ConnectorOffset"}}},
+        "additionalProperties": False,
+    },
+}
+#: Request schema used in place of the entity named by ``Route.request``.
+_REQUEST_FOR = {"ConnectorConfig": "ConnectorConfigRequest", "CreateConnectorRequest": "CreateConnectorRequestBody",
+                "ConnectorConfigPatch": "ConnectorConfigPatchRequest", "ConnectorOffsets": "ConnectorOffsetsRequest"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -88,7 +132,8 @@ def _operation(route: Route) -> dict[str, Any]:
         "responses": responses,
     }
     if route.request:
-        op["requestBody"] = {"required": True, "content": _content(_ref(route.request))}
+        body = _REQUEST_FOR.get(route.request, route.request)
+        op["requestBody"] = {"required": True, "content": _content(_ref(body))}
     return op
 
 
@@ -108,5 +153,5 @@ def openapi_document() -> dict[str, Any]:
                            + _TRANSPORT,
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": {**SCHEMAS, **_REQUEST_SCHEMAS}},
     }

@@ -32,7 +32,16 @@ SOURCES = (
     "io.confluent.kafka.connect.datagen.DatagenConnector",
 )
 # kind -> (file, connector classes, framework keys)
-TARGETS = {"sink": ("sink.md", SINKS, COMMON + SINK), "source": ("source.md", SOURCES, COMMON + SOURCE)}
+MESSAGING = (  # documented in their own section, sinks and sources together; framework keys as above
+    "io.confluent.connect.http.HttpSinkConnector",
+    "io.confluent.connect.mqtt.MqttSourceConnector",
+    "io.confluent.connect.mqtt.MqttSinkConnector",
+    "io.confluent.connect.rabbitmq.RabbitMQSourceConnector",
+    "io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector",
+    "com.redis.kafka.connect.RedisSinkConnector",
+)
+TARGETS = {"sink": ("sink.md", SINKS, COMMON + SINK), "source": ("source.md", SOURCES, COMMON + SOURCE),
+           "messaging": ("connectors-messaging.md", MESSAGING, None)}
 
 
 def markers(kind: str) -> tuple[str, str]:
@@ -70,10 +79,12 @@ def render(kind: str = "sink", registry: Registry | None = None) -> str:
     registry = registry or Registry.default()
     _, classes, framework = TARGETS[kind]
     begin, end = markers(kind)
-    parts = [begin, "", f"#### Keys every {kind} connector accepts (Kafka Connect's framework keys)", "",
-             table(framework)]
+    parts = [begin]
+    if framework is not None:
+        parts += ["", f"#### Keys every {kind} connector accepts (Kafka Connect's framework keys)", "",
+                  table(framework)]
     for class_name in classes:
-        connector = registry.resolve(class_name, {kind})
+        connector = registry.resolve(class_name, {kind} if framework is not None else {"sink", "source"})
         aliases = ", ".join(f"`{a}`" for a in sorted(registry.aliases(class_name)))
         parts += ["", f"#### `{class_name}`", "", f"Aliases: {aliases}.", "", table(connector.config_def)]
     parts += ["", end]

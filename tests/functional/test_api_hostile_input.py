@@ -128,3 +128,16 @@ def test_patch_config_and_offsets_500s_are_the_documented_binding_errors(api: Cl
     assert status == 500 and "must be a JSON object" in body["message"]
     status, body = api.send("PATCH", "/connectors/orders/offsets", b'{"offsets": [], "extra": 1}')
     assert status == 500 and "Unrecognized field" in body["message"]
+
+
+@pytest.mark.parametrize("event", [
+    [], {"requestContext": {"http": {"method": "GET"}}, "headers": ["not", "a", "map"]},
+    {"requestContext": "nope"},
+    {"requestContext": {"http": {"method": "POST"}}, "body": "e30=", "isBase64Encoded": True,
+     "rawPath": "/connectors", "headers": {"content-type": "text/plain"}},
+])
+def test_events_of_the_wrong_shape_get_a_json_answer(api: Client, event: Any) -> None:
+    result = api.handler(event, None)
+    body = json.loads(result["body"])
+    assert result["statusCode"] in (400, 415) and body["error_code"] == result["statusCode"], body
+    assert result["headers"]["Content-Type"] == "application/json"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +22,8 @@ from urllib.parse import parse_qs
 from .router import Request, Response, Router, error_response
 
 __all__ = ["HttpApiHandler", "build_handler", "request_from_event", "result_from_response"]
+
+log = logging.getLogger(__name__)
 
 
 class MalformedApiEvent(ValueError):
@@ -76,11 +79,20 @@ class HttpApiHandler:
         self.router = router
 
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        """Every outcome is a proxy result with Kafka Connect's error body: an exception escaping
+        here would make API Gateway answer its own non-JSON 500."""
         try:
             request = request_from_event(event)
         except MalformedApiEvent as e:
             return result_from_response(error_response(400, str(e)))
-        return result_from_response(self.router.handle(request))
+        except Exception as e:  # an event of the wrong shape altogether (not from API Gateway)
+            log.warning("Unreadable HTTP API event: %s", e)
+            return result_from_response(error_response(400, f"Not an HTTP API payload 2.0 event: {e}"))
+        try:
+            return result_from_response(self.router.handle(request))
+        except Exception as e:  # the router maps handler errors itself; this is a last resort
+            log.exception("request %s %s failed", request.method, request.path)
+            return result_from_response(error_response(500, f"{type(e).__name__}: {e}"))
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

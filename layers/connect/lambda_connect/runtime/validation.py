@@ -30,7 +30,7 @@ from lambda_connect.api.config import (
 from lambda_connect.api.connector import Connector
 from lambda_connect.api.errors import ConfigException
 
-from .chain import negate_without_predicate
+from .chain import TransformChain, negate_without_predicate
 from .connector_config import (
     COMMON,
     COMMON_GROUP,
@@ -44,6 +44,7 @@ from .connector_config import (
     base_definition,
     default_converter,
 )
+from .conversion import RecordConverters
 from .errors import ErrorPolicy
 from .lambda_config import LAMBDA_CONFIG, lambda_config_errors
 from .registry import Registry, kinds_of
@@ -193,7 +194,9 @@ def effective_definition(props: Mapping[str, Any], registry: Registry | None = N
     return definition
 
 
-def _cross_checks(props: Mapping[str, Any], results: dict[str, ConfigValue], res: _Resolution) -> None:
+def _cross_checks(
+    props: Mapping[str, Any], results: dict[str, ConfigValue], res: _Resolution, registry: Registry
+) -> None:
     """Kafka's checks that span keys: sink topics, DLQ, exactly-once, plugin validate()."""
     def add(key: str, message: str) -> None:
         cv = results.get(key)
@@ -234,6 +237,7 @@ def _cross_checks(props: Mapping[str, Any], results: dict[str, ConfigValue], res
                 pass
     if "source" in res.kinds:
         _exactly_once_checks(props, res, add)
+    _start_checks(props, results, add, registry)
     if res.connector is not None:
         try:
             extra = res.connector.validate(props)
@@ -243,6 +247,30 @@ def _cross_checks(props: Mapping[str, Any], results: dict[str, ConfigValue], res
         for key, cv in extra.items():
             for m in cv.errors:
                 add(key, m)
+
+
+def _start_checks(
+    props: Mapping[str, Any], results: dict[str, ConfigValue], add: Any, registry: Registry
+) -> None:
+    """Build the transforms, predicates and converters as a task would at start.
+
+    A plugin's constructor may refuse what its ConfigDef lets through (a RegexRouter
+    replacement naming a group its regex lacks, say); validating without building would
+    accept a config whose task then fails on its first record. Keys that already carry an
+    error keep only that one.
+    """
+    for build in (TransformChain.from_config, RecordConverters.from_config):
+        try:
+            build(props, registry)
+        except ConfigException as e:
+            for key, messages in e.errors.items():
+                cv = results.get(key)
+                if cv is not None and cv.errors:
+                    continue
+                for message in messages:
+                    add(key, message)
+        except Exception:
+            continue
 
 
 _EOS_UNKNOWN = (
@@ -280,7 +308,7 @@ def _validate(
 ) -> tuple[ConfigDef, dict[str, ConfigValue], _Resolution]:
     definition, res = _resolve_plugins(props, registry, pipeline_only)
     results = definition.validate(props)
-    _cross_checks(props, results, res)
+    _cross_checks(props, results, res, registry)
     return definition, results, res
 
 

@@ -113,7 +113,10 @@ class RegexRouter(Transformation[Any]):
         try:
             parts = parse_java_replacement(config["replacement"], self._regex)
         except ValueError as e:
-            raise ConfigException.for_key("replacement", config["replacement"], str(e)) from None
+            groups = self._regex.groups
+            raise ConfigException.for_key(
+                "replacement", config["replacement"], f"{e}: the regex {config['regex']!r} has {groups} group(s)"
+            ) from None
         self._parts = parts
         # A replacement without group references is a constant: skip building it per record.
         literal_only = all(isinstance(p, str) for p in parts)

@@ -240,3 +240,26 @@ def test_a_deeply_nested_body_is_400_over_the_socket(server: RestServer) -> None
     body = b'{"name": "n", "config": ' + b"[" * 20000 + b"]" * 20000 + b"}"
     raw = b"POST /connectors HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     assert_error(exchange(server, raw), 400, "deeper than the limit of 64 levels")
+
+
+def test_expect_100_continue_within_the_limit_is_invited_then_served(server: RestServer) -> None:
+    body = json.dumps({"name": "expected", "config": SINK}).encode()
+    with _connect(server) as sock:
+        sock.sendall(b"POST /connectors HTTP/1.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body))
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += sock.recv(1)
+        assert interim.startswith(b"HTTP/1.1 100 ")
+        sock.sendall(body)
+        status, _, created = _read_response(sock)
+    assert status == 201 and json.loads(created)["name"] == "expected"
+
+
+def test_an_error_answer_survives_unread_bytes_behind_it(server: RestServer) -> None:
+    """The client keeps sending after a framing error; the answer still arrives intact
+    (the server reads on until the client closes instead of resetting the connection)."""
+    with _connect(server) as sock:
+        sock.sendall(b"POST /connectors HTTP/1.1\r\nContent-Length: abc\r\n\r\n" + b"x" * 200_000)
+        status, headers, body = _read_response(sock)
+    assert status == 400 and json.loads(body)["error_code"] == 400 and headers["connection"] == "close"

@@ -55,6 +55,9 @@ class ServerLimits:
     #: gets the 413 rather than a broken pipe; beyond it the connection is simply closed.
     drain_bytes: int = 64 * 1024 * 1024
     drain_timeout: float = 10.0
+    #: After an error answer, how long and how much to read while waiting for the client to close.
+    linger_timeout: float = 2.0
+    linger_bytes: int = 1024 * 1024
 
 
 class _HttpError(Exception):
@@ -324,7 +327,22 @@ class _Handler(socketserver.BaseRequestHandler):
     def _fail(self, conn: _Connection, status: int, message: str) -> bool:
         log.debug("%s: answering %s: %s", self.client_address, status, message)
         self._send(error_response(status, message), False, False)
+        self._linger()
         return False
+
+    def _linger(self) -> None:
+        """After an error answer, read (and drop) what the client still sends until it closes,
+        briefly: closing a socket with unread data makes the kernel reset the connection, and a
+        reset can destroy the answer before the client has read it."""
+        deadline = time.monotonic() + self.server.limits.linger_timeout
+        left_bytes = self.server.limits.linger_bytes
+        with contextlib.suppress(OSError):
+            while left_bytes > 0 and (left := deadline - time.monotonic()) > 0:
+                self.request.settimeout(left)
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    return
+                left_bytes -= len(chunk)
 
     def _send(self, response: Response, head_only: bool, keep_alive: bool) -> None:
         try:

@@ -185,6 +185,10 @@ def _print_summary(out: TextIO, client: ConnectClient, probe: _Probe, names: lis
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "pipeline", "orders") == "cdc":
+        from .demo_cdc import run as run_cdc
+
+        return run_cdc(args)
     from lambda_connect.local.functions import project_root
     from lambda_connect.local.runtime import LocalRuntime, RuntimeOptions
 
@@ -260,6 +264,9 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("demo", help="run a datagen → Kafka → JDBC (SQLite) pipeline locally and summarise it")
+    p.add_argument("pipeline", nargs="?", choices=("orders", "cdc"), default="orders",
+                   help="orders (default), or cdc: PostgreSQL change data capture into SQLite")
+    p.add_argument("--rows", type=int, default=20000, help="cdc: rows in the PostgreSQL table")
     p.add_argument("--port", type=int, default=0, help="REST port (default: a free one)")
     p.add_argument("--timeout", type=float, default=50.0, help="give up after this many seconds")
     p.add_argument("--examples", help="directory with orders-source.json and orders-sink.json")

@@ -142,7 +142,10 @@ def test_kafka_connect_client_library_against_the_port(start_runtime: Any, tmp_p
 
     runtime = start_runtime()
     kc = kafka_connect.KafkaConnect(runtime.url)
-    assert set(kc.get_cluster_info()) == {"version", "commit", "kafka_cluster_id"}
+    info = kc.get_cluster_info()
+    # Kafka's three fields, and where the embedded broker keeps its topics (issue 11, defect 2).
+    assert set(info) == {"version", "commit", "kafka_cluster_id", "kafka_broker", "kafka_storage"}
+    assert info["kafka_broker"] == "embedded" and info["kafka_storage"].startswith("memory"), info
     topic = f"orders-{uuid.uuid4().hex[:6]}"
     created = kc.create_connector({"name": "files", "config": sink_config(topic, tmp_path / "x.txt")})
     assert created["type"] == "sink"

@@ -3,7 +3,9 @@
 Kafka Connect's standalone mode and more: connector files on the command line (JSON, or
 ``.properties`` as ``connect-standalone`` takes them) are created or updated at start; the REST
 API listens on 127.0.0.1:8083; Kafka is the given cluster or an embedded broker whose address
-is printed. Ctrl-C finishes the batches in flight, commits and closes; a second Ctrl-C exits
+is printed. The embedded broker keeps its topics in memory unless ``--broker-storage s3://…``
+says otherwise; a start after a run whose in-memory topics are gone says per connector what
+that lost. Ctrl-C finishes the batches in flight, commits and closes; a second Ctrl-C exits
 at once.
 """
 
@@ -64,6 +66,25 @@ def _load_connectors(paths: list[str]) -> list[dict[str, str]]:
     return configs
 
 
+def kafka_line(runtime: Any) -> str:
+    """The banner's Kafka line: where the broker is and whether its topics outlive this run."""
+    broker = runtime.broker
+    if broker is None:
+        return f"{runtime.bootstrap_servers} (external)"
+    if broker.in_memory:
+        return (f"{runtime.bootstrap_servers} (embedded tansu broker; topics in memory, gone when up stops:"
+                " --broker-storage s3://BUCKET/ or --bootstrap-servers keep them)")
+    return f"{runtime.bootstrap_servers} (embedded tansu broker; topics in {broker.storage})"
+
+
+def banner(runtime: Any, state: str) -> str:
+    text = (f"lambda-connect is up\n  REST API: {runtime.url}\n  Kafka:    {kafka_line(runtime)}\n"
+            f"  State:    {state}\n")
+    if runtime.previous_run_report:
+        text += "Earlier run:\n" + "".join(f"  ! {line}\n" for line in runtime.previous_run_report)
+    return text + "Press Ctrl-C to stop.\n"
+
+
 def run(args: argparse.Namespace) -> int:
     from lambda_connect.local.runtime import LocalRuntime, RuntimeOptions
 
@@ -74,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         print_config_errors(e.errors or {"<config>": [str(e)]}, sys.stderr)
         return 2
     options = RuntimeOptions(
-        connectors=connectors, bootstrap_servers=args.bootstrap_servers, state_url=args.state, port=args.port,
+        connectors=connectors, bootstrap_servers=args.bootstrap_servers, broker_storage=args.broker_storage,
+        state_url=args.state, port=args.port,
         bind=args.bind, root=Path(args.root) if args.root else None, json_logs=args.log_format == "json",
         sink_timeout_seconds=args.sink_timeout, source_timeout_seconds=args.source_timeout,
     )
@@ -101,11 +123,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as e:
             sys.stderr.write(f"Error: cannot start the local runtime: {e}\n")
             return 1
-        kafka = f"{runtime.bootstrap_servers} ({'embedded tansu broker' if runtime.embedded_broker else 'external'})"
-        sys.stdout.write(
-            f"lambda-connect is up\n  REST API: {runtime.url}\n  Kafka:    {kafka}\n  State:    {args.state}\n"
-            "Press Ctrl-C to stop.\n"
-        )
+        sys.stdout.write(banner(runtime, args.state))
         sys.stdout.flush()
         stop.wait()
     finally:
@@ -119,7 +137,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("up", help="run the REST API, reconciler, sink mappings and source schedules locally")
     p.add_argument("connectors", nargs="*", metavar="CONNECTOR_FILE",
                    help="connector configs (JSON or .properties) to create or update at start")
-    p.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="use this Kafka cluster (default: embedded)")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT",
+                   help="use this Kafka cluster (default: an embedded tansu broker)")
+    p.add_argument("--broker-storage", metavar="URL",
+                   help="where the embedded broker keeps its topics: memory:// (default; lost when up stops) or "
+                        "s3://BUCKET/ (kept; endpoint and credentials from the AWS_* environment variables)")
     p.add_argument("--state", default=DEFAULT_STATE_URL, metavar="URL",
                    help=f"state store URL (default {DEFAULT_STATE_URL})")
     p.add_argument("--port", type=int, default=8083, help="REST port (default 8083)")

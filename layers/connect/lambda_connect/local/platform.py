@@ -56,8 +56,10 @@ class LocalPlatform:
         stop_timeout: float = 60.0,
         retry_backoff_max: float = 5.0,
         consumer_overrides: dict[str, Any] | None = None,
+        request_id_prefix: str | None = None,
     ) -> None:
         self.kafka = kafka
+        self._request_id_prefix = request_id_prefix
         self._sink_invoke = sink_invoke
         self._source_invoke = source_invoke
         self._sink_function = sink_function
@@ -126,7 +128,7 @@ class LocalPlatform:
                     schedule = TaskSchedule(
                         name=sched_name, connector=name, task=task, interval_ms=spec.poll_interval_ms,
                         invoke=self._source_invoke, function_name=self._source_function, function_arn=arn,
-                        timeout_ms=self._source_timeout_ms,
+                        timeout_ms=self._source_timeout_ms, request_id_prefix=self._request_id_prefix,
                     )
                     schedules[sched_name] = schedule
                 if spec.enabled:

@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ DEFAULT_LOCAL_SOURCE_TIMEOUT_S = 4
 #: Local handlers stop work this long before their deadline (Lambda's default margin is 5 s, which
 #: would eat a short local source budget whole).
 LOCAL_DEADLINE_MARGIN_MS = "1000"
+#: Seconds between two counts of topic and sink positions on an in-memory broker.
+POSITIONS_INTERVAL_S = 5.0
 
 
 @dataclass
@@ -46,6 +49,9 @@ class RuntimeOptions:
 
     connectors: Sequence[Mapping[str, str]] = ()
     bootstrap_servers: str | None = None
+    #: Storage of the embedded broker: ``memory://`` (default; topics are gone when it stops) or
+    #: ``s3://BUCKET/`` (tansu's S3 engine: topics and group offsets survive a restart).
+    broker_storage: str | None = None
     state_url: str = DEFAULT_STATE_URL
     port: int = 8083
     bind: str = "127.0.0.1"
@@ -100,6 +106,11 @@ class LocalRuntime:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._reconcile_thread: threading.Thread | None = None
         self._topic_watch: Any = None
+        self.ledger: Any = None
+        #: What a new in-memory broker means for each connector, when an earlier run's is gone.
+        self.previous_run_report: list[str] = []
+        self._positions_thread: threading.Thread | None = None
+        self._admin: Any = None
         self._stopping = threading.Event()
         self._stopped = False
         self._saved_environ: dict[str, str] | None = None
@@ -143,9 +154,15 @@ class LocalRuntime:
         if not self.bootstrap_servers:
             from .broker import EmbeddedBroker
 
-            self.broker = EmbeddedBroker(log_path=opts.broker_log).start()
+            storage = opts.broker_storage
+            # A durable broker must come back under the same cluster id to find its topics again.
+            cluster_id = f"lambda-connect-{uuid.uuid5(uuid.NAMESPACE_URL, storage).hex[:12]}" if storage else None
+            self.broker = EmbeddedBroker(log_path=opts.broker_log, storage=storage, cluster_id=cluster_id).start()
             self.bootstrap_servers = self.broker.bootstrap_servers
-            log.info("embedded Kafka broker (tansu) on %s", self.bootstrap_servers)
+            log.info("embedded Kafka broker (tansu) on %s, topics %s", self.bootstrap_servers,
+                     "in memory (gone when up stops)" if self.broker.in_memory else f"in {self.broker.storage}")
+        elif opts.broker_storage:
+            raise ValueError("--broker-storage is for the embedded broker; it cannot apply to --bootstrap-servers")
         _prepare_sqlite(opts.state_url)
         root = opts.root or project_root()
         sink_spec = find_function(SINK_FUNCTION, root)
@@ -157,6 +174,7 @@ class LocalRuntime:
         os.environ.update(self.env)
 
         self.store = open_store(opts.state_url)
+        request_id_prefix = self._remember_run()
         kafka = kafka_settings_from_env(self.env)
         registry = Registry.default()
         sink_timeout = opts.sink_timeout_seconds or sink_spec.timeout_seconds
@@ -170,7 +188,7 @@ class LocalRuntime:
             sink_timeout_ms=sink_timeout * 1000,
             source_timeout_ms=source_timeout * 1000,
             stop_timeout=max(sink_timeout, source_timeout) + 5.0,
-            consumer_overrides=dict(self._esm_overrides()),
+            consumer_overrides=dict(self._esm_overrides()), request_id_prefix=request_id_prefix,
         )
         worker_id = f"{opts.bind}:{opts.port}"
         self.reconciler = Reconciler(self.store, self.platform, registry, worker_id=worker_id)
@@ -178,6 +196,7 @@ class LocalRuntime:
         self.service = ConnectService(
             self.store, registry, open_secret_store(opts.state_url, self.env), sink_offsets,
             on_change=self.nudge, worker_id=worker_id, kafka_cluster_id=sink_offsets.cluster_id,
+            server_extra=self._server_extra(),
         )
         self.server = RestServer(Router(self.service), opts.bind, opts.port).start()
         self.service.worker_id = self.reconciler.worker_id = f"{opts.bind}:{self.server.port}"
@@ -189,7 +208,65 @@ class LocalRuntime:
                                          opts.topic_watch_interval).start()
         self._reconcile_thread = threading.Thread(target=self._reconcile_loop, name="reconciler", daemon=True)
         self._reconcile_thread.start()
+        if self.broker is not None and self.broker.in_memory:
+            self._positions_thread = threading.Thread(target=self._count_loop, name="positions", daemon=True)
+            self._positions_thread.start()
         log.info("Kafka Connect REST API on %s", self.url)
+
+    def _server_extra(self) -> dict[str, str]:
+        """What ``GET /`` says about the broker, beyond Kafka Connect's fields."""
+        if self.broker is None:
+            return {"kafka_broker": "external", "kafka_storage": "the cluster's own"}
+        if self.broker.in_memory:
+            return {"kafka_broker": "embedded", "kafka_storage": "memory: topics and consumer offsets are lost when "
+                    "lambda-connect up stops (--broker-storage s3://BUCKET/ or --bootstrap-servers keep them)"}
+        return {"kafka_broker": "embedded", "kafka_storage": self.broker.storage}
+
+    def _remember_run(self) -> str:
+        """Read what the state store remembers of the earlier run (report what a new in-memory
+        broker lost, release the leases of a runtime that died), record this run; returns the
+        prefix of this run's source request ids."""
+        from .ledger import Ledger, previous_run_report
+
+        self.ledger = Ledger(self.store)
+        cluster_id = self.broker.cluster_id if self.broker is not None else f"external:{self.bootstrap_servers}"
+        try:
+            self.previous_run_report = previous_run_report(self.ledger, cluster_id=cluster_id, store=self.store)
+        except Exception:  # the report is advice; a failure to build it must not stop the start
+            log.warning("cannot tell what the earlier run's broker held", exc_info=True)
+        for line in self.previous_run_report:
+            log.warning("%s", line)
+        released = self.ledger.release_dead_leases(self.store.list_connectors())
+        if released:
+            log.info("released the leases of source tasks %s, held by a runtime that is gone", ", ".join(released))
+        self.ledger.record_broker(cluster_id=cluster_id, bootstrap=self.bootstrap_servers,
+                                  storage=self.broker.storage if self.broker is not None else None)
+        return self.ledger.register_instance()
+
+    def _mappings(self) -> dict[str, dict[str, Any]]:
+        return {name: self.platform.esms(name) for name in list(getattr(self.platform, "_esms", {}))}
+
+    def _count_positions(self, esms: dict[str, dict[str, Any]] | None = None) -> None:
+        """Record how far each topic and sink got (what the next start reports if this broker's
+        in-memory topics are lost)."""
+        from .ledger import count_positions
+
+        if self.ledger is None or self.platform is None:
+            return
+        try:
+            if self._admin is None:
+                from lambda_connect.aws.kafka_clients import make_admin
+
+                self._admin = make_admin(self.platform.kafka)
+            topics, sinks = count_positions(self._admin, self._mappings() if esms is None else esms, self.store)
+        except Exception as e:  # the broker may be going away; the last count stays
+            log.debug("counting topic and sink positions failed: %s", e)
+            return
+        self.ledger.record_positions(topics, sinks)
+
+    def _count_loop(self) -> None:
+        while not self._stopping.wait(POSITIONS_INTERVAL_S):
+            self._count_positions()
 
     def _esm_overrides(self) -> Mapping[str, Any]:
         if self.options.esm_consumer_overrides is not None:
@@ -295,7 +372,6 @@ class LocalRuntime:
                 return
             self._reconcile_one(name)
         self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
-        self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop serving, finish and commit the batches in flight, close everything."""
@@ -310,8 +386,15 @@ class LocalRuntime:
             self._topic_watch.stop()
         if self._reconcile_thread is not None:
             self._reconcile_thread.join(timeout or 30)
+        if self._positions_thread is not None:
+            self._positions_thread.join(10)
         if self.platform is not None:
+            esms = self._mappings()
             self.platform.shutdown(timeout)
+            if self._positions_thread is not None:
+                self._count_positions(esms)  # the final count, after the last commits
+        if self.ledger is not None:
+            self.ledger.unregister_instance()
         if self.store is not None:
             try:
                 self.store.close()

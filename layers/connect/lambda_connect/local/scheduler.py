@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -56,8 +57,12 @@ class TaskSchedule:
         function_name: str,
         function_arn: str,
         timeout_ms: int,
+        request_id_prefix: str | None = None,
     ) -> None:
         self.name = name
+        #: First group of each invocation's request id: the source task's lease owner then names
+        #: the runtime that ran it (``local.ledger`` releases the leases of a runtime that died).
+        self.request_id_prefix = request_id_prefix
         self.connector = connector
         self.task = task
         self.interval_ms = max(MIN_INTERVAL_MS, int(interval_ms))
@@ -118,10 +123,15 @@ class TaskSchedule:
         thread.start()
         return thread
 
+    def _request_id(self) -> str:
+        """A UUID-shaped request id, as Lambda's, whose first group is the prefix when given."""
+        request_id = str(uuid.uuid4())
+        return f"{self.request_id_prefix}{request_id[8:]}" if self.request_id_prefix else request_id
+
     def _run_once(self) -> None:
         event = {"connector": self.connector, "task": self.task}
         context = LambdaContext(function_name=self._function_name, timeout_ms=self._timeout_ms,
-                                invoked_function_arn=self._function_arn)
+                                invoked_function_arn=self._function_arn, aws_request_id=self._request_id())
         self.stats.invocations += 1
         try:
             self.stats.last_result = self._invoke(event, context)

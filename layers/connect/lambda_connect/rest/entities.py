@@ -114,6 +114,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "ServerInfo": _obj(
         ["version", "commit", "kafka_cluster_id"],
         version={"type": "string"}, commit={"type": "string"}, kafka_cluster_id={"type": "string"},
+        kafka_broker={"type": "string"}, kafka_storage={"type": "string"},
     ),
     "WorkerStatus": _obj(
         ["status", "message"],

@@ -109,6 +109,7 @@ class ConnectService:
         commit: str = "",
         topic_tracking: bool = True,
         topic_tracking_reset: bool = True,
+        server_extra: Mapping[str, str] | None = None,
     ) -> None:
         """``secrets`` None stores PASSWORD values as given (only for tests that need no secrets);
         ``sink_offsets`` None makes the sink offsets endpoints answer 500 (no cluster configured).
@@ -125,6 +126,8 @@ class ConnectService:
         self.topic_tracking = topic_tracking
         self.topic_tracking_reset = topic_tracking_reset
         self.loggers = LoggerLevels()
+        #: Fields ``GET /`` adds to Kafka's three (the local runtime says where its topics live).
+        self.server_extra = dict(server_extra or {})
 
     # --- helpers ------------------------------------------------------------------------------
     def _changed(self, name: str) -> None:
@@ -246,7 +249,7 @@ class ConnectService:
             except Exception as e:  # the API stays usable without the cluster
                 log.warning("Kafka cluster id unavailable: %s", e)
                 cluster = ""
-        return entities.server_info(lambda_connect.__version__, self._commit, cluster)
+        return {**entities.server_info(lambda_connect.__version__, self._commit, cluster), **self.server_extra}
 
     def health(self) -> tuple[int, dict[str, str]]:
         try:

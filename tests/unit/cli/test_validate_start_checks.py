@@ -58,3 +58,11 @@ def test_cli_validate_offline_and_remote_both_name_the_bad_replacement(
     assert "transforms.route.replacement:" in out and "No group 2" in out
     code, out, _ = run(["validate", "--config", path, "--output", "json"])
     assert code == 2 and json.loads(out)["error_count"] == 1
+
+
+def test_a_fractional_batching_window_is_refused_with_the_range_lambda_accepts() -> None:
+    props = {"name": "f", "connector.class": "FileStreamSink", "topics": "t",
+             "lambda.maximum.batching.window.seconds": "0.5"}
+    (message,) = _errors(validate_connector_config(props))["lambda.maximum.batching.window.seconds"]
+    assert "Not a number of type INT" in message
+    assert "takes whole numbers in [0,...,300]" in message

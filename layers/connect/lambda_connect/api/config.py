@@ -495,7 +495,7 @@ class ConfigDef:
             else:
                 raw = key.default
             try:
-                value = parse_type(key.name, raw, key.type)
+                value = _parse_with_hint(key, raw)
                 cv.value = value
                 if key.validator is not None and (value is not None or key.name in props):
                     key.validator(key.name, value)
@@ -512,6 +512,28 @@ class ConfigDef:
         if errors:
             raise ConfigException(errors=errors)
         return Config(self, {name: cv.value for name, cv in results.items()}, props)
+
+
+_TYPE_WORDS = {
+    ConfigType.SHORT: "whole numbers", ConfigType.INT: "whole numbers", ConfigType.LONG: "whole numbers",
+    ConfigType.DOUBLE: "numbers",
+}
+
+
+def _parse_with_hint(key: ConfigKey, raw: Any) -> Any:
+    """``parse_type``, whose error also says what the key accepts when a validator knows.
+
+    "Not a number of type INT" alone leaves the user guessing whether 0.5 s is too fine or
+    the unit is wrong; naming the accepted range answers both.
+    """
+    try:
+        return parse_type(key.name, raw, key.type)
+    except ConfigException as e:
+        words = _TYPE_WORDS.get(key.type)
+        if key.validator is None or words is None:
+            raise
+        message = f"{e}. {key.name} takes {words} in {key.validator}"
+        raise ConfigException(message, {key.name: [message]}) from None
 
 
 class Config(Mapping[str, Any]):

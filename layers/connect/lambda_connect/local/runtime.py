@@ -372,6 +372,7 @@ class LocalRuntime:
                 return
             self._reconcile_one(name)
         self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
+        self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop serving, finish and commit the batches in flight, close everything."""

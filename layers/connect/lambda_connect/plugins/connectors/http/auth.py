@@ -61,28 +61,32 @@ class Credentials:
             return token
 
     def _fetch(self, client: Any) -> tuple[str, float]:
-        import httpx
+        import json
+        import urllib.parse
+
+        from .transport import TransportError
 
         s = self.s
         form = {"grant_type": "client_credentials"}
         if s.oauth_scope:
             form["scope"] = s.oauth_scope
-        headers = dict(s.oauth_headers)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+                   **dict(s.oauth_headers)}
         if s.oauth_auth_mode == "header":
             headers["Authorization"] = _basic(s.oauth_client_id or "", s.oauth_client_secret or "")
         else:
             form.update(client_id=s.oauth_client_id or "", client_secret=s.oauth_client_secret or "")
         try:
-            response = client.post(s.oauth_url, data=form, headers=headers)
-        except httpx.HTTPError as e:
+            response = client.request("POST", s.oauth_url, urllib.parse.urlencode(form).encode(), headers)
+        except TransportError as e:
             raise RetriableException(f"OAuth2 token request to {s.oauth_url} failed: {e}") from e
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetriableException(f"OAuth2 token endpoint {s.oauth_url} answered {response.status_code}")
-        if response.status_code != 200:
+        if response.status >= 500 or response.status == 429:
+            raise RetriableException(f"OAuth2 token endpoint {s.oauth_url} answered {response.status}")
+        if response.status != 200:
             raise ConnectException(f"OAuth2 token endpoint {s.oauth_url} refused the client credentials: "
-                                   f"{response.status_code} {response.text[:500]}")
+                                   f"{response.status} {response.text[:500]}")
         try:
-            body = response.json()
+            body = json.loads(response.body)
             token = body[s.oauth_token_property]
         except (ValueError, KeyError, TypeError) as e:
             raise ConnectException(f"OAuth2 token response of {s.oauth_url} has no '{s.oauth_token_property}' "

@@ -19,8 +19,9 @@ What an answer means:
   ``__connect.errors.exception.message`` header then shows.
 
 Delivery is at least once: a batch that is delivered again (the invocation failed after some
-requests went out) sends those requests again. One ``httpx.Client`` per settings is kept for
-the container's life, so warm invocations reuse its pooled connections.
+requests went out) sends those requests again. One connection pool per settings
+(``transport.Transport``, keep-alive on ``http.client``) is kept for the container's life, so warm
+invocations reuse its connections.
 """
 
 from __future__ import annotations
@@ -44,13 +45,14 @@ from lambda_connect.api.records import SinkRecord
 from .auth import Credentials
 from .config import CONFIG_DEF, URL, HttpSettings, effective_props
 from .reporter import ResponseReporter
+from .transport import CertificateRefused, Transport, TransportError
 
 __all__ = ["HttpResponseError", "HttpSinkConnector", "HttpSinkTask"]
 
 log = logging.getLogger(__name__)
 
 _BODY_SHOWN = 2000  # characters of a response body kept in an error message
-_clients: dict[tuple[Any, ...], Any] = {}
+_clients: dict[tuple[Any, ...], Transport] = {}
 _clients_lock = threading.Lock()
 
 
@@ -62,24 +64,20 @@ class HttpResponseError(ConnectException):
         super().__init__(f"HTTP {method} {url} answered {status}: {body[:_BODY_SHOWN]}")
 
 
-def _client(s: HttpSettings) -> Any:
-    """The pooled client for these settings, built once per container."""
+def _client(s: HttpSettings) -> Transport:
+    """The connection pool for these settings, built once per container."""
     key = (s.connect_timeout_s, s.request_timeout_s, s.proxy, s.ca_file, s.cert_file, s.key_file, s.key_password,
            s.verify_hostname, s.verify)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            try:
-                import httpx
-            except ImportError as e:
-                raise ConnectException("The HTTP sink needs httpx: pip install 'lambda-connect[http]'") from e
             from .._tls import client_context
 
-            verify = client_context(ca_file=s.ca_file, cert_file=s.cert_file, key_file=s.key_file,
-                                    key_password=s.key_password, verify_hostname=s.verify_hostname,
-                                    verify=s.verify, setting="https.ssl.truststore.location")
-            timeout = httpx.Timeout(s.request_timeout_s, connect=s.connect_timeout_s)
-            client = httpx.Client(timeout=timeout, verify=verify, proxy=s.proxy, follow_redirects=False)
+            context = client_context(ca_file=s.ca_file, cert_file=s.cert_file, key_file=s.key_file,
+                                     key_password=s.key_password, verify_hostname=s.verify_hostname,
+                                     verify=s.verify, setting="https.ssl.truststore.location")
+            client = Transport(connect_timeout_s=s.connect_timeout_s, request_timeout_s=s.request_timeout_s,
+                               ssl_context=context, proxy=s.proxy)
             _clients[key] = client
         return client
 
@@ -134,7 +132,8 @@ class HttpSinkTask(SinkTask):
         self._url_has_key = "${key}" in self.s.url
         self._url_has_topic = "${topic}" in self.s.url
         self._encode = _json if self.s.json_body else self._text
-        self._content_type = "application/json" if self.s.json_body or self.s.json_array else "text/plain"
+        content_type = "application/json" if self.s.json_body or self.s.json_array else "text/plain"
+        self._headers = {"Content-Type": content_type, **dict(self.s.headers)}
 
     # --- shaping requests ---------------------------------------------------------------
     def _url(self, record: SinkRecord) -> str:
@@ -157,6 +156,9 @@ class HttpSinkTask(SinkTask):
         """``(method, url, records)`` per request, keeping consumption order."""
         s = self.s
         assert s is not None
+        if not (self._url_has_key or self._url_has_topic):
+            yield from self._static_chunks(records)
+            return
         current: list[SinkRecord] = []
         current_url = ""
         for record in records:
@@ -180,9 +182,36 @@ class HttpSinkTask(SinkTask):
         if current:
             yield s.method, current_url, current
 
+    def _static_chunks(self, records: Sequence[SinkRecord]) -> Iterator[tuple[str, str, list[SinkRecord]]]:
+        """One URL for every record: runs of non-null records cut into slices of ``batch.max.size``."""
+        s = self.s
+        assert s is not None
+        size, run_start = s.batch_max_size, 0
+        for index, record in enumerate(records):
+            if record.value is not None:
+                continue
+            for start in range(run_start, index, size):
+                yield s.method, s.url, list(records[start:min(start + size, index)])
+            run_start = index + 1
+            if s.on_null == "delete":
+                yield "DELETE", s.url, [record]
+            elif s.on_null == "fail":
+                self._reject(record, DataException(
+                    f"Record {record.original_topic}-{record.original_kafka_partition}@"
+                    f"{record.original_kafka_offset} has a null value and behavior.on.null.values=fail"))
+        for start in range(run_start, len(records), size):
+            yield s.method, s.url, list(records[start:start + size])
+
     def _body(self, records: list[SinkRecord]) -> tuple[bytes, list[tuple[SinkRecord, BaseException]]]:
         s = self.s
         assert s is not None
+        if not s.json_body:
+            try:  # the common case, values already bytes (ByteArrayConverter): one C-level join
+                joined = (b"," if s.json_array else s.batch_separator).join([r.value for r in records])
+            except TypeError:
+                pass
+            else:
+                return (b"[" + joined + b"]" if s.json_array else s.batch_prefix + joined + s.batch_suffix), []
         parts: list[bytes] = []
         bad: list[tuple[SinkRecord, BaseException]] = []
         for record in records:
@@ -232,34 +261,32 @@ class HttpSinkTask(SinkTask):
 
     def _send(self, method: str, url: str, body: bytes | None) -> tuple[int, str]:
         """Send one request with retries; returns the final (non-retryable) status and body text."""
-        import httpx
-
         s, client = self.s, _client(self.s)  # type: ignore[arg-type]
         assert s is not None and self.credentials is not None
         attempt, refreshed = 0, False
         while True:
-            headers = {"Content-Type": self._content_type}
-            headers.update(s.headers)
+            headers = dict(self._headers)
             params: dict[str, str] = {}
             self.credentials.apply(client, headers, params)
+            target = url if not params else url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
             retry_after: float | None = None
             self.requests += 1
             try:
-                response = client.request(method, url, content=body, headers=headers, params=params or None)
-            except httpx.HTTPError as e:
-                if _certificate_refused(e):
-                    raise ConnectException(f"HTTP {method} {url}: the server's TLS certificate was not accepted "
-                                           f"(https.ssl.truststore.location, https.host.verifier.enabled): {e}") from e
-                problem = f"{type(e).__name__}: {e}"
+                response = client.request(method, target, body, headers)
+            except CertificateRefused as e:
+                raise ConnectException(f"HTTP {method} {url}: the server's TLS certificate was not accepted "
+                                       f"(https.ssl.truststore.location, https.host.verifier.enabled): {e}") from e
+            except TransportError as e:
+                problem = str(e)
             else:
-                status = response.status_code
+                status = response.status
                 if status == 401 and s.auth_type == "OAUTH2" and not refreshed and self.credentials.invalidate():
                     refreshed = True  # the token was revoked or expired early: one retry with a new one
                     continue
                 if status not in s.retry_codes:
                     return status, response.text
                 problem = f"status {status}: {response.text[:200]}"
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = _retry_after(response.header("Retry-After"))
             if attempt >= s.max_retries:
                 raise RetriableException(f"HTTP {method} {url} failed after {attempt + 1} attempt(s), last with "
                                          f"{problem}; the batch is not committed and will be delivered again")
@@ -284,18 +311,6 @@ class HttpSinkTask(SinkTask):
     def stop(self) -> None:
         if self.reporter is not None:
             self.reporter.flush(5.0)
-
-
-def _certificate_refused(error: BaseException) -> bool:
-    """True when a request failed because the server's certificate did not verify: retrying cannot help."""
-    import ssl
-
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -338,3 +338,46 @@ def test_aiven_keys_are_understood(h: Harness) -> None:
 def test_a_url_is_required() -> None:
     result = HttpSinkConnector.validate({"auth.type": "NONE"})
     assert "http.api.url" in result and "http.url" in result["http.api.url"].errors[0]
+
+
+def test_a_keep_alive_connection_the_server_dropped_is_replaced_without_a_retry(h: Harness) -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    bodies: list[bytes] = []
+
+    def serve() -> None:  # answers one request per connection, keep-alive style, then hangs up
+        for _ in range(2):
+            conn, _ = listener.accept()
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            while len(body) < length:
+                body += conn.recv(65536)
+            bodies.append(body)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    task = h.task(**{"http.api.url": f"http://127.0.0.1:{listener.getsockname()[1]}/in"})
+    deliver(task, [rec(0, "first")])
+    deliver(task, [rec(1, "second")])  # the pooled connection is dead by now
+    thread.join(10)
+    listener.close()
+    assert bodies == [b"first", b"second"] and task.requests == 2 and h.waits == []
+
+
+def test_requests_go_through_the_configured_proxy(h: Harness) -> None:
+    task = h.task(**{"http.api.url": "http://orders.example.invalid/in", "http.proxy.host": "127.0.0.1",
+                     "http.proxy.port": str(h.hook.port), "http.proxy.user": "p", "http.proxy.password": "pw"})
+    deliver(task, [rec(0, "via proxy")])
+    (request,) = h.hook.delivered
+    assert request.path == "http://orders.example.invalid/in" and request.body == b"via proxy"
+    assert request.headers["proxy-authorization"] == "Basic " + base64.b64encode(b"p:pw").decode()

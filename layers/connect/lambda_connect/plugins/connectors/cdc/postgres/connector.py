@@ -80,6 +80,7 @@ __all__ = ["PostgresConnector", "PostgresTask"]
 log = logging.getLogger(__name__)
 
 WATERMARK_PREFIX = "lambda-connect.watermark"
+_CHANGE_KINDS = frozenset(b"IUDT")
 PLACEHOLDER_DEFAULT = "__debezium_unavailable_value"
 _PG = "PostgreSQL"
 
@@ -107,7 +108,7 @@ CONFIG_DEF = COMMON_KEYS + ConfigDef(
               doc="all_tables: create the publication FOR ALL TABLES when missing (needs a superuser); filtered: "
                   "create it for the tables the filters select and re-point it at every start; no_tables: create "
                   "it empty; disabled: it must exist."),
-    ConfigKey(name="slot.read.max.changes", type=ConfigType.INT, default=100000, validator=Range.at_least(1),
+    ConfigKey(name="slot.read.max.changes", type=ConfigType.INT, default=500000, validator=Range.at_least(1),
               group=_PG, importance=Importance.LOW,
               doc="Changes one read of the slot asks for; PostgreSQL finishes the transaction that crosses "
                   "the count. Reads repeat until the end of the tick's range."),
@@ -390,6 +391,8 @@ class PostgresTask(SourceTask):
 
     # --- messages -----------------------------------------------------------------------
     def _message(self, lsn: int, data: bytes) -> None:
+        if self._skip_tx and data[0] in _CHANGE_KINDS:
+            return  # a transaction this tick (or a committed offset) already covers: do not even decode it
         msg = pgoutput.decode(data)
         if msg is None:
             return
@@ -501,7 +504,7 @@ class PostgresTask(SourceTask):
         ts_us = tx.commit_ts_us if tx is not None else time.time_ns() // 1000
         return Struct.from_values(self._source_schema, [
             CONNECTOR_VERSION, "postgresql", self._prefix, ts_us // 1000, snapshot, self._db,
-            json.dumps([str(self._pos), str(lsn)]) if lsn is not None else None, ts_us, ts_us * 1000,
+            f'["{self._pos}","{lsn}"]' if lsn is not None else None, ts_us, ts_us * 1000,
             shape.schema_or_db, shape.table, tx.xid if tx is not None else None, lsn, None, None, None])
 
     def _emit(self, shape: TableShape, op: str, before: list | None, after: list | None, key: Any, old_key: Any,

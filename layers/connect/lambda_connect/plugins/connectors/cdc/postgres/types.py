@@ -86,6 +86,9 @@ def _iso_utc(value: dt.datetime | dt.time) -> str:
 
 
 def _zoned_ts(text: str) -> str:
+    if len(text) >= 22 and text[-3:] == "+00" and text[4] == "-" and not text.endswith(" BC+00"):
+        # the session runs in UTC and PostgreSQL already trims trailing zeros of the fraction
+        return text[:10] + "T" + text[11:-3] + "Z"
     value = dt.datetime.fromisoformat(text).astimezone(_UTC).replace(tzinfo=None)
     return _iso_utc(value)
 

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["KafkaSinkOffsets"]
 
+#: Group states in which the broker accepts offset changes from outside the group.
+_IDLE_STATES = frozenset({"EMPTY", "DEAD"})
+
 
 class KafkaSinkOffsets:
     """:class:`~lambda_connect.runtime.sink_offsets.SinkOffsets` against a Kafka cluster."""
@@ -107,6 +110,30 @@ class KafkaSinkOffsets:
             failed = [f"{tp.topic}-{tp.partition}: {tp.error}" for tp in result.topic_partitions if tp.error]
             if failed:
                 raise ConnectException(f"Failed to alter the offsets of consumer group {group}: {'; '.join(failed)}")
+
+    def check_idle(self, connector: str, groups_by_topic: Mapping[str, str]) -> None:
+        """Raise ConnectException while a group still has members: the broker would refuse the
+        change, and the connector's own positions must not move before the groups can."""
+        from confluent_kafka import KafkaError, KafkaException
+
+        groups = self._groups(groups_by_topic)
+        futures = self.admin.describe_consumer_groups(groups, request_timeout=self.timeout)
+        for group in groups:
+            try:
+                described = futures[group].result(timeout=self.timeout)
+            except KafkaException as e:
+                error = e.args[0] if e.args else None
+                if isinstance(error, KafkaError) and error.code() == KafkaError.GROUP_ID_NOT_FOUND:
+                    continue
+                raise ConnectException(f"Failed to describe consumer group {group}: {e}") from e
+            members = len(described.members or [])
+            state = getattr(described.state, "name", str(described.state))
+            if members or state not in _IDLE_STATES:
+                raise ConnectException(
+                    f"Consumer group {group} of connector {connector} is not idle yet ({members} member(s), state "
+                    f"{state}): its event source mapping is still stopping. Nothing was changed; try again in a "
+                    "few seconds"
+                )
 
     def reset(self, connector: str, groups_by_topic: Mapping[str, str]) -> None:
         from confluent_kafka import KafkaError, KafkaException

@@ -18,27 +18,24 @@ _ZERO_UUID = "AAAAAAAAAAAAAAAAAAAAAA"  # Kafka's Uuid.ZERO_UUID in its base64 fo
 
 
 class KafkaTopicIdentities(CachedTopicIdentities):
-    """Identities of the topics of one cluster; ``admin`` is called when first needed."""
+    """Identities of the topics of one cluster; ``admin`` makes a client for each lookup.
+
+    The client is dropped right after the lookup instead of kept for the container's life:
+    lookups are rare (once per container and topic, plus refreshes), and an idle client that
+    has cached a topic's metadata keeps refreshing it for as long as it lives — librdkafka
+    has been seen to crash in that refresh once the topic was deleted and the broker gone.
+    """
 
     def __init__(self, admin: Callable[[], Any], *, timeout: float = 10.0) -> None:
         super().__init__()
         self._admin_factory = admin
-        self._admin: Any = None
         self.timeout = timeout
-
-    def _client(self) -> Any:
-        if self._admin is None:
-            self._admin = self._admin_factory()
-        return self._admin
-
-    def _cluster(self) -> str | None:
-        described = self._client().describe_cluster(request_timeout=self.timeout).result(timeout=self.timeout)
-        return str(described.cluster_id) if described.cluster_id else None
 
     def _lookup(self, topic: str) -> str | None:
         from confluent_kafka import KafkaError, KafkaException, TopicCollection
 
-        future = self._client().describe_topics(TopicCollection([topic]), request_timeout=self.timeout)[topic]
+        admin = self._admin_factory()
+        future = admin.describe_topics(TopicCollection([topic]), request_timeout=self.timeout)[topic]
         try:
             described = future.result(timeout=self.timeout)
         except KafkaException as e:
@@ -49,6 +46,7 @@ class KafkaTopicIdentities(CachedTopicIdentities):
         topic_id = str(described.topic_id) if described.topic_id is not None else None
         if topic_id == _ZERO_UUID:
             topic_id = None
-        # Asked with every lookup (lookups are rare): a new broker behind the same address, such
-        # as a restarted embedded broker, has a new cluster id.
-        return format_identity(self._cluster(), topic_id)
+        # Asked with every lookup: a new broker behind the same address, such as a restarted
+        # embedded broker, has a new cluster id.
+        cluster = admin.describe_cluster(request_timeout=self.timeout).result(timeout=self.timeout).cluster_id
+        return format_identity(str(cluster) if cluster else None, topic_id)

@@ -26,7 +26,7 @@ from lambda_connect.runtime.config_providers import reference_errors, resolve_co
 from lambda_connect.runtime.connector_config import base_definition
 from lambda_connect.runtime.registry import Registry, UnknownPluginError, kinds_of
 from lambda_connect.runtime.secrets import SecretStore, is_client_password_key, password_keys
-from lambda_connect.runtime.sink_offsets import SinkOffsets, groups_by_topic, sink_offset_entry
+from lambda_connect.runtime.sink_offsets import SinkOffsets, check_idle, groups_by_topic, sink_offset_entry
 from lambda_connect.runtime.validation import config_key_info, effective_definition, validate_connector_config
 from lambda_connect.state.base import ConnectorEntry, StateStore, StatusEntry, normalize_target_state, partition_key
 
@@ -525,6 +525,7 @@ class ConnectService:
             sink = self._require_sink_offsets()
             groups = groups_by_topic(name, self.store.get_resources(name))
             positions = {(t, p): o for t, p, o in wanted}
+            check_idle(sink, name, groups)
             hooked = self._sink_hook(entry, "alter", lambda c, props: c.alter_offsets(props, positions))
             self._after_hook(entry, "alter", hooked, lambda: sink.alter(name, groups, wanted))
         else:
@@ -540,6 +541,7 @@ class ConnectService:
             groups = groups_by_topic(name, self.store.get_resources(name))
             sink = self._require_sink_offsets()
             known = [(t, p) for t, p, _ in sink.get(name, groups)]
+            check_idle(sink, name, groups)
             hooked = self._sink_hook(entry, "reset", lambda c, props: c.reset_offsets(props, known))
             self._after_hook(entry, "reset", hooked, lambda: sink.reset(name, groups))
         else:

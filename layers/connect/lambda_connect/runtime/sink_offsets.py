@@ -19,6 +19,7 @@ __all__ = [
     "ANY_TOPIC",
     "SinkOffset",
     "SinkOffsets",
+    "check_idle",
     "default_group",
     "group_for",
     "groups_by_topic",
@@ -73,3 +74,11 @@ class SinkOffsets(Protocol):
     def reset(self, connector: str, groups_by_topic: Mapping[str, str]) -> None:
         """Forget every committed offset (the groups start over from the earliest offset)."""
         ...
+
+
+def check_idle(sink_offsets: SinkOffsets, connector: str, groups_by_topic: Mapping[str, str]) -> None:
+    """Raise ConnectException when the groups cannot be changed now (active members); a backend
+    without ``check_idle`` finds out when it changes them."""
+    check = getattr(sink_offsets, "check_idle", None)
+    if check is not None:
+        check(connector, groups_by_topic)

@@ -29,7 +29,7 @@ from .conftest import RestApi
 pytestmark = [pytest.mark.broker]
 
 SEED = {"connector.class": "FileStreamSink", "topics": "orders", "file": "/tmp/lc-fuzz-never-written.txt"}
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 8
 
 
 @pytest.fixture

@@ -249,7 +249,7 @@ def test_broker_down_while_dead_lettering(tmp_path: Path, monkeypatch: pytest.Mo
     app.lambda_handler(first, Context())  # warm: producer and DLQ topic exist
     second = kafka_event(batch(topic, 1, range(300, 600), ledger, bad={320, 480}), bootstrap, connector=unique_name)
     with Frozen(own_broker):
-        _, error = run_bounded(lambda: app.lambda_handler(second, Context(remaining_ms=12_000)), 48)
+        _, error = run_bounded(lambda: app.lambda_handler(second, Context(remaining_ms=8_000)), 32)
     assert error is not None, "a batch whose dead letters Kafka never acknowledged was reported as done"
     deliver_until_accepted(app, second)
     messages = dlq_messages(bootstrap, dlq, 4)

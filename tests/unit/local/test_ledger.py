@@ -13,7 +13,8 @@ from lambda_connect.state.memory import InMemoryStateStore
 def _store() -> InMemoryStateStore:
     store = InMemoryStateStore()
     store.create_connector("src", {"connector.class": "DatagenConnector", "tasks.max": "2"})
-    store.create_connector("snk", {"connector.class": "FileStreamSink", "topics": "orders"})
+    store.create_connector("snk", {"connector.class": "FileStreamSink", "topics": "orders",
+                                   "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "orders-dlq"})
     store.put_resources("src", {"kind": "source", "alias": "a-src"})
     store.put_resources("snk", {"kind": "sink", "alias": "a-snk"})
     store.add_active_topics("src", ["orders"])
@@ -45,6 +46,7 @@ def test_a_new_in_memory_broker_is_reported_per_connector_with_the_gap() -> None
     sink, source = report
     assert sink.startswith("sink connector snk: the previous run's embedded broker (old) kept its topics in memory")
     assert "received 450 record(s) of orders and not yet 150" in sink
+    assert sink.endswith("Its dead letter queue topic orders-dlq is gone too.")
     assert source.startswith("source connector src:")
     assert "run ahead of what any sink received by 150 of 600 record(s) in orders (most read by a sink: 450)" in source
     assert "DELETE /connectors/src/offsets" in source

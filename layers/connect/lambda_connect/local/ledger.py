@@ -161,7 +161,9 @@ def previous_run_report(ledger: Ledger, *, cluster_id: str, store: Any) -> list[
             continue
         kind = (store.get_resources(name) or {}).get("kind")
         if kind == "sink":
-            lines.append(_sink_line(name, sinks.get(name), topics, gone, as_of))
+            line = _sink_line(name, sinks.get(name), topics, gone, as_of)
+            dlq = str(entry.config.get("errors.deadletterqueue.topic.name") or "").strip()
+            lines.append(f"{line} Its dead letter queue topic {dlq} is gone too." if dlq else line)
         elif kind == "source":
             line = _source_line(name, store, topics, sinks, gone, as_of)
             if line:

@@ -93,10 +93,13 @@ class Ledger:
         return verdict
 
     def assert_delivered(self, target: Iterable[Coord], dlq: Iterable[Coord] = (), *, exactly_once: bool = True,
-                         expected_good: Iterable[Coord] | None = None, scenario: str = "") -> Verdict:
+                         expected_good: Iterable[Coord] | None = None, scenario: str = "",
+                         faults: int = 0) -> Verdict:
+        """``check``, then fail with the discrepancies; ``scenario`` and ``faults`` (how many
+        faults the scenario injected) go into the figures file."""
         verdict = self.check(target, dlq, exactly_once=exactly_once, expected_good=expected_good)
         if scenario:
-            record_figure(scenario, verdict)
+            record_figure(scenario, verdict, faults=faults)
         assert verdict.ok, verdict.summary()
         return verdict
 

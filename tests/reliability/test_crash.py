@@ -101,5 +101,5 @@ def test_sigkill_of_up_mid_pipeline_then_restart(tmp_path: Path, external_broker
     iterations = produced()
     assert set(iterations) == set(range(ITERATIONS)), "the source skipped iterations"
     verdict = ledger.assert_delivered(rows(db))
-    record_figure("crash/sigkill-up", verdict, killed_at_rows=killed_at, resumed_in_s=resumed_in,
+    record_figure("crash/sigkill-up", verdict, faults=1, killed_at_rows=killed_at, resumed_in_s=resumed_in,
                   source_produced_twice=sum(n - 1 for n in iterations.values() if n > 1))

@@ -183,7 +183,7 @@ def test_database_down_or_read_only_mid_batch(sink_app: ModuleType, pg: Throwawa
     deliver_until_accepted(sink_app, second)  # and once more after it was accepted
     third = kafka_event(batch(topic, 2, range(1500, 1700), ledger), kafka_broker, connector=unique_name)
     deliver_until_accepted(sink_app, third, attempts=1)
-    ledger.assert_delivered(target.coords(), scenario=f"outage/db-{mode}/{point}")
+    ledger.assert_delivered(target.coords(), scenario=f"outage/db-{mode}/{point}", faults=1)
     assert attempts <= 2, f"{attempts} deliveries after the database came back"
 
 
@@ -254,7 +254,8 @@ def test_broker_down_while_dead_lettering(tmp_path: Path, monkeypatch: pytest.Mo
     deliver_until_accepted(app, second)
     messages = dlq_messages(bootstrap, dlq, 4)
     # The DLQ is at least once: the frozen attempt's records may arrive after all, next to the retry's.
-    ledger.assert_delivered(target.coords(), set(dlq_coords(messages)), scenario="outage/broker-down-dlq")
+    ledger.assert_delivered(target.coords(), set(dlq_coords(messages)), scenario="outage/broker-down-dlq",
+                            faults=1)
     assert len(target.coords()) == len(ledger.good)
 
 
@@ -339,7 +340,7 @@ def test_state_store_failing_around_a_sink_batch(tmp_path: Path, method: str, ka
         except ConnectionError:
             errors += 1
     assert errors == failing.failures >= 1
-    ledger.assert_delivered(target.coords(), scenario=f"outage/state-store/{method}")
+    ledger.assert_delivered(target.coords(), scenario=f"outage/state-store/{method}", faults=failing.failures)
     # What the failed writes were to record is recorded once the store answers again.
     assert store.get_task_statuses(unique_name)[0].state == "RUNNING", store.get_task_statuses(unique_name)
     assert store.get_active_topics(unique_name) == {topic}
@@ -411,4 +412,5 @@ def test_deadline_reached_mid_batch(tmp_path: Path, partial: bool, kafka_broker:
         assert target.coords() == []
         rest = records
     handler(kafka_event(rest, kafka_broker, connector=unique_name), Context())
-    ledger.assert_delivered(target.coords(), scenario=f"outage/deadline/{'partial' if partial else 'whole'}")
+    ledger.assert_delivered(target.coords(), scenario=f"outage/deadline/{'partial' if partial else 'whole'}",
+                            faults=1)

@@ -137,7 +137,8 @@ def test_tolerance_all_dead_letters_exactly_the_bad_records(sink_app: ModuleType
     response = sink_app.lambda_handler(kafka_event(records, kafka_broker, connector=unique_name), Context())
     assert response == {"batchItemFailures": []}
     messages = dlq_messages(kafka_broker, dlq, len(ledger.bad))
-    ledger.assert_delivered(target.coords(), dlq_coords(messages), scenario=f"poison-all/{target.kind}/{rate:.1%}")
+    ledger.assert_delivered(target.coords(), dlq_coords(messages), scenario=f"poison-all/{target.kind}/{rate:.1%}",
+                            faults=len(ledger.bad))
     assert_dlq_headers(messages, kind_of, records, unique_name)
 
 
@@ -155,7 +156,7 @@ def test_tolerance_all_on_sinks_without_a_schema(sink_app: ModuleType, target: T
     sink_app.lambda_handler(kafka_event(records, kafka_broker, connector=unique_name), Context())
     messages = dlq_messages(kafka_broker, dlq, len(ledger.bad))
     ledger.assert_delivered(target.coords(), dlq_coords(messages), exactly_once=target.exactly_once,
-                            scenario=f"poison-all/{target.kind}/1.0%")
+                            scenario=f"poison-all/{target.kind}/1.0%", faults=len(ledger.bad))
     assert_dlq_headers(messages, kind_of, records, unique_name)
 
 

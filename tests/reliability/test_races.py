@@ -105,6 +105,12 @@ def test_concurrent_invocations_of_one_source_task(state_url: str, concurrency: 
     expected = {f"line-{i:07d}" for i in range(total)}
     missing = expected - set(values)
     doubled = {v: n for v, n in values.items() if n > 1}
+    from .ledger import Verdict, record_figure
+
+    record_figure(f"race/source-x{concurrency}/{state_url.split(':')[0]}",
+                  Verdict(total, total, 0, lost=[("", 0, 0)] * len(missing),
+                          duplicated={("", 0, i): n for i, (_, n) in enumerate(doubled.items())}),
+                  faults=outcomes["lease_held"])
     assert not missing, f"{len(missing)} line(s) never produced"
     assert not doubled, f"{len(doubled)} line(s) produced more than once by racing invocations ({outcomes})"
     assert apps[0].handler.store.get_offsets(name)[0][1]["position"] == source.stat().st_size

@@ -30,16 +30,16 @@ def test_repeated_overlapping_and_interleaved_batches(sink_app: ModuleType, targ
     topic = f"orders-{unique_name}"
     create_sink(sink_app, unique_name, topic, target)
     ledger = Ledger()
-    deliveries = 0
+    repeats = 0  # deliveries that carried at least one record delivered before
 
     def deliver(batch: list[EventRecord], times: int = 1) -> None:
-        nonlocal deliveries
-        for t, p, o, _ in batch:
-            ledger.add(t, p, o)
+        nonlocal repeats
         for _ in range(times):
+            repeats += any((t, p, o) in ledger.sent for t, p, o, _ in batch)
+            for t, p, o, _ in batch:
+                ledger.add(t, p, o)
             response = sink_app.lambda_handler(kafka_event(batch, kafka_broker, connector=unique_name), Context())
             assert response == {"batchItemFailures": []}
-            deliveries += 1
 
     # The same batch 1, 2, 3, 4 and 5 times (three partitions in every event).
     for times in range(1, 6):
@@ -57,7 +57,7 @@ def test_repeated_overlapping_and_interleaved_batches(sink_app: ModuleType, targ
 
     assert len(ledger.sent) == 1200
     ledger.assert_delivered(target.coords(), exactly_once=target.exactly_once,
-                            scenario=f"redelivery/{target.kind}")
+                            scenario=f"redelivery/{target.kind}", faults=repeats)
     status = sink_app.handler.store.get_task_statuses(unique_name)
     assert all(s.state == "RUNNING" for s in status.values()), status
 
@@ -108,6 +108,12 @@ def test_topic_deleted_and_created_again_is_written_from_offset_zero(
     assert not lost, f"{len(lost)} record(s) of the recreated topic were skipped as redeliveries: {lost[:5]}..."
     if target.exactly_once:
         assert sorted(ids) == expected
+    from .ledger import Verdict, record_figure
+
+    record_figure(f"topic-reset/{target.kind}", Verdict(400, 400, 0, lost=[("", 0, i) for i in lost],
+                                                        exactly_once=target.exactly_once,
+                                                        duplicated={("", 0, i): 2 for i in set(ids)
+                                                                    if ids.count(i) > 1}), faults=1)
 
 
 def _ids(target: Target) -> list[int]:

@@ -177,7 +177,7 @@ def _undecodable(data: Any, slot: str, error: MalformedEventError) -> ConsumedRe
 
     def raw(name: str) -> bytes | None:
         value = fields.get(name)
-        return None if value is None else str(value)[:4096].encode("utf-8")
+        return None if value is None else str(value).encode("utf-8")
 
     return ConsumedRecord(topic, partition, offset, timestamp, "NO_TIMESTAMP_TYPE", raw("key"), raw("value"), (),
                           consume_error=error)

@@ -514,7 +514,9 @@ class PostgresTask(SourceTask):
             before_struct = shape.value(before)
         if after_struct is None and after is not None:
             after_struct = shape.value(after)
-        prior = self._offset(*previous) if previous[0] else self._position_offset()
+        prior = None
+        if op == "d" or (op == "u" and old_key is not None and old_key != key):  # changes that yield 2-3 records
+            prior = self._offset(*previous) if previous[0] else self._position_offset()
         records = self._emitter.records(shape, op, before_struct, after_struct, self._source(shape, lsn), key,
                                         old_key, prior, self._offset(lsn, count))
         self._tracker.submit(records)

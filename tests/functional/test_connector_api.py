@@ -155,9 +155,9 @@ def test_bad_names_are_rejected(api: Api, name: str, fragment: str) -> None:
     (b'{"name": "x", "config": {"connector.class": "FileStreamSink", "topics": "t"}, "initial_state": "ASLEEP"}',
      "initial_state"),
 ])
-def test_unbindable_bodies_are_500_like_kafka(api: Api, body: bytes, fragment: str) -> None:
+def test_unbindable_bodies_are_400_where_kafka_answers_500(api: Api, body: bytes, fragment: str) -> None:
     reply = api.post("/connectors", raw=body)
-    assert_error(reply, 500, fragment)
+    assert_error(reply, 400, fragment)
     assert api.store.list_connectors() == []
 
 
@@ -416,7 +416,7 @@ def test_offsets_body_errors(api: Api) -> None:
     api.create("ob", initial_state="STOPPED")
     assert_error(api.patch("/connectors/ob/offsets", {"offsets": []}), 400, "Partitions / offsets need to be provided")
     assert_error(api.patch("/connectors/ob/offsets", {}), 400, "Partitions / offsets need to be provided")
-    assert_error(api.patch("/connectors/ob/offsets", {"offsets": [], "x": 1}), 500, 'Unrecognized field "x"')
+    assert_error(api.patch("/connectors/ob/offsets", {"offsets": [], "x": 1}), 400, 'Unrecognized field "x"')
     cases = [
         ({"offset": {"kafka_offset": 1}}, "cannot be null or missing"),
         ({"partition": {"kafka_topic": "t"}, "offset": {"kafka_offset": 1}}, "'kafka_topic' and 'kafka_partition'"),

@@ -1,8 +1,8 @@
 """Request bodies: JSON parsing and the shape checks Kafka Connect's Jackson binding does.
 
-Kafka answers a body it cannot bind (not JSON, wrong shape, an unknown field of a typed
-request) with 500, not 400; these helpers raise :class:`ServerError` with a message that
-says what was wrong, and :class:`BadRequest` where Kafka's resources return 400.
+Kafka Connect answers a body it cannot bind (not JSON, wrong shape, an unknown field of a
+typed request) with a 500, as if the server had failed. Here every such body is the client's
+mistake and gets a 400 whose message says what was wrong (see "Differences" in the README).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import unicodedata
 from typing import Any
 
-from .errors import BadRequest, ServerError
+from .errors import BadRequest
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -67,17 +67,17 @@ def nesting_depth(value: Any) -> int:
 
 
 def json_body(body: bytes) -> Any:
-    """Parse a request body. Not JSON at all is Kafka's 500 (Jackson binding errors are not
-    mapped); JSON nested beyond :data:`MAX_NESTING_DEPTH` is a 400 — hostile input, refused
-    whether the parser survives it or gives up with a ``RecursionError``."""
+    """Parse a request body: missing, not JSON, or JSON nested beyond :data:`MAX_NESTING_DEPTH`
+    is a 400 -- the deep case refused whether the parser survives it or gives up with a
+    ``RecursionError``."""
     if not body or not body.strip():
-        raise ServerError("Request body is missing: a JSON document is required")
+        raise BadRequest("Request body is missing: a JSON document is required")
     try:
         value = json.loads(body)
     except RecursionError:
         raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise ServerError(f"Request body is not valid JSON: {e}") from e
+        raise BadRequest(f"Request body is not valid JSON: {e}") from e
     if nesting_depth(value) > MAX_NESTING_DEPTH:
         raise _too_deep()
     return value
@@ -91,7 +91,7 @@ def _type_name(value: Any) -> str:
 
 def _require_object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ServerError(f"{what} must be a JSON object, got {_type_name(value)}")
+        raise BadRequest(f"{what} must be a JSON object, got {_type_name(value)}")
     return value
 
 
@@ -108,7 +108,7 @@ def _string_value(key: str, value: Any, *, allow_null: bool) -> str | None:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return json.dumps(value)
-    raise ServerError(f"Configuration value of '{key}' must be a string, got {_type_name(value)}")
+    raise BadRequest(f"Configuration value of '{key}' must be a string, got {_type_name(value)}")
 
 
 def config_map(value: Any, what: str = "Connector configuration") -> dict[str, str]:
@@ -148,14 +148,14 @@ def null_value_infos(infos: dict[str, Any], null_keys: list[str]) -> dict[str, A
 
 def scalar_string(value: Any, what: str) -> str | None:
     """Jackson's coercion for a ``String`` field: numbers and booleans become their text,
-    objects and arrays cannot be bound (500)."""
+    objects and arrays cannot be bound (400)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return json.dumps(value)
-    raise ServerError(f"{what} must be a JSON string, got {_type_name(value)}")
+    raise BadRequest(f"{what} must be a JSON string, got {_type_name(value)}")
 
 
 def patch_map(value: Any) -> dict[str, str | None]:
@@ -182,18 +182,18 @@ def offsets_entries(value: Any) -> list[dict[str, Any]]:
     obj = _require_object(value, "Offsets request")
     unknown = sorted(set(obj) - {"offsets"})
     if unknown:
-        raise ServerError(f'Unrecognized field "{unknown[0]}" (known properties: "offsets")')
+        raise BadRequest(f'Unrecognized field "{unknown[0]}" (known properties: "offsets")')
     offsets = obj.get("offsets")
     if offsets is None or (isinstance(offsets, list) and not offsets):
         raise BadRequest("Partitions / offsets need to be provided for an alter offsets request")
     if not isinstance(offsets, list):
-        raise ServerError(f"'offsets' must be a JSON array, got {_type_name(offsets)}")
+        raise BadRequest(f"'offsets' must be a JSON array, got {_type_name(offsets)}")
     out = []
     for entry in offsets:
         item = _require_object(entry, "Each element of 'offsets'")
         extra = sorted(set(item) - {"partition", "offset"})
         if extra:
-            raise ServerError(f'Unrecognized field "{extra[0]}" (known properties: "partition", "offset")')
+            raise BadRequest(f'Unrecognized field "{extra[0]}" (known properties: "partition", "offset")')
         out.append(item)
     return out
 

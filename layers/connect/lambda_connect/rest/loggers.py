@@ -16,7 +16,7 @@ from typing import Any
 
 from lambda_connect.api.errors import NotFoundException
 
-from .errors import BadRequest, ServerError
+from .errors import BadRequest
 
 __all__ = ["LOG4J_LEVELS", "LoggerLevels", "ROOT_LOGGER"]
 
@@ -82,7 +82,7 @@ class LoggerLevels:
         Unknown scopes act as ``worker``, as in Kafka; ``cluster`` is refused, because no
         shared channel reaches every function container's loggers."""
         if not isinstance(body, dict):
-            raise ServerError("Logger level request must be a JSON object")
+            raise BadRequest("Logger level request must be a JSON object")
         requested = body.get("level")
         if requested is None:
             raise BadRequest("Desired 'level' parameter was not specified in request.")

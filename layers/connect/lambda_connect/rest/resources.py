@@ -198,7 +198,7 @@ class ConnectService:
         if infos["error_count"]:
             lines = [m for c in infos["configs"] for m in c["value"]["errors"]]
             raise BadRequest(
-                f"Connector configuration is invalid and contains the following {len(lines)} error(s):\n"
+                f"The connector config has {len(lines)} error(s):\n"
                 + "\n".join(lines)
                 + "\nYou can also find the above list of errors at the endpoint "
                 f"`/connector-plugins/{config['connector.class']}/config/validate`"
@@ -282,11 +282,11 @@ class ConnectService:
     def create_connector(self, body: Any) -> tuple[str, dict[str, Any]]:
         """POST /connectors → (name, ConnectorInfo)."""
         if not isinstance(body, dict):
-            raise ServerError(f"Request body must be a JSON object, got {type(body).__name__}")
+            raise BadRequest(f"Request body must be a JSON object, got {type(body).__name__}")
         unknown = sorted(set(body) - {"name", "config", "initial_state"})
         if unknown:
             known = '"name", "config", "initial_state"'
-            raise ServerError(f'Unrecognized field "{unknown[0]}" (known properties: {known})')
+            raise BadRequest(f'Unrecognized field "{unknown[0]}" (known properties: {known})')
         name = (bodies.scalar_string(body.get("name"), "Connector name") or "").strip()
         if body.get("config") is None:
             raise BadRequest("Connector config must be provided in the 'config' field")
@@ -300,7 +300,7 @@ class ConnectService:
         try:
             target = "RUNNING" if initial is None else normalize_target_state(str(initial))
         except ValueError as e:
-            raise ServerError(f"Invalid initial_state {initial!r}: expected RUNNING, PAUSED or STOPPED") from e
+            raise BadRequest(f"Invalid initial_state {initial!r}: expected RUNNING, PAUSED or STOPPED") from e
         return name, self._create(name, config, target, nulls)
 
     def get_connector(self, name: str) -> dict[str, Any]:

@@ -97,12 +97,10 @@ def decode_header_value(raw: object) -> bytes:
     if type(raw) is not list:
         raise ValueError(f"value must be a list of bytes, got {_short(raw)}")
     try:
-        data = bytes(raw)
-    except ValueError:  # outside 0..255: signed Java bytes, or not bytes at all (checked below)
+        data = bytes(raw)  # ints 0..255 (and booleans, refused just below)
+    except (ValueError, TypeError):  # outside 0..255 (Java's signed bytes?) or not numbers at all
         data = None
-    except TypeError:
-        data = None
-    if raw and not set(map(type, raw)) <= _INTS_ONLY:
+    if not _INTS_ONLY.issuperset(map(type, raw)):
         bad = next(b for b in raw if type(b) is not int)
         raise ValueError(f"holds {_short(bad)}, which is not a byte (-128..255)")
     if data is None:
@@ -111,6 +109,7 @@ def decode_header_value(raw: object) -> bytes:
             raise ValueError(f"holds {_short(bad)}, which is not a byte (-128..255)")
         data = bytes(b & 0xFF for b in raw)
     return data
+
 
 class MalformedEventError(ValueError):
     """The event does not have the shape Lambda sends; names the record and field at fault."""

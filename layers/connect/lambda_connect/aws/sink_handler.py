@@ -65,7 +65,7 @@ from .kafka_event import (
     decode_header_value,
     parse_slot,
 )
-from .metrics import emit, make_metrics, sink_batch_metrics
+from .metrics import emit, make_metrics, sink_batch_metrics, worker_id
 from .topic_identity import KafkaTopicIdentities
 
 __all__ = ["CONNECTOR_ENV", "KafkaDlqTransport", "SinkHandler", "StoreStatusReporter", "consumed_records"]
@@ -224,6 +224,7 @@ def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> list[Con
     if coordinates is None:  # a malformed key: every record of it is refused by the slow path
         return [_slow(data, slot) for data in items]
     slot_topic, slot_partition = coordinates
+    max_offset, max_timestamp = MAX_OFFSET, MAX_TIMESTAMP
     out: list[ConsumedRecord] = []
     append = out.append
     for data in items:
@@ -231,9 +232,9 @@ def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> list[Con
             topic, partition, offset = data["topic"], data["partition"], data["offset"]
             timestamp = data.get("timestamp")
             if (type(topic) is not str or topic != slot_topic or type(partition) is not int
-                    or partition != slot_partition or type(offset) is not int or not 0 <= offset <= MAX_OFFSET
+                    or partition != slot_partition or type(offset) is not int or not 0 <= offset <= max_offset
                     or (timestamp is not None
-                        and (type(timestamp) is not int or not -1 <= timestamp <= MAX_TIMESTAMP))):
+                        and (type(timestamp) is not int or not -1 <= timestamp <= max_timestamp))):
                 raise _Irregular
             key = data.get("key")
             if key is not None:
@@ -246,10 +247,15 @@ def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> list[Con
                     raise _Irregular
                 value = a2b_base64(value, strict_mode=True)
             headers = data.get("headers")
+            if headers:
+                headers = _headers(headers)
+            elif headers is None or type(headers) is list:
+                headers = ()
+            else:
+                raise _Irregular
             kind = data.get("timestampType")
             append(ConsumedRecord(topic, partition, offset, timestamp,
-                                  kind if type(kind) is str and kind else NO_TIMESTAMP_TYPE,
-                                  key, value, _headers(headers) if headers is not None else ()))
+                                  kind if type(kind) is str and kind else NO_TIMESTAMP_TYPE, key, value, headers))
         except (_Irregular, ValueError, TypeError, AttributeError, KeyError, binascii.Error):
             append(_slow(data, slot))
     return out
@@ -390,7 +396,7 @@ class SinkHandler:
                 records,
                 dlq_transport=_LazyTransport(self, event),
                 remaining_ms=remaining,
-                worker_id=str(getattr(context, "invoked_function_arn", None) or "local"),
+                worker_id=worker_id(context),
                 topic_identities=self.topic_identities(event),
             )
         except Exception as e:
@@ -409,7 +415,7 @@ class SinkHandler:
             records_in=result.records_in, written=result.written, dead_lettered=result.dead_lettered,
             failed=result.failed, dropped=result.dropped, skipped_duplicates=result.skipped_duplicates,
             put_latency_ms=result.put_latency_ms, batch_failed=bool(result.item_failures),
-        ))
+        ), task=result.task_id)
         return {"batchItemFailures": [
             {"itemIdentifier": {"partition": f"{r.topic}-{r.partition}", "offset": r.offset}}
             for r in result.item_failures

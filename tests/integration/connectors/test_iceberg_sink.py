@@ -343,3 +343,34 @@ def test_jdbc_catalog_spelling_and_validation(tmp_path: Path, unique_name: str) 
     assert list(errors) == ["iceberg.tables.route-field"]
     with pytest.raises(ConfigException, match=r"iceberg\.catalog\.type"):
         IcebergHarness(unique_name, {"uri": "x"}).task(iceberg__tables="a.b")
+
+
+# --- the table's history as the proof --------------------------------------------------------------
+
+def test_marks_are_found_past_snapshots_of_other_writers(sqlite_h: IcebergHarness) -> None:
+    import pyarrow as pa
+
+    h = sqlite_h
+    table = f"{h.ns}.orders"
+    task = h.task(iceberg__tables=table)
+    h.deliver(task, orders(0, 4))
+    other = h.table(table)  # e.g. a backfill job appending without any Kafka offsets
+    other.append(pa.Table.from_pylist([{"id": 100, "item": "manual", "qty": 1}], schema=other.schema().as_arrow()))
+    h.deliver(task, orders(0, 6))  # a redelivery overlapping the first batch
+    assert sorted(r["id"] for r in h.rows(table)) == [0, 1, 2, 3, 4, 5, 100]
+
+
+def test_altering_and_resetting_offsets_moves_the_tables_marks(sqlite_h: IcebergHarness) -> None:
+    h = sqlite_h
+    table = f"{h.ns}.orders"
+    props = h.props(iceberg__tables=table)
+    h.deliver(h.task(iceberg__tables=table), orders(0, 6))
+    connector = IcebergSinkConnector()
+    assert connector.alter_offsets(props, {("orders", 0): 4, ("orders", 7): 10}) is True
+    assert marks_of(h, table) == {"orders": {"0": 4, "7": 10}}
+    h.deliver(h.task(iceberg__tables=table), orders(4, 7))  # 4 and 5 again: written once more, as asked
+    assert [r["id"] for r in h.rows(table)].count(4) == 2
+    assert connector.reset_offsets(props, []) is True
+    assert marks_of(h, table) == {}
+    h.deliver(h.task(iceberg__tables=table), orders(0, 1))
+    assert [r["id"] for r in h.rows(table)].count(0) == 2

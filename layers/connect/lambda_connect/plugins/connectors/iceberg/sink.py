@@ -177,6 +177,47 @@ class IcebergSinkConnector(SinkConnector):
     def task_class(cls) -> type[Task]:
         return IcebergSinkTask
 
+    def alter_offsets(self, props: Mapping[str, str], offsets: Mapping[tuple[str, int], int | None]) -> bool:
+        """Move the marks the tables keep (KIP-875), so that the consumer groups and the tables agree:
+        after a reset, redelivered records are written again instead of being skipped as copies.
+
+        With static routing the listed tables are updated, with dynamic routing every table of
+        the catalog that holds marks of this connector. Files still pending in the state table
+        stay pending (their records are then not written twice)."""
+        from .catalog import load_catalog
+        from .writer import move_marks, tables_with_marks
+
+        config = IcebergSinkConfig.parse(props)
+        connector = str(props.get("name") or "")
+        if not connector:
+            raise ConnectException("Cannot move the Iceberg offsets: the connector config has no name")
+        catalog = load_catalog(config.catalog_name, config.catalog)
+        tables = tables_with_marks(catalog, connector) if config.dynamic else list(config.tables)
+        try:
+            for table in tables:
+                move_marks(catalog, table, connector, dict(offsets))
+        except ConnectException:
+            raise
+        except Exception as e:
+            raise _classify(e) from e
+        return True
+
+    def reset_offsets(self, props: Mapping[str, str], partitions: Sequence[tuple[str, int]]) -> bool:
+        """Forget every mark of this connector in its tables, known partitions or not."""
+        from .catalog import load_catalog, load_table
+        from .offsets import read_marks
+        from .writer import move_marks, tables_with_marks
+
+        config = IcebergSinkConfig.parse(props)
+        connector = str(props.get("name") or "")
+        catalog = load_catalog(config.catalog_name, config.catalog)
+        for name in tables_with_marks(catalog, connector) if config.dynamic else config.tables:
+            table = load_table(catalog, name)
+            if table is not None:
+                known = read_marks(table.metadata, connector)[0]
+                move_marks(catalog, name, connector, dict.fromkeys([*known, *partitions]))
+        return True
+
     @classmethod
     def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
         try:

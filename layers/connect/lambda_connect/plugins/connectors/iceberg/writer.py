@@ -524,3 +524,42 @@ def _sleep_backoff(shared: Shared, attempt: int) -> None:
     shared.sleep(min(0.05 * 2 ** attempt, 2.0) * (0.5 + random.random()))
 
 
+
+
+def move_marks(catalog: Catalog, name: str, connector: str, offsets: dict[TP, int | None]) -> bool:
+    """Set the connector's marks in ``name`` (None forgets a partition) with a snapshot that adds
+    no files (KIP-875 alter/reset). Returns False when the table does not exist."""
+    from pyiceberg.exceptions import CommitFailedException
+
+    for attempt in range(MAX_ATTEMPTS):
+        table = load_table(catalog, name)
+        if table is None:
+            return False
+        marks, _ = marks_.read_marks(table.metadata, connector)
+        for tp, offset in offsets.items():
+            if offset is None:
+                marks.pop(tp, None)
+            else:
+                marks[tp] = int(offset)
+        tx = no_retry(table).transaction()
+        props = {marks_.summary_key(connector): marks_.encode(marks), marks_.COMMIT_ID_KEY: str(uuid.uuid4())}
+        with tx.update_snapshot(snapshot_properties=props).fast_append():
+            pass
+        try:
+            tx.commit_transaction()
+            return True
+        except CommitFailedException:
+            time.sleep(min(0.05 * 2 ** attempt, 2.0))
+    raise ConnectException(f"Iceberg table {name}: could not move the offsets, the table kept changing")
+
+
+def tables_with_marks(catalog: Catalog, connector: str) -> list[str]:
+    """Every table of the catalog that holds marks of ``connector`` (dynamic routing's tables)."""
+    out = []
+    for namespace in catalog.list_namespaces():
+        for identifier in catalog.list_tables(namespace):
+            name = ".".join(identifier)
+            table = load_table(catalog, name)
+            if table is not None and marks_.read_marks(table.metadata, connector)[1] is not None:
+                out.append(name)
+    return out

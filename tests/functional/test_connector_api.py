@@ -394,7 +394,7 @@ def test_source_offsets_get_alter_reset(api: Api) -> None:
         "offsets": [{"partition": {"filename": "/tmp/a"}, "offset": {"position": 10}}]
     }
     body = {"offsets": [{"partition": {"filename": "/tmp/a"}, "offset": {"position": 3}}]}
-    assert_error(api.patch("/connectors/so/offsets", body), 400, "Connectors must be in the STOPPED state")
+    assert_error(api.patch("/connectors/so/offsets", body), 400, "Offsets can be changed only while the connector is STOPPED")
     api.put("/connectors/so/stop")
     reply = api.patch("/connectors/so/offsets", body)
     assert reply.status == 200
@@ -414,18 +414,18 @@ def test_source_offsets_get_alter_reset(api: Api) -> None:
 
 def test_offsets_body_errors(api: Api) -> None:
     api.create("ob", initial_state="STOPPED")
-    assert_error(api.patch("/connectors/ob/offsets", {"offsets": []}), 400, "Partitions / offsets need to be provided")
-    assert_error(api.patch("/connectors/ob/offsets", {}), 400, "Partitions / offsets need to be provided")
+    assert_error(api.patch("/connectors/ob/offsets", {"offsets": []}), 400, "An alter-offsets request must list")
+    assert_error(api.patch("/connectors/ob/offsets", {}), 400, "An alter-offsets request must list")
     assert_error(api.patch("/connectors/ob/offsets", {"offsets": [], "x": 1}), 400, 'Unrecognized field "x"')
     cases = [
-        ({"offset": {"kafka_offset": 1}}, "cannot be null or missing"),
+        ({"offset": {"kafka_offset": 1}}, "needs a partition object"),
         ({"partition": {"kafka_topic": "t"}, "offset": {"kafka_offset": 1}}, "'kafka_topic' and 'kafka_partition'"),
         ({"partition": {"kafka_topic": "t", "kafka_partition": "x"}, "offset": {"kafka_offset": 1}},
-         "Partition values for sink connectors need to be integers."),
+         "a sink connector's partitions are whole numbers"),
         ({"partition": {"kafka_topic": "t", "kafka_partition": 0}, "offset": {"other": 1}},
          "should either be null or contain the key 'kafka_offset'"),
         ({"partition": {"kafka_topic": "t", "kafka_partition": 0}, "offset": {"kafka_offset": "1.5"}},
-         "Offset values for sink connectors need to be integers."),
+         "a sink connector's offsets are whole numbers"),
     ]
     for entry, fragment in cases:
         assert_error(api.patch("/connectors/ob/offsets", {"offsets": [entry]}), 400, fragment)
@@ -449,7 +449,7 @@ def test_sink_offsets_live_in_the_consumer_groups(api: Api) -> None:
     reply = api.patch("/connectors/sk/offsets", body)
     assert reply.status == 200
     assert reply.json["message"].startswith(
-        "The Connect framework-managed offsets for this connector have been altered"
+        "The offsets lambda-connect keeps for this connector have been altered successfully"
     )
     assert api.offsets.groups["connect-sk"] == {("orders", 0): 10, ("orders", 1): 0}
     assert api.delete("/connectors/sk/offsets").status == 200

@@ -28,8 +28,8 @@ SOURCE = {"connector.class": "FileStreamSource", "topic": "lines", "file": "/tmp
 INFO_KEYS = {"name", "config", "tasks", "type"}
 STATUS_KEYS = {"name", "connector", "tasks", "type"}
 NOT_STOPPED = (
-    "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the "
-    "specified connector by issuing a 'PUT' request to the '/connectors/{c}/stop' endpoint"
+    "Offsets can be changed only while the connector is STOPPED: stop it first with "
+    "'PUT /connectors/{c}/stop'"
 )
 
 
@@ -110,7 +110,7 @@ CASES = [
     Case("root", "GET", "/", 200, keys={"version", "commit", "kafka_cluster_id"}),
     Case("health", "GET", "/health", 200, keys={"status", "message"},
          check=lambda b: b == {"status": "healthy",
-                               "message": "Worker has completed startup and is ready to handle requests."}),
+                               "message": "The worker has started and is serving requests."}),
     Case("list", "GET", "/connectors", 200, check=lambda b: sorted(b) == ["lines", "orders", "parked"]),
     Case("list-expand-status", "GET", "/connectors?expand=status", 200,
          check=lambda b: set(b) == {"lines", "orders", "parked"} and all(set(v) == {"status"} for v in b.values())
@@ -212,7 +212,7 @@ CASES = [
          {"offsets": [{"partition": {"kafka_topic": "orders", "kafka_partition": 0}, "offset": {"kafka_offset": 5}}]},
          keys={"message"}),
     Case("offsets-patch-empty", "PATCH", "/connectors/parked/offsets", 400, {"offsets": []},
-         message="Partitions / offsets need to be provided for an alter offsets request"),
+         message="An alter-offsets request must list at least one partition with its offset"),
     Case("offsets-patch-running", "PATCH", "/connectors/lines/offsets", 400,
          {"offsets": [{"partition": {"filename": "f"}, "offset": {"position": 1}}]},
          message=NOT_STOPPED.replace("{c}", "lines")),
@@ -324,12 +324,13 @@ def test_initial_state_other_values(api: Api, initial: str) -> None:
 def test_offsets_alter_and_reset_answer_kafkas_messages(api: Api) -> None:
     body = {"offsets": [{"partition": {"kafka_topic": "orders", "kafka_partition": 0}, "offset": {"kafka_offset": 5}}]}
     reply = api.patch("/connectors/parked/offsets", body)
-    assert reply.json == {"message": "The Connect framework-managed offsets for this connector have been altered "
-                                     "successfully. However, if this connector manages offsets externally, they "
-                                     "will need to be manually altered in the system that the connector uses."}
+    assert reply.json == {"message": "The offsets lambda-connect keeps for this connector have been altered "
+                                     "successfully. Positions the connector keeps elsewhere on its own (outside "
+                                     "the state table and its target) are not altered: change them where it keeps "
+                                     "them."}
     assert api.get("/connectors/parked/offsets").json["offsets"] == body["offsets"]
     reply = api.delete("/connectors/parked/offsets")
-    assert reply.json["message"].startswith("The Connect framework-managed offsets for this connector have been "
+    assert reply.json["message"].startswith("The offsets lambda-connect keeps for this connector have been "
                                             "reset successfully.")
     assert api.get("/connectors/parked/offsets").json == {"offsets": []}
 
@@ -439,7 +440,7 @@ BAD_INPUT = [
      "Configuration value of 'tasks.max' must be a string, got object"),
     ("object-name", "POST", "/connectors", {"name": {"a": 1}, "config": SINK}, 400, "Connector name must be"),
     ("null-value", "PUT", "/connectors/orders/config", {**SINK, "file": None}, 400,
-     "Null value can not be supplied as the configuration value."),
+     "A config value may not be null: give a string, or leave the key out"),
     ("unknown-field", "POST", "/connectors", {"name": "n", "config": SINK, "state": "x"}, 400,
      'Unrecognized field "state"'),
     ("bad-initial-state", "POST", "/connectors", {"name": "n", "config": SINK, "initial_state": "SLEEPING"}, 400,
@@ -512,7 +513,7 @@ def test_validate_reports_null_values_without_a_definition(api: Api) -> None:
     entries = [c for c in reply.json["configs"] if c["value"]["name"] == "file"]
     assert entries == [{"definition": None, "value": {
         "name": "file", "value": None, "recommended_values": [],
-        "errors": ["Null value can not be supplied as the configuration value."], "visible": True}}]
+        "errors": ["A config value may not be null: give a string, or leave the key out"], "visible": True}}]
 
 
 def test_validate_does_not_inject_the_path_plugin_and_stores_nothing(api: Api) -> None:
@@ -621,7 +622,7 @@ def test_logger_levels_round_trip(api: Api, namespace: str) -> None:
 
 
 @pytest.mark.parametrize(("target", "body", "status", "message"), [
-    ("/admin/loggers/{ns}", {"levels": "DEBUG"}, 400, "Desired 'level' parameter was not specified in request."),
+    ("/admin/loggers/{ns}", {"levels": "DEBUG"}, 400, "The request body must give the new log level as 'level'"),
     ("/admin/loggers/{ns}", {"level": "HIGH"}, 404, "invalid log level 'HIGH'."),
     ("/admin/loggers/{ns}?scope=cluster", {"level": "INFO"}, 400, "Cluster-scoped logger changes are not supported"),
     ("/admin/loggers/{ns}", ["INFO"], 400, "must be a JSON object"),

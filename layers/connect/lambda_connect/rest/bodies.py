@@ -103,7 +103,7 @@ def _string_value(key: str, value: Any, *, allow_null: bool) -> str | None:
     if value is None:
         if allow_null:
             return None
-        raise BadRequest(f"Null value can not be supplied as the configuration value of '{key}'.")
+        raise BadRequest(f"The value of '{key}' is null: give a string, or leave the key out")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -118,7 +118,7 @@ def config_map(value: Any, what: str = "Connector configuration") -> dict[str, s
 
 
 #: Kafka's error for a config key whose JSON value is null (reported per key, definition null).
-NULL_VALUE_ERROR = "Null value can not be supplied as the configuration value."
+NULL_VALUE_ERROR = "A config value may not be null: give a string, or leave the key out"
 
 
 def config_with_nulls(value: Any, what: str = "Connector configuration") -> tuple[dict[str, str], list[str]]:
@@ -185,7 +185,7 @@ def offsets_entries(value: Any) -> list[dict[str, Any]]:
         raise BadRequest(f'Unrecognized field "{unknown[0]}" (known properties: "offsets")')
     offsets = obj.get("offsets")
     if offsets is None or (isinstance(offsets, list) and not offsets):
-        raise BadRequest("Partitions / offsets need to be provided for an alter offsets request")
+        raise BadRequest("An alter-offsets request must list at least one partition with its offset")
     if not isinstance(offsets, list):
         raise BadRequest(f"'offsets' must be a JSON array, got {_type_name(offsets)}")
     out = []
@@ -218,7 +218,7 @@ def sink_offsets_body(entries: list[dict[str, Any]]) -> list[tuple[str, int, int
     for item in entries:
         partition, offset = item.get("partition"), item.get("offset")
         if not isinstance(partition, dict):
-            raise BadRequest("The partition for a sink connector offset cannot be null or missing")
+            raise BadRequest("Each sink connector offset needs a partition object (kafka_topic, kafka_partition)")
         if "kafka_topic" not in partition or "kafka_partition" not in partition:
             raise BadRequest(
                 "The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'"
@@ -229,8 +229,8 @@ def sink_offsets_body(entries: list[dict[str, Any]]) -> list[tuple[str, int, int
         number = _integer(partition["kafka_partition"])
         if number is None:
             raise BadRequest(
-                "Failed to parse the following Kafka partition value in the provided offsets: "
-                f"'{partition['kafka_partition']}'. Partition values for sink connectors need to be integers."
+                f"kafka_partition '{partition['kafka_partition']}' in the offsets is not an integer: a sink connector's "
+                "partitions are whole numbers"
             )
         if offset is None:
             out.append((topic, number, None))
@@ -240,8 +240,8 @@ def sink_offsets_body(entries: list[dict[str, Any]]) -> list[tuple[str, int, int
         position = _integer(offset["kafka_offset"])
         if position is None:
             raise BadRequest(
-                "Failed to parse the following Kafka offset value in the provided offsets: "
-                f"'{offset['kafka_offset']}'. Offset values for sink connectors need to be integers."
+                f"kafka_offset '{offset['kafka_offset']}' in the offsets is not an integer: a sink connector's "
+                "offsets are whole numbers"
             )
         if position < 0:
             raise BadRequest(f"Kafka offsets must be non-negative, got {position}")
@@ -255,7 +255,7 @@ def source_offsets_body(entries: list[dict[str, Any]]) -> list[tuple[dict[str, A
     for item in entries:
         partition, offset = item.get("partition"), item.get("offset")
         if not isinstance(partition, dict):
-            raise BadRequest("The partition for a source connector offset cannot be null or missing")
+            raise BadRequest("Each source connector offset needs a partition object")
         if offset is not None and not isinstance(offset, dict):
             raise BadRequest("The offset for a source connector should either be null or a JSON object")
         out.append((partition, offset))

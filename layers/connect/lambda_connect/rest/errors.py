@@ -16,9 +16,10 @@ __all__ = [
     "UnsupportedMediaType",
 ]
 
-#: Kafka's wording for a lost optimistic-concurrency race (clients retry on 409).
+#: The answer to a lost optimistic-concurrency race (clients retry on 409).
 STALE_CONFIG_MESSAGE = (
-    "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
+    "Request refused: it was based on a stale configuration, most likely because another request changed the "
+    "connector at the same moment; send it again"
 )
 
 

@@ -85,7 +85,7 @@ class LoggerLevels:
             raise BadRequest("Logger level request must be a JSON object")
         requested = body.get("level")
         if requested is None:
-            raise BadRequest("Desired 'level' parameter was not specified in request.")
+            raise BadRequest("The request body must give the new log level as 'level'")
         number = LOG4J_LEVELS.get(str(requested).strip().upper())
         if number is None:
             raise NotFoundException(f"invalid log level '{requested}'.")

@@ -40,10 +40,10 @@ __all__ = ["ConnectService"]
 log = logging.getLogger(__name__)
 
 _NOT_STOPPED = (
-    "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the "
-    "specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+    "Offsets can be changed only while the connector is STOPPED: stop it first with "
+    "'PUT /connectors/{name}/stop'"
 )
-_HEALTHY = "Worker has completed startup and is ready to handle requests."
+_HEALTHY = "The worker has started and is serving requests."
 _UNHEALTHY = "Worker was unable to handle this request and may be unable to handle other requests"
 _SECRET_HINTS = ("password", "secret", "token", "credential")
 
@@ -481,9 +481,9 @@ class ConnectService:
         if managed_by_connector:
             return entities.message(f"The offsets for this connector have been {verb} successfully")
         return entities.message(
-            f"The Connect framework-managed offsets for this connector have been {verb} successfully. However, if "
-            f"this connector manages offsets externally, they will need to be manually {verb} in the system that "
-            "the connector uses."
+            f"The offsets lambda-connect keeps for this connector have been {verb} successfully. Positions the "
+            f"connector keeps elsewhere on its own (outside the state table and its target) are not {verb}: "
+            "change them where it keeps them."
         )
 
     def _sink_hook(self, entry: ConnectorEntry, verb: str, call: Callable[[Any, dict[str, str]], Any]) -> bool:

@@ -394,7 +394,8 @@ def test_source_offsets_get_alter_reset(api: Api) -> None:
         "offsets": [{"partition": {"filename": "/tmp/a"}, "offset": {"position": 10}}]
     }
     body = {"offsets": [{"partition": {"filename": "/tmp/a"}, "offset": {"position": 3}}]}
-    assert_error(api.patch("/connectors/so/offsets", body), 400, "Offsets can be changed only while the connector is STOPPED")
+    assert_error(api.patch("/connectors/so/offsets", body), 400,
+                 "Offsets can be changed only while the connector is STOPPED")
     api.put("/connectors/so/stop")
     reply = api.patch("/connectors/so/offsets", body)
     assert reply.status == 200

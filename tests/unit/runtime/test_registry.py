@@ -92,3 +92,10 @@ def test_entry_points_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None
         assert Registry.default().canonical("Party") == "com.third.PartyConverter"
     finally:
         Registry.default.cache_clear()
+
+
+def test_every_built_in_plugin_reports_the_package_version() -> None:
+    import lambda_connect
+
+    versions = {d.class_name: d.plugin_info().get("version") for d in Registry.default().descriptors()}
+    assert versions and set(versions.values()) == {lambda_connect.__version__}, versions

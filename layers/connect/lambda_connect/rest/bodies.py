@@ -229,8 +229,8 @@ def sink_offsets_body(entries: list[dict[str, Any]]) -> list[tuple[str, int, int
         number = _integer(partition["kafka_partition"])
         if number is None:
             raise BadRequest(
-                f"kafka_partition '{partition['kafka_partition']}' in the offsets is not an integer: a sink connector's "
-                "partitions are whole numbers"
+                f"kafka_partition '{partition['kafka_partition']}' in the offsets is not an integer: "
+                "a sink connector's partitions are whole numbers"
             )
         if offset is None:
             out.append((topic, number, None))

@@ -210,10 +210,18 @@ class Registry:
                 continue
             for k in sorted(kinds_of(cls), key=KINDS.index):
                 if kind is None or kind == k:
-                    out.append(
-                        PluginDescriptor(class_name, self._targets[class_name], k, getattr(cls, "version", None), cls)
-                    )
+                    out.append(PluginDescriptor(class_name, self._targets[class_name], k, plugin_version(cls), cls))
         return out
+
+
+def plugin_version(cls: type) -> str | None:
+    """The version a plugin reports: ours all ship with the package, so they carry its version
+    (one number to quote in a bug report); a third-party plugin reports its own ``version``."""
+    if cls.__module__.startswith("lambda_connect.plugins."):
+        import lambda_connect
+
+        return lambda_connect.__version__
+    return getattr(cls, "version", None)
 
 
 def _entry_points() -> list[tuple[str, str]]:

@@ -175,15 +175,25 @@ def direct_task(host: str, port: int, queue: str, **extra: str) -> RabbitMQSourc
     return task
 
 
+def drain(task: RabbitMQSourceTask, expected: int, timeout: float = 20.0) -> list[Any]:
+    """Poll until ``expected`` records came (one poll returns what has arrived so far)."""
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < expected and time.monotonic() < deadline:
+        records += task.poll() or []
+    return records
+
+
 def test_connection_lost_mid_tick_requeues_the_unacked(rabbit: Rabbit, rabbit_queue: Any,
                                                        rabbitmq_server: tuple[str, int], tcp_proxy: Any) -> None:
     queue = rabbit_queue()
     proxy: TcpProxy = tcp_proxy(*rabbitmq_server)
     rabbit.publish(queue, [f"{i}".encode() for i in range(6)])
     task = direct_task("127.0.0.1", proxy.port, queue)
-    records = task.poll() or []
+    records = drain(task, 6)
     assert len(records) == 6
     task.commit_record(records[0], object())  # acked while the connection holds
+    task._channel.basic_qos(prefetch_count=0)  # a synchronous round trip: the ack has reached RabbitMQ
     proxy.cut()
     for record in records[1:]:
         task.commit_record(record, object())  # the channel is gone: these acks cannot happen
@@ -194,7 +204,7 @@ def test_connection_lost_mid_tick_requeues_the_unacked(rabbit: Rabbit, rabbit_qu
     proxy.restore()
     again = direct_task("127.0.0.1", proxy.port, queue)
     try:
-        assert [r.value for r in again.poll() or []] == [f"{i}".encode() for i in range(1, 6)]
+        assert [r.value for r in drain(again, 5)] == [f"{i}".encode() for i in range(1, 6)]
     finally:
         again.stop()
 

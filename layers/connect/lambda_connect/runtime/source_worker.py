@@ -732,8 +732,8 @@ class _TaskRun:
         if boundary == "connector":
             raise ConfigException.for_key(
                 "transaction.boundary", "connector",
-                "The connector does not support connector-defined transaction boundaries with the given "
-                "configuration. Please reconfigure it to use a different transaction boundary definition.",
+                "With this config the connector cannot define its own transaction boundaries: set "
+                "transaction.boundary to poll or interval.",
             )
         return None
 

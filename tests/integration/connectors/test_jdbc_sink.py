@@ -188,7 +188,8 @@ def test_insert_mode_keeps_order_of_insert_delete_insert(h: Harness) -> None:
 def test_delete_enabled_requires_record_key_pk_mode(h: Harness) -> None:
     props = {"connection.url": h.url, "delete.enabled": "true", "pk.mode": "record_value"}
     errors = JdbcSinkConnector.validate(props)
-    assert errors["delete.enabled"].errors == ["delete.enabled=true needs pk.mode=record_key: a tombstone names its row only by its key"]
+    assert errors["delete.enabled"].errors == [
+        "delete.enabled=true needs pk.mode=record_key: a tombstone names its row only by its key"]
     with pytest.raises(ConfigException, match="record_key"):
         h.task(**{"delete.enabled": "true", "pk.mode": "record_value"})
 

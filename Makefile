@@ -21,8 +21,14 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
+# OWN_WORDS: the steering repo's check that our prose is not copied from Kafka or Confluent
+# (docs/readme/development.md); skipped with a note where ../shared is not beside the project.
+OWN_WORDS := ../shared/tools/own_words/check.py
+
 lint: install
 	$(BIN)/ruff check .
+	@if [ -f $(OWN_WORDS) ]; then $(BIN)/python $(OWN_WORDS) --show 20 | tee /dev/stderr | tail -1 | grep -q '^identical 0 ' ; \
+	else echo "own-words check skipped: $(OWN_WORDS) not found"; fi
 
 demo: install
 	$(BIN)/lambda-connect demo

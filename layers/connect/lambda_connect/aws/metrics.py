@@ -21,6 +21,8 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from lambda_connect.runtime.task_metrics import COLLECTOR
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
 
@@ -31,7 +33,10 @@ __all__ = [
     "make_logger",
     "make_metrics",
     "sink_batch_metrics",
+    "worker_id",
 ]
+#: Overrides the ``worker_id`` tasks report (``lambda-connect up`` sets its REST host:port).
+WORKER_ID_ENV = "LAMBDA_CONNECT_WORKER_ID"
 
 DEFAULT_NAMESPACE = "lambda-connect"
 _JSON_LOGS_ENV = "LAMBDA_CONNECT_JSON_LOGS"
@@ -98,8 +103,9 @@ def sink_batch_metrics(
     return out
 
 
-def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str]]) -> None:
-    """Write ``values`` as one EMF blob with the ``connector`` dimension, now.
+def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str]], task: int | None = None) -> None:
+    """Write ``values`` as one EMF blob with the ``connector`` dimension, now, and add them to
+    the process's totals (``runtime.task_metrics``: ``lambda-connect up`` serves them at ``/metrics``).
 
     Each call is its own flush cycle: whatever the outcome, the collector is cleared
     afterwards. Powertools clears only after it has printed, so with metrics disabled
@@ -113,6 +119,8 @@ def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str
         return
     from aws_lambda_powertools.metrics import MetricUnit
 
+    COLLECTOR.record(connector or "unknown", task, values)
+
     with _EMIT_LOCK:
         try:
             metrics.add_dimension(name="connector", value=connector or "unknown")
@@ -121,3 +129,17 @@ def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str
             metrics.flush_metrics()
         finally:
             metrics.clear_metrics()
+
+
+def worker_id(context: object, env: Mapping[str, str] = os.environ) -> str:
+    """Where a task runs, as status shows it: ``$LAMBDA_CONNECT_WORKER_ID`` when set (``up``'s
+    host:port), else the invoked function and its alias (``sink_task:connect-orders``, the tail of
+    ``invoked_function_arn``), else the function name; ``local`` outside any of those."""
+    override = env.get(WORKER_ID_ENV, "").strip()
+    if override:
+        return override
+    arn = str(getattr(context, "invoked_function_arn", "") or "")
+    parts = arn.split(":")
+    if len(parts) >= 7 and parts[5] == "function":
+        return ":".join(parts[6:8])
+    return env.get("AWS_LAMBDA_FUNCTION_NAME") or str(getattr(context, "function_name", "") or "") or "local"

@@ -65,7 +65,7 @@ from .kafka_event import (
     decode_header_value,
     parse_slot,
 )
-from .metrics import emit, make_metrics, sink_batch_metrics
+from .metrics import emit, make_metrics, sink_batch_metrics, worker_id
 from .topic_identity import KafkaTopicIdentities
 
 __all__ = ["CONNECTOR_ENV", "KafkaDlqTransport", "SinkHandler", "StoreStatusReporter", "consumed_records"]
@@ -396,7 +396,7 @@ class SinkHandler:
                 records,
                 dlq_transport=_LazyTransport(self, event),
                 remaining_ms=remaining,
-                worker_id=str(getattr(context, "invoked_function_arn", None) or "local"),
+                worker_id=worker_id(context),
                 topic_identities=self.topic_identities(event),
             )
         except Exception as e:
@@ -415,7 +415,7 @@ class SinkHandler:
             records_in=result.records_in, written=result.written, dead_lettered=result.dead_lettered,
             failed=result.failed, dropped=result.dropped, skipped_duplicates=result.skipped_duplicates,
             put_latency_ms=result.put_latency_ms, batch_failed=bool(result.item_failures),
-        ))
+        ), task=result.task_id)
         return {"batchItemFailures": [
             {"itemIdentifier": {"partition": f"{r.topic}-{r.partition}", "offset": r.offset}}
             for r in result.item_failures

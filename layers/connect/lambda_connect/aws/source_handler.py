@@ -31,7 +31,7 @@ from lambda_connect.runtime.source_worker import SourceRunResult, SourceWorker
 from lambda_connect.state.base import StateStore, open_store
 
 from .kafka_clients import KafkaSettings, ensure_topic, kafka_settings_from_env, make_admin, make_producer
-from .metrics import emit, make_metrics
+from .metrics import emit, make_metrics, worker_id
 from .sink_handler import DEADLINE_MARGIN_ENV, StoreStatusReporter
 
 __all__ = ["InvalidTriggerError", "KafkaClients", "SourceHandler", "parse_trigger", "source_run_metrics"]
@@ -139,7 +139,7 @@ class SourceHandler:
             producer_factory=self.clients.producer,
             topic_creator_factory=self.clients.topic_creator,
             status=StoreStatusReporter(self.store),
-            worker_id=env.get("AWS_LAMBDA_FUNCTION_NAME") or "local",
+            worker_id=worker_id(None, env),
             exactly_once_default=env.get(EXACTLY_ONCE_ENV, "").strip().lower() == "enabled",
         )
         self.metrics = metrics if metrics is not None else make_metrics("source-task")
@@ -159,7 +159,7 @@ class SourceHandler:
                  result.records_filtered, result.records_failed, result.offsets_committed,
                  extra={"connector": name, "task": task})
         try:
-            emit(self.metrics, name, source_run_metrics(result))
+            emit(self.metrics, name, source_run_metrics(result), task=task)
         except Exception:  # metrics must never turn a finished run into a failed invocation
             log.warning("Emitting metrics failed", exc_info=True)
         return result.to_dict()

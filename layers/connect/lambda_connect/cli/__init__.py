@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lambda_connect.cli.up",
     "lambda_connect.cli.connectors",
     "lambda_connect.cli.offsets",
+    "lambda_connect.cli.dlq",
+    "lambda_connect.cli.console",
     "lambda_connect.cli.invoke",
     "lambda_connect.cli.events",
     "lambda_connect.cli.demo",

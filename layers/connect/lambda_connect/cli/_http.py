@@ -71,6 +71,15 @@ class ConnectClient:
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(request)
         return dict(request.headers.items())
 
+    @property
+    def signs(self) -> bool:
+        """True when requests go to API Gateway and are SigV4-signed."""
+        return self._region is not None
+
+    def signed_headers(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+        """``headers`` plus the SigV4 ones for an API Gateway URL (as they are for any other)."""
+        return self._sign(method, url, data, headers) if self._region else dict(headers)
+
     def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
         return self.call(method, path, body, query).body
 

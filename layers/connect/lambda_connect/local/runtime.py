@@ -200,6 +200,9 @@ class LocalRuntime:
         )
         self.server = RestServer(Router(self.service), opts.bind, opts.port).start()
         self.service.worker_id = self.reconciler.worker_id = f"{opts.bind}:{self.server.port}"
+        from .extensions import attach_extensions  # DLQ, /metrics, the tasks' worker_id (issue 16)
+
+        attach_extensions(self.service, kafka, self.store)
         for config in opts.connectors:
             self.register(config)
         from .topic_watch import TopicWatcher

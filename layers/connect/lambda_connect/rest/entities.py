@@ -153,6 +153,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         connector={"$ref": _REF + "ConnectorState"},
         tasks={"type": "array", "items": {"$ref": _REF + "TaskState"}},
         type=_TYPE,
+        lambda_connect={"type": "object", "description": "lambda-connect extension (lambda-connect up): the tasks' "
+                        "metric totals under their EMF names and, for sinks, consumer lag per partition."},
     ),
     "ConnectorExpanded": {
         "type": "object",
@@ -172,6 +174,39 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
     },
     "Message": _obj(["message"], message={"type": "string"}),
+    "DlqEntry": _obj(
+        ["topic", "partition", "offset", "stage", "error_class", "message", "key", "value", "dlq_partition",
+         "dlq_offset"],
+        topic={"type": ["string", "null"]}, partition={"type": ["integer", "null"]},
+        offset={"type": ["integer", "null"]}, stage={"type": ["string", "null"]},
+        error_class={"type": ["string", "null"]}, message={"type": ["string", "null"]},
+        key={"type": ["string", "null"]}, value={"type": ["string", "null"]},
+        dlq_partition={"type": "integer"}, dlq_offset={"type": "integer"},
+    ),
+    "DlqList": _obj(
+        ["connector", "dlq_topic", "total", "replay_group", "replay_positions", "entries"],
+        connector={"type": "string"}, dlq_topic={"type": "string"}, total={"type": "integer"},
+        replay_group={"type": "string"},
+        replay_positions={"type": "object", "additionalProperties": {"type": "integer"}},
+        entries={"type": "array", "items": {"$ref": _REF + "DlqEntry"}},
+    ),
+    "DlqReplayRequest": {
+        "type": "object",
+        "properties": {
+            "to_topic": {"type": "string", "minLength": 1,
+                         "description": "Replay here instead of the original topics."},
+            "dry_run": {"type": "boolean", "default": False, "description": "Count and list, produce nothing."},
+            "filter": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                       "description": "FIELD=VALUE or FIELD~TEXT, as for the list; records not matching stay pending."},
+        },
+        "additionalProperties": False,
+    },
+    "DlqReplayResult": _obj(
+        ["connector", "dlq_topic", "group", "dry_run", "replayed", "already_replayed", "skipped"],
+        connector={"type": "string"}, dlq_topic={"type": "string"}, group={"type": "string"},
+        dry_run={"type": "boolean"}, replayed={"type": "integer"}, already_replayed={"type": "integer"},
+        skipped={"type": "integer"}, entries={"type": "array", "items": {"$ref": _REF + "DlqEntry"}},
+    ),
     "LoggerLevel": _obj(["level", "last_modified"],
                         level={"type": "string", "enum": ["OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG",
                                                           "TRACE", "ALL"]},

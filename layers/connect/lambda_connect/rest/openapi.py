@@ -38,6 +38,11 @@ _QUERY = {
     "includeTasks": ({**_FLAG, "default": False}, "Also restart the connector's tasks."),
     "onlyFailed": ({**_FLAG, "default": False}, "Only restart instances that are FAILED."),
     "connectorsOnly": ({**_FLAG, "default": True}, "List only connector plugins."),
+    "limit": ({"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
+              "At most this many entries, the newest."),
+    "filter": ({"type": "array", "items": {"type": "string", "examples": ["stage=VALUE_CONVERTER", "message~timeout"]}},
+               "Repeat to narrow the list: `FIELD=VALUE` (exact) or `FIELD~TEXT` (substring, any case), FIELD one "
+               "of topic, partition, offset, stage, error_class, message, key, value."),
     "scope": ({"type": "string", "default": "worker"},
               "`worker` (default; unknown values act alike). `cluster` is refused: no shared logger channel."),
 }
@@ -113,7 +118,7 @@ def _operation(route: Route) -> dict[str, Any]:
     ]
     params += [
         {"name": q, "in": "query", "required": False, "schema": _QUERY[q][0], "description": _QUERY[q][1],
-         **({"explode": True} if q == "expand" else {})}
+         **({"explode": True} if q in ("expand", "filter") else {})}
         for q in route.query
     ]
     responses: dict[str, Any] = {}
@@ -134,6 +139,10 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.request:
         body = _REQUEST_FOR.get(route.request, route.request)
         op["requestBody"] = {"required": True, "content": _content(_ref(body))}
+    if route.extension:
+        op["tags"] = ["lambda-connect extensions"]
+        op["x-lambda-connect-extension"] = True
+        op["description"] = "Not part of Kafka Connect's REST API: added by lambda-connect, with the same auth."
     return op
 
 

@@ -353,12 +353,16 @@ class ConnectService:
         state, worker, trace = connector_state(entry.target_state, self.store.get_connector_status(entry.name))
         count = len(self._task_configs(entry, kind))
         tasks = task_states(entry.target_state, state, kind, count, self.store.get_task_statuses(entry.name))
-        return entities.connector_state_info(
+        info = entities.connector_state_info(
             entry.name,
             entities.state_entry(state, worker or self.worker_id, trace),
             [entities.task_state(t, s, w or self.worker_id, tr) for t, s, w, tr in tasks],
             kind,
         )
+        metrics = getattr(self, "metrics", None)  # set by rest.metrics.attach where the runtime keeps figures
+        if metrics is not None:  # an extension key: Kafka Connect clients ignore it
+            info["lambda_connect"] = metrics.status_extension(entry.name, kind)
+        return info
 
     def status(self, name: str) -> dict[str, Any]:
         return self._status(self._entry(name, f"No status found for connector {name}"))

@@ -110,6 +110,8 @@ class Route:
     request: str | None = None
     query: tuple[str, ...] = ()
     extra_statuses: tuple[int, ...] = ()
+    #: Not in Kafka Connect's API: lambda-connect's own (marked so in the OpenAPI document).
+    extension: bool = False
 
     @property
     def segments(self) -> list[str]:
@@ -283,6 +285,19 @@ def _set_logger(s: ConnectService, r: Request, p: Params) -> Response:
     return _json(200, s.loggers.set_level(p["logger"], _body(r), scope))
 
 
+def _dlq_list(s: ConnectService, r: Request, p: Params) -> Response:
+    from .dlq import dlq_of
+
+    return _json(200, dlq_of(s).list(p["connector"], dict(r.query)))
+
+
+def _dlq_replay(s: ConnectService, r: Request, p: Params) -> Response:
+    from .dlq import dlq_of
+
+    body = _body(r)
+    return _json(200, dlq_of(s).replay(p["connector"], body))
+
+
 def _openapi(s: ConnectService, r: Request, p: Params) -> Response:
     from .openapi import openapi_document
 
@@ -330,6 +345,13 @@ ROUTES: list[Route] = [
           "ConnectorOffsets", extra_statuses=(400, 404)),
     Route("DELETE", _C + "/offsets", _reset_offsets, "Reset offsets of a STOPPED connector", 200, "Message",
           extra_statuses=(400, 404)),
+    Route("GET", _C + "/dlq", _dlq_list,
+          "The connector's dead letter queue, oldest first (lambda-connect extension)", 200, "DlqList",
+          query=("limit", "filter"), extra_statuses=(400, 404), extension=True),
+    Route("POST", _C + "/dlq/replay", _dlq_replay,
+          "Replay the dead letter queue to the records' original topics, each record once (lambda-connect "
+          "extension)", 200, "DlqReplayResult", "DlqReplayRequest", extra_statuses=(400, 404, 409),
+          extension=True),
     Route("GET", "/connector-plugins", _plugins, "Installed plugins", 200, "PluginInfo", query=("connectorsOnly",)),
     Route("GET", "/connector-plugins/{plugin}/config", _plugin_config, "A plugin's config definition", 200,
           "ConfigKeyInfo", extra_statuses=(400, 404)),
@@ -408,7 +430,25 @@ class Router:
         self.service = service
         self.routes = routes if routes is not None else ROUTES
 
+    def _outside_api(self, request: Request) -> Response | None:
+        """The web console's files and, where the service has metrics (``lambda-connect up``),
+        ``GET /metrics``: not Kafka Connect operations, so not in ``ROUTES`` nor the OpenAPI document."""
+        path = request.path or "/"
+        if path == "/ui" or path.startswith("/ui/"):
+            from .static import serve_ui
+
+            return serve_ui(request)
+        metrics = getattr(self.service, "metrics", None)
+        if path == "/metrics" and metrics is not None:
+            from .metrics import serve_metrics
+
+            return serve_metrics(request, metrics)
+        return None
+
     def handle(self, request: Request) -> Response:
+        outside = self._outside_api(request)
+        if outside is not None:
+            return outside
         segments = _segments(request.path)
         method = request.method.upper()
         matches = [(route, params) for route in self.routes if (params := _match(route, segments)) is not None]

@@ -374,3 +374,25 @@ def test_altering_and_resetting_offsets_moves_the_tables_marks(sqlite_h: Iceberg
     assert marks_of(h, table) == {}
     h.deliver(h.task(iceberg__tables=table), orders(0, 1))
     assert [r["id"] for r in h.rows(table)].count(0) == 2
+
+
+def test_a_large_pending_file_list_goes_to_a_file_of_the_table(sqlite_h: IcebergHarness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambda_connect.plugins.connectors.iceberg import pending
+
+    monkeypatch.setattr(pending, "INLINE_LIMIT", 0)
+    h = sqlite_h
+    table = f"{h.ns}.orders"
+    clock = Clock()
+    task = h.task(iceberg__tables=table, iceberg__control__commit__interval_ms="1000", clock=clock,
+                  iceberg__tables__default_partition_by="qty")
+    h.deliver(task, orders(0, 5))  # five partition values: five files
+    [item] = h.pending().values()
+    assert "files" not in item and item["files_at"].endswith(".json")
+    listing = Path(item["files_at"].removeprefix("file://"))
+    assert listing.exists()
+    clock.now += 2
+    task.idle()
+    assert [r["id"] for r in h.rows(table)] == list(range(5)) and h.pending() == {}
+    assert len(list(h.table(table).scan().plan_files())) == 5
+    assert not listing.exists()

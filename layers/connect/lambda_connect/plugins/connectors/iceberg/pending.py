@@ -14,12 +14,17 @@ it is dropped, not committed twice.
 
 A data file is kept with exactly the fields Iceberg's manifests hold: paths, counts, sizes,
 per-column metrics, and partition values as Iceberg's single-value binary form (the same one
-the bounds use), all base64 where binary.
+the bounds use), all base64 where binary. When that list is large (a batch spread over many
+table partitions makes many files) it goes to a JSON file in the table's metadata directory,
+written before the entry, and the entry names it (``"files_at"``): a state-table item stays
+small (DynamoDB refuses items over 400 KB).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,9 +33,11 @@ if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
 
-__all__ = ["PREFIX", "PendingEntry", "decode_file", "encode_file"]
+__all__ = ["INLINE_LIMIT", "PREFIX", "PendingEntry", "decode_file", "encode_file"]
 
 PREFIX = "iceberg/"
+#: Encoded file lists up to this size stay in the state-table entry; larger ones go to a file.
+INLINE_LIMIT = 64 * 1024
 
 _INT_MAPS = ("column_sizes", "value_counts", "null_value_counts", "nan_value_counts")
 _BYTE_MAPS = ("lower_bounds", "upper_bounds")
@@ -105,18 +112,48 @@ class PendingEntry:
     ranges: dict[tuple[str, int], tuple[int, int]]
     files: list[dict[str, Any]]
     created_ms: int
+    #: Where the file list is when it is not inline (a JSON file next to the table's metadata).
+    files_at: str | None = None
 
     @classmethod
     def from_item(cls, key: str, item: Mapping[str, Any]) -> PendingEntry:
         ranges = {(topic, int(p)): (int(r[0]), int(r[1]))
                   for topic, parts in item["offsets"].items() for p, r in parts.items()}
-        return cls(key, str(item["table"]), ranges, list(item["files"]), int(item["created_ms"]))
+        return cls(key, str(item["table"]), ranges, list(item.get("files") or []), int(item["created_ms"]),
+                   item.get("files_at"))
 
     def to_item(self) -> dict[str, Any]:
         offsets: dict[str, dict[str, list[int]]] = {}
         for (topic, p), (start, end) in self.ranges.items():
             offsets.setdefault(topic, {})[str(p)] = [start, end]
-        return {"table": self.table, "offsets": offsets, "files": self.files, "created_ms": self.created_ms}
+        item: dict[str, Any] = {"table": self.table, "offsets": offsets, "created_ms": self.created_ms}
+        if self.files_at:
+            item["files_at"] = self.files_at
+        else:
+            item["files"] = self.files
+        return item
+
+    def store_files(self, table: Table) -> None:
+        """Move a large file list out of the entry into a file of the table (before ``to_item``)."""
+        text = json.dumps({"files": self.files}, separators=(",", ":"))
+        if len(text) <= INLINE_LIMIT:
+            return
+        name = self.key.rsplit("/", 1)[-1]
+        self.files_at = f"{table.metadata.location}/metadata/lambda-connect-pending-{name}.json"
+        with table.io.new_output(self.files_at).create(overwrite=True) as out:
+            out.write(text.encode())
+
+    def load_files(self, table: Table) -> list[dict[str, Any]]:
+        if not self.files_at:
+            return self.files
+        with table.io.new_input(self.files_at).open() as f:
+            return list(json.loads(f.read())["files"])
+
+    def drop_files(self, table: Table) -> None:
+        """Remove the file list's own file once the entry is gone (best effort: it is tiny)."""
+        if self.files_at:
+            with contextlib.suppress(Exception):  # an orphan JSON file harms nothing
+                table.io.delete(self.files_at)
 
     @property
     def ends(self) -> dict[tuple[str, int], int]:

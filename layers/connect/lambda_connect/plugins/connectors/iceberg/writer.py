@@ -449,6 +449,7 @@ class TableBatch:
         files = self._write_files()
         entry = PendingEntry(f"{table_prefix(self.name)}{uuid.uuid4()}", self.name, self._ranges(),
                              [encode_file(f, self.table) for f in files], int(self.s.clock() * 1000))
+        entry.store_files(self.table)  # a large list goes to a file first: the entry then names it
         self.s.storage.put(entry.key, entry.to_item())
         self.kept = []
         commit_pending(self.s, self.name, self.table)
@@ -496,6 +497,8 @@ def commit_pending(shared: Shared, name: str, table: Table | None = None, *, for
         todo = [e for e in entries if not e.covered_by(marks)]
         if done:  # committed by someone who died before cleaning up: never commit them again
             shared.storage.delete([e.key for e in done])
+            for entry in done:
+                entry.drop_files(view)
             done = []
         if not todo or not (force or _due(shared, table, todo)):
             return 0
@@ -506,7 +509,7 @@ def commit_pending(shared: Shared, name: str, table: Table | None = None, *, for
             tx = view.transaction()
             with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
                 for entry in todo:
-                    for item in entry.files:
+                    for item in entry.load_files(view):
                         append.append_data_file(decode_file(item, view))
             try:
                 tx.commit_transaction()
@@ -516,6 +519,8 @@ def commit_pending(shared: Shared, name: str, table: Table | None = None, *, for
                 continue
             log.info("Iceberg table %s: committed %d pending file set(s) in one snapshot", name, len(todo))
         shared.storage.delete([e.key for e in done + todo])
+        for entry in done + todo:
+            entry.drop_files(view)
         return len(todo)
     raise RetriableException(f"Iceberg table {name}: pending files kept conflicting; they stay pending")
 

@@ -26,7 +26,7 @@ class KafkaTopicIdentities(CachedTopicIdentities):
     has been seen to crash in that refresh once the topic was deleted and the broker gone.
     """
 
-    def __init__(self, admin: Callable[[], Any], *, timeout: float = 10.0) -> None:
+    def __init__(self, admin: Callable[[], Any], *, timeout: float = 5.0) -> None:
         super().__init__()
         self._admin_factory = admin
         self.timeout = timeout

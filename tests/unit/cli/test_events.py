@@ -64,3 +64,19 @@ def test_bad_records_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     records.write_text("not json\n")
     assert main(["events", "generate", "msk", "--records", str(records)]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_the_readme_example_with_its_malformed_line_becomes_a_poison_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """examples/orders.jsonl has a broken line 8 on purpose (for ``transform``); the README's
+    ``events generate msk --records examples/orders.jsonl`` must still work and keep it."""
+    lines = (REPO / "examples" / "orders.jsonl").read_text().splitlines()
+    assert main(["events", "generate", "msk", "--records", str(REPO / "examples" / "orders.jsonl"),
+                 "--topic", "orders"]) == 0
+    out, err = capsys.readouterr()
+    assert "line 8 is not JSON" in err
+    parsed = list(KafkaEvent(json.loads(out)).records)
+    assert len(parsed) == len([line for line in lines if line.strip()])
+    poison = next(r for r in parsed if r.value == lines[7].encode())
+    assert (poison.topic, poison.partition, poison.offset) == ("orders", 0, 104)

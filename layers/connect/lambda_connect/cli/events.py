@@ -8,6 +8,8 @@ Kafka records file: one JSON object per line with ``value`` and optionally ``key
 ``headers`` (``[[name, value], …]`` or ``{name: value}``), ``topic``, ``partition``, ``offset``,
 ``timestamp``, ``timestampType``. String keys/values are taken as UTF-8 text, ``null`` is null
 (a tombstone value), anything else is serialised as compact JSON — what a JSON producer sends.
+A line that is not JSON at all becomes a record whose value is that line's bytes (with a
+warning): a poison record, as a broken producer would write it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -50,8 +53,13 @@ def _headers(raw: Any, line_no: int) -> list[tuple[str, bytes | None]]:
     return out
 
 
+def _stderr(message: str) -> None:
+    sys.stderr.write(f"Warning: {message}\n")
+
+
 def kafka_event_from_lines(lines: list[str], *, source: str, topic: str, partition: int,
-                           bootstrap_servers: str, cluster_arn: str | None = None) -> dict[str, Any]:
+                           bootstrap_servers: str, cluster_arn: str | None = None,
+                           warn: Callable[[str], None] = _stderr) -> dict[str, Any]:
     """The Lambda Kafka event for the JSON-lines ``lines`` (see the module docstring)."""
     next_offset: dict[tuple[str, int], int] = {}
     records: list[KafkaRecordTuple] = []
@@ -62,7 +70,10 @@ def kafka_event_from_lines(lines: list[str], *, source: str, topic: str, partiti
         try:
             item = json.loads(line)
         except ValueError as e:
-            raise ValueError(f"line {line_no}: not JSON: {e}") from e
+            # A producer that writes garbage makes exactly this record: keep it, as a poison
+            # record whose value is the line's bytes, so the event exercises the error path.
+            warn(f"line {line_no} is not JSON ({e}): it becomes a record whose value is the line's raw bytes")
+            item = {"value": line}
         if not isinstance(item, dict):
             raise ValueError(f"line {line_no}: expected an object with 'value' (and 'key', 'headers', …)")
         t = str(item.get("topic", topic))

@@ -180,3 +180,12 @@ def test_marks_encode_merge_and_decode() -> None:
     assert text == '{"orders":{"0":10,"3":7},"refunds":{"1":2}}'
     assert offsets.decode(text) == merged
     assert offsets.summary_key("lake") == "kafka.connect.offsets.lake"
+
+
+def test_every_config_key_is_documented() -> None:
+    from pathlib import Path
+
+    from lambda_connect.plugins.connectors.iceberg.config import CONFIG_DEF
+
+    text = (Path(__file__).parents[4] / "docs" / "readme" / "iceberg.md").read_text()
+    assert [name for name in CONFIG_DEF.names() if f"`{name}`" not in text] == []

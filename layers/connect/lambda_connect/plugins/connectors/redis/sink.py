@@ -21,7 +21,10 @@ those are idempotent by construction. STREAM and LIST append, so for them each b
 MULTI/EXEC transaction that also records, per topic-partition, the last offset written
 (hash ``<keyspace>:__lambda_connect_offsets``, field ``<connector>:<topic>:<partition>``); a
 redelivered record at or below it is skipped, and a transaction that did not commit wrote
-nothing. Each record is therefore written once. ``redis.multi.exec=true`` wraps the other
+nothing. Each record is therefore written once. The hash also names the topic incarnation each
+offset counts in (field ``…:<partition>#topic_identity``, see ``..positions``): the mark of a topic
+that was deleted and created again starts over, with a warning, instead of skipping its records.
+``redis.multi.exec=true`` wraps the other
 types' batches in MULTI/EXEC as well; otherwise a batch is one pipeline (one round trip).
 A connection lost mid-batch raises ``RetriableException``: the batch is delivered again.
 """
@@ -48,6 +51,8 @@ from lambda_connect.api.data import Struct
 from lambda_connect.api.errors import ConnectException, DataException, RetriableException
 from lambda_connect.api.records import SinkRecord
 
+from ..positions import current_identities, reconcile, warn_resets
+
 __all__ = ["RedisSinkConnector", "RedisSinkTask"]
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,8 @@ log = logging.getLogger(__name__)
 TYPES = ("HASH", "JSON", "STRING", "STREAM", "LIST", "SET", "ZSET")
 APPENDING = ("STREAM", "LIST")
 OFFSETS_SUFFIX = ":__lambda_connect_offsets"
+#: Suffix of the field holding a mark's topic identity ('#' is not legal in a Kafka topic name).
+IDENTITY_SUFFIX = "#topic_identity"
 _R, _TLS = "Redis", "TLS"
 
 
@@ -212,7 +219,7 @@ class RedisSinkTask(SinkTask):
         client = _client(self._config)
         appending = self._type in APPENDING
         try:
-            marks = self._marks(client, records) if appending else {}
+            marks, rekey = self._marks(client, records) if appending else ({}, {})
             pipe = client.pipeline(transaction=appending or bool(self._config["redis.multi.exec"]))
             written: dict[tuple[str, str, int], int] = {}
             for record in records:
@@ -227,6 +234,9 @@ class RedisSinkTask(SinkTask):
                     continue
                 if appending:
                     written[tp] = max(written.get(tp, -1), record.original_kafka_offset)
+            for (collection, topic, partition), (offset, identity) in rekey.items():
+                field = f"{self._connector}:{topic}:{partition}"
+                pipe.hset(collection + OFFSETS_SUFFIX, mapping={field: offset, field + IDENTITY_SUFFIX: identity})
             for (collection, topic, partition), offset in written.items():
                 pipe.hset(collection + OFFSETS_SUFFIX, f"{self._connector}:{topic}:{partition}", offset)
             results = pipe.execute(raise_on_error=False)
@@ -242,13 +252,45 @@ class RedisSinkTask(SinkTask):
             hint = " (JSON needs the RedisJSON module on the server)" if self._type == "JSON" else ""
             raise ConnectException(f"Redis refused {len(failures)} command(s) of the batch{hint}: {failures[0]}")
 
-    def _marks(self, client: Any, records: Sequence[SinkRecord]) -> dict[tuple[str, str, int], int]:
-        """The last offset already written, per (collection, topic, partition) in this batch."""
-        wanted = sorted({(self._collection(r), r.original_topic, r.original_kafka_partition) for r in records})
+    def _marks(
+        self, client: Any, records: Sequence[SinkRecord]
+    ) -> tuple[dict[tuple[str, str, int], int], dict[tuple[str, str, int], tuple[int, str]]]:
+        """The last offset already written per (collection, topic, partition) of this batch — -1 for a
+        mark of an earlier incarnation of the topic — and the marks to re-key in the batch's transaction."""
+        lowest: dict[tuple[str, str, int], int] = {}
+        for r in records:
+            tp = (self._collection(r), r.original_topic, r.original_kafka_partition)
+            if r.original_kafka_offset < lowest.get(tp, r.original_kafka_offset + 1):
+                lowest[tp] = r.original_kafka_offset
+        wanted = sorted(lowest)
         pipe = client.pipeline(transaction=False)
         for collection, topic, partition in wanted:
-            pipe.hget(collection + OFFSETS_SUFFIX, f"{self._connector}:{topic}:{partition}")
-        return {tp: int(v) for tp, v in zip(wanted, pipe.execute()) if v is not None}
+            field = f"{self._connector}:{topic}:{partition}"
+            pipe.hmget(collection + OFFSETS_SUFFIX, [field, field + IDENTITY_SUFFIX])
+        marks: dict[tuple[str, str, int], int] = {}
+        rekey: dict[tuple[str, str, int], tuple[int, str]] = {}
+        by_collection: dict[str, dict[tuple[str, int], tuple[int, str | None]]] = {}
+        for (collection, topic, partition), (offset, identity) in zip(wanted, pipe.execute()):
+            if isinstance(identity, bytes):
+                identity = identity.decode()
+            stored = (-1 if offset is None else int(offset), identity)
+            by_collection.setdefault(collection, {})[(topic, partition)] = stored
+        lookup = self._identity_lookup()
+        for collection, stored in by_collection.items():
+            offsets = {p: o for p, (o, _) in stored.items()}
+            identities = {p: i for p, (_, i) in stored.items()}
+            low = {(t, p): lowest[(collection, t, p)] for t, p in stored}
+            check = reconcile(offsets, identities, current_identities(low, offsets, identities, lookup))
+            warn_resets(self._connector, check.resets, f"Redis hash {collection}{OFFSETS_SUFFIX}")
+            marks.update({(collection, t, p): o for (t, p), o in check.offsets.items() if o >= 0})
+            rekey.update({(collection, t, p): mark for (t, p), mark in check.rekey.items()})
+        return marks, rekey
+
+    def _identity_lookup(self) -> Any:
+        context = self.context
+        if context is None:
+            return lambda topic, refresh: None
+        return lambda topic, refresh: context.topic_identity(topic, refresh=refresh)
 
     def _write(self, pipe: Any, record: SinkRecord) -> None:
         kind, value = self._type, record.value

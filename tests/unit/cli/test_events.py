@@ -59,11 +59,11 @@ def test_api_event_round_trips_through_the_adapter(capsys: pytest.CaptureFixture
     assert request.query == {"expand": ["status"]} and request.body == b'{"name": "x"}'
 
 
-def test_bad_records_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_json_line_of_the_wrong_shape_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     records = tmp_path / "r.jsonl"
-    records.write_text("not json\n")
+    records.write_text('{"value": 1}\n[1, 2]\n')
     assert main(["events", "generate", "msk", "--records", str(records)]) == 2
-    assert "line 1" in capsys.readouterr().err
+    assert "line 2" in capsys.readouterr().err
 
 
 def test_the_readme_example_with_its_malformed_line_becomes_a_poison_record(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -70,9 +71,32 @@ def deliver_until_accepted(app: ModuleType, event: dict[str, Any], attempts: int
 
 
 # --- the database ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shared_pg() -> Iterator[ThrowawayPostgres]:
+    """One throwaway cluster for the outage matrix (the tests run in one xdist group): each test
+    takes it down and brings it back, and uses a table of its own."""
+    from tests.fixtures.services import service_unavailable
+    from tests.fixtures.throwaway_pg import PG_BIN
+
+    cluster = ThrowawayPostgres()
+    try:
+        cluster.start()
+    except (OSError, subprocess.CalledProcessError) as e:
+        cluster.close()
+        service_unavailable("Throwaway PostgreSQL (initdb/pg_ctl)", str(PG_BIN), e)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
 @pytest.fixture
-def pg(throwaway_pg: Callable[..., ThrowawayPostgres]) -> ThrowawayPostgres:
-    return throwaway_pg()
+def pg(shared_pg: ThrowawayPostgres) -> ThrowawayPostgres:
+    """The shared cluster, running and writable whatever the previous test left."""
+    if not shared_pg.running:
+        shared_pg.start()
+    shared_pg.set_read_only(False)
+    return shared_pg
 
 
 class _Cursor:
@@ -146,6 +170,7 @@ POINTS: dict[str, Callable[[str], bool]] = {
 }
 
 
+@pytest.mark.xdist_group("throwaway-pg")
 @pytest.mark.parametrize("point", sorted(POINTS))
 @pytest.mark.parametrize("mode", ["down", "read-only"])
 def test_database_down_or_read_only_mid_batch(sink_app: ModuleType, pg: ThrowawayPostgres, mode: str, point: str,

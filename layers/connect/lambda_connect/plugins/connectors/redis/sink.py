@@ -46,7 +46,7 @@ from lambda_connect.api.config import (
     Importance,
     Range,
 )
-from lambda_connect.api.connector import SinkConnector, SinkTask, Task
+from lambda_connect.api.connector import SinkConnector, SinkTask, Task, TopicPartition
 from lambda_connect.api.data import Struct
 from lambda_connect.api.errors import ConnectException, DataException, RetriableException
 from lambda_connect.api.records import SinkRecord
@@ -347,3 +347,42 @@ class RedisSinkConnector(SinkConnector):
     @classmethod
     def task_class(cls) -> type[Task]:
         return RedisSinkTask
+
+    def alter_offsets(self, props: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]) -> bool:
+        """KIP-875 for STREAM and LIST: each partition's mark goes just below the next offset to
+        consume (None: nothing written), so a rewound partition is appended again. The other types
+        keep no marks (writing twice changes nothing) and answer False."""
+        config = CONFIG_DEF.parse(props)
+        if str(config["redis.type"]).upper() not in APPENDING:
+            return False
+        connector = props.get("name", "redis-sink")
+        keyspace = str(props.get("redis.keyspace", "${topic}"))
+        try:
+            pipe = _client(config).pipeline(transaction=True)
+            for (topic, partition), offset in sorted(offsets.items()):
+                pipe.hset(keyspace.replace("${topic}", topic) + OFFSETS_SUFFIX, f"{connector}:{topic}:{partition}",
+                          -1 if offset is None else offset - 1)
+            pipe.execute()
+        except Exception as e:
+            raise ConnectException(f"Could not move the marks of connector {connector} in Redis at "
+                                   f"{config['redis.uri']}: {e}") from e
+        return True
+
+    def reset_offsets(self, props: Mapping[str, str], partitions: Sequence[TopicPartition]) -> bool:
+        """Every mark of the connector back to -1, in every hash its keyspace can name."""
+        config = CONFIG_DEF.parse(props)
+        if str(config["redis.type"]).upper() not in APPENDING:
+            return False
+        connector = props.get("name", "redis-sink")
+        pattern = str(props.get("redis.keyspace", "${topic}")).replace("${topic}", "*") + OFFSETS_SUFFIX
+        try:
+            client = _client(config)
+            for key in client.scan_iter(match=pattern):
+                fields = [f for f, _ in client.hscan_iter(key, match=f"{connector}:*") if not f.endswith(
+                    IDENTITY_SUFFIX.encode())]
+                if fields:
+                    client.hset(key, mapping=dict.fromkeys(fields, -1))
+        except Exception as e:
+            raise ConnectException(f"Could not reset the marks of connector {connector} in Redis at "
+                                   f"{config['redis.uri']}: {e}") from e
+        return True

@@ -375,13 +375,10 @@ class SinkHandler:
                 transport = self._transports[key] = KafkaDlqTransport(make())
             return transport
 
-    def topic_identities(self, event: Mapping[str, Any]) -> KafkaTopicIdentities | None:
-        """The identities of the batch's cluster (the DLQ's), None when no cluster is known."""
-        try:
-            return self.dlq_transport(event).identities
-        except Exception as e:  # no cluster settings: sinks keep their positions unkeyed
-            log.debug("no cluster for topic identities: %s", e)
-            return None
+    def topic_identities(self, event: Mapping[str, Any]) -> _LazyIdentities:
+        """The identities of the batch's cluster (the DLQ's), found when a sink first asks: sinks
+        that keep no positions never make the handler read cluster settings."""
+        return _LazyIdentities(self, event)
 
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         name = "unknown"
@@ -420,6 +417,27 @@ class SinkHandler:
             {"itemIdentifier": {"partition": f"{r.topic}-{r.partition}", "offset": r.offset}}
             for r in result.item_failures
         ]}
+
+
+class _LazyIdentities:
+    """``TopicIdentities`` of the batch's cluster; None (with one warning) when no cluster is known."""
+
+    _warned = False
+
+    def __init__(self, handler: SinkHandler, event: Mapping[str, Any]) -> None:
+        self._handler = handler
+        self._event = event
+
+    def identity(self, topic: str, refresh: bool = False) -> str | None:
+        try:
+            source: KafkaTopicIdentities = self._handler.dlq_transport(self._event).identities
+        except Exception as e:  # no cluster settings: sinks keep their positions unkeyed
+            if not _LazyIdentities._warned:
+                _LazyIdentities._warned = True
+                log.warning("No Kafka cluster to ask for topic identities (%s): a deleted and recreated topic "
+                            "will not be detected", e)
+            return None
+        return source.identity(topic, refresh)
 
 
 class _LazyTransport:

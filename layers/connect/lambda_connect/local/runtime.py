@@ -7,7 +7,12 @@ platform differs (:class:`~lambda_connect.local.platform.LocalPlatform`).
 
 Instead of a DynamoDB stream, the REST layer's ``on_change`` hook queues the connector for the
 reconcile thread, so pause/resume/stop/delete/restart take effect within a second or two; a
-periodic pass over every connector re-resolves ``topics.regex`` and retries failures.
+periodic pass over every connector retries failures, and a topic watch (``local.topic_watch``)
+reconciles ``topics.regex`` sinks as soon as the cluster's topics change.
+
+What the run before left behind is read from the state store at start (``local.ledger``): an
+in-memory embedded broker's lost topics are reported per connector, and the source leases of a
+runtime that was killed are released instead of waiting for them to expire.
 """
 
 from __future__ import annotations
@@ -374,7 +379,6 @@ class LocalRuntime:
             if self._stopping.is_set():
                 return
             self._reconcile_one(name)
-        self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
         self.reconciler.idle_sinks(sorted(known))  # the rescan's turn for deferred sink work
 
     def stop(self, timeout: float | None = None) -> None:

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, status_c
 
 from .conftest import RestApi
 
-pytestmark = [pytest.mark.broker]
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 SEED = {"connector.class": "FileStreamSink", "topics": "orders", "file": "/tmp/lc-fuzz-never-written.txt"}
 MAX_EXAMPLES = 8
@@ -51,6 +51,17 @@ def snapshot(api: RestApi) -> dict[str, Any]:
     return out
 
 
+_SCHEMAS: dict[str, Any] = {}
+
+
+def served_schema(api: RestApi) -> Any:
+    """The document the server serves, parsed once per process (parsing costs ~2 s); every
+    server of this module serves the same one, so only the base URL differs per test."""
+    if "schema" not in _SCHEMAS:
+        _SCHEMAS["schema"] = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
+    return _SCHEMAS["schema"]
+
+
 def _operations() -> list[tuple[str, str]]:
     from lambda_connect.rest.router import ROUTES
 
@@ -63,8 +74,7 @@ def test_generated_requests(fuzz_api: RestApi, method: str, path: str) -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    schema = schemathesis.openapi.from_url(f"{fuzz_api.url}/openapi.json")
-    operation = schema[path][method]
+    operation = served_schema(fuzz_api)[path][method]
     documented = {str(code) for code in operation.definition.raw.get("responses", {})}
     strategies = [operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)]
     if "{connector}" in path:  # also aim at a connector that exists
@@ -75,7 +85,7 @@ def test_generated_requests(fuzz_api: RestApi, method: str, path: str) -> None:
               suppress_health_check=list(HealthCheck))
     def run(case: Any) -> None:
         before = snapshot(fuzz_api)
-        response = case.call(timeout=30)
+        response = case.call(base_url=fuzz_api.url, timeout=30)
         status = response.status_code
         where = f"{case.method} {case.formatted_path}"
         if status >= 500:

@@ -32,7 +32,7 @@ from lambda_connect.aws.kafka_event import MalformedEventError
 from .harness import Context, JdbcTarget, create_sink, kafka_event, load_app, value_of
 from .ledger import Ledger
 
-pytestmark = [pytest.mark.broker]
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 TOPIC = "orders"
 _EXAMPLES = itertools.count(1)  # each example gets fresh offsets

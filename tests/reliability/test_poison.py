@@ -33,7 +33,7 @@ from .harness import (
 )
 from .ledger import Coord, Ledger
 
-pytestmark = [pytest.mark.broker]
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 KINDS = ("undecodable", "wrong-schema", "transform", "rejected")
 STAGE = {

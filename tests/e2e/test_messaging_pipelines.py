@@ -36,7 +36,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, kafka_broker: str) -> Iterator[LocalRuntime]:
+def runtime(tmp_path: Path, kafka_broker: str, kafka_topic: Any) -> Iterator[LocalRuntime]:
+    # Depends on kafka_topic so that the test's topics are deleted only after the runtime stopped:
+    # librdkafka (2.x) can crash in its metadata cache when a topic vanishes under a live client.
     options = RuntimeOptions(state_url=f"sqlite:///{tmp_path}/state.db", port=0, bootstrap_servers=kafka_broker,
                              reconcile_interval=1.0, esm_consumer_overrides=FAST_GROUP)
     rt = LocalRuntime(options).start()

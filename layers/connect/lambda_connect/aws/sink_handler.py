@@ -92,25 +92,30 @@ class StoreStatusReporter:
         self._topics: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
+    # The cache is updated only after the store accepted the write: a failed write (the batch
+    # is then redelivered) must be tried again, not remembered as done.
     def task_running(self, connector: str, task_id: int, worker_id: str) -> None:
         with self._lock:
             if self._last.get((connector, task_id)) == "RUNNING":
                 return
-            self._last[(connector, task_id)] = "RUNNING"
         self.store.put_task_status(connector, task_id, StatusEntry("RUNNING", worker_id, None, time.time()))
+        with self._lock:
+            self._last[(connector, task_id)] = "RUNNING"
 
     def task_failed(self, connector: str, task_id: int, worker_id: str, trace: str) -> None:
         with self._lock:
-            self._last[(connector, task_id)] = "FAILED"
+            self._last.pop((connector, task_id), None)
         self.store.put_task_status(connector, task_id, StatusEntry("FAILED", worker_id, trace, time.time()))
+        with self._lock:
+            self._last[(connector, task_id)] = "FAILED"
 
     def topics_active(self, connector: str, topics: Iterable[str]) -> None:
         with self._lock:
-            known = self._topics.setdefault(connector, set())
-            new = set(topics) - known
-            known |= new
+            new = set(topics) - self._topics.get(connector, set())
         if new:
             self.store.add_active_topics(connector, new)
+            with self._lock:
+                self._topics.setdefault(connector, set()).update(new)
 
 
 class KafkaDlqTransport:

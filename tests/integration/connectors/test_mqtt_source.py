@@ -21,7 +21,7 @@ from lambda_connect.api import ConnectException, RetriableException, SourceTaskC
 from lambda_connect.plugins.connectors.mqtt.source import MqttSourceConnector, MqttSourceTask
 
 from tests.e2e.test_source_delivery import Context, load_app, trigger
-from tests.fixtures.messaging import Certificates, TcpProxy, own_mosquitto, read_topic
+from tests.fixtures.messaging import Certificates, DownProducer, TcpProxy, own_mosquitto, read_topic
 
 pytestmark = [pytest.mark.broker]
 
@@ -146,21 +146,6 @@ def test_a_message_is_acknowledged_only_once_kafka_confirmed_it(
         last.stop()
 
 
-class _DownProducer:
-    """The real producer, except that Kafka refuses every record."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-
-    def produce(self, *args: Any, **kwargs: Any) -> None:
-        from confluent_kafka import KafkaException
-
-        raise KafkaException("broker unavailable (test)")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
 def test_a_tick_whose_records_kafka_never_took_leaves_the_messages_for_the_next(
         app: ModuleType, publisher: Publisher, mqtt_server: tuple[str, int], kafka_broker: str, kafka_topic: Any,
         unique_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,7 +157,7 @@ def test_a_tick_whose_records_kafka_never_took_leaves_the_messages_for_the_next(
     publisher.send(mqtt_topic, [b"x", b"y", b"z"])
     worker = app.handler.worker
     real_factory = worker.producer_factory
-    monkeypatch.setattr(worker, "producer_factory", lambda *a: _DownProducer(real_factory(*a)))
+    monkeypatch.setattr(worker, "producer_factory", lambda *a: DownProducer(real_factory(*a)))
     failed = tick(app, unique_name)
     assert failed["outcome"] == "failed" and "broker unavailable" in failed["error"]
     monkeypatch.setattr(worker, "producer_factory", real_factory)

@@ -27,7 +27,7 @@ from lambda_connect.plugins.connectors.rabbitmq.source import (
 )
 
 from tests.e2e.test_source_delivery import Context, load_app, trigger
-from tests.fixtures.messaging import Certificates, TcpProxy, read_topic
+from tests.fixtures.messaging import Certificates, DownProducer, TcpProxy, read_topic
 
 pytestmark = [pytest.mark.broker]
 
@@ -103,19 +103,6 @@ def test_queue_order_and_properties_as_headers_once(app: ModuleType, rabbit: Rab
     assert headers["rabbitmq.redelivered"] == b"false"
 
 
-class _DownProducer:
-    def __init__(self, real: Any) -> None:
-        self._real = real
-
-    def produce(self, *args: Any, **kwargs: Any) -> None:
-        from confluent_kafka import KafkaException
-
-        raise KafkaException("broker unavailable (test)")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
 def test_messages_kafka_did_not_take_go_back_to_the_queue(app: ModuleType, rabbit: Rabbit, rabbit_queue: Any,
                                                           rabbitmq_server: tuple[str, int], kafka_broker: str,
                                                           kafka_topic: Any, unique_name: str,
@@ -125,7 +112,7 @@ def test_messages_kafka_did_not_take_go_back_to_the_queue(app: ModuleType, rabbi
     app.handler.store.create_connector(unique_name, {"name": unique_name, **props_for(*rabbitmq_server, queue, topic)})
     worker = app.handler.worker
     real = worker.producer_factory
-    monkeypatch.setattr(worker, "producer_factory", lambda *a: _DownProducer(real(*a)))
+    monkeypatch.setattr(worker, "producer_factory", lambda *a: DownProducer(real(*a)))
     failed = tick(app, unique_name)
     assert failed["outcome"] == "failed" and failed["records_polled"] >= 1
     wait_depth(rabbit, queue, 3)  # nothing was acked

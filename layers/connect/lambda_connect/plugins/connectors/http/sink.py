@@ -26,8 +26,6 @@ invocations reuse its connections.
 
 from __future__ import annotations
 
-import base64
-import decimal
 import logging
 import random
 import threading
@@ -42,6 +40,7 @@ from lambda_connect.api.data import Struct
 from lambda_connect.api.errors import ConfigException, ConnectException, DataException, RetriableException
 from lambda_connect.api.records import SinkRecord
 
+from .._messaging import json_bytes, reject
 from .auth import Credentials
 from .config import CONFIG_DEF, URL, HttpSettings, effective_props
 from .reporter import ResponseReporter
@@ -82,32 +81,11 @@ def _client(s: HttpSettings) -> Transport:
         return client
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Struct):
-        return value.to_dict()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, decimal.Decimal):
-        import orjson
-
-        return orjson.Fragment(str(value))
-    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
-
-
-def _json(value: Any) -> bytes:
-    import orjson
-
-    try:
-        return orjson.dumps(value, default=_json_default)
-    except TypeError as e:
-        raise DataException(f"The record value cannot be written as JSON: {e}") from e
-
-
 def _key_text(key: Any) -> str:
     if isinstance(key, (bytes, bytearray)):
         return bytes(key).decode("utf-8", errors="replace")
     if isinstance(key, Struct):
-        return _json(key).decode()
+        return json_bytes(key).decode()
     return "" if key is None else str(key)
 
 
@@ -131,7 +109,7 @@ class HttpSinkTask(SinkTask):
         self.reporter = ResponseReporter(self.s) if self.s.reporter_servers else None
         self._url_has_key = "${key}" in self.s.url
         self._url_has_topic = "${topic}" in self.s.url
-        self._encode = _json if self.s.json_body else self._text
+        self._encode = json_bytes if self.s.json_body else self._text
         content_type = "application/json" if self.s.json_body or self.s.json_array else "text/plain"
         self._headers = {"Content-Type": content_type, **dict(self.s.headers)}
 
@@ -150,7 +128,7 @@ class HttpSinkTask(SinkTask):
             return value.encode()
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value)
-        return _json(value)
+        return json_bytes(value)
 
     def _chunks(self, records: Sequence[SinkRecord]) -> Iterator[tuple[str, str, list[SinkRecord]]]:
         """``(method, url, records)`` per request, keeping consumption order."""
@@ -253,11 +231,7 @@ class HttpSinkTask(SinkTask):
 
     def _reject(self, record: SinkRecord, error: BaseException) -> None:
         """The shared error path: the runtime's errant record reporter (tolerance, DLQ)."""
-        reporter = self.context.errant_record_reporter if self.context is not None else None
-        if reporter is None:  # no DLQ and no error log configured: the batch fails, naming the record
-            where = f"{record.original_topic}-{record.original_kafka_partition}@{record.original_kafka_offset}"
-            raise ConnectException(f"HTTP sink could not deliver record {where}: {error}") from error
-        reporter(record, error)
+        reject(self, record, error, "HTTP sink")
 
     def _send(self, method: str, url: str, body: bytes | None) -> tuple[int, str]:
         """Send one request with retries; returns the final (non-retryable) status and body text."""

@@ -21,13 +21,14 @@ from lambda_connect.api.config import (
     CaseInsensitiveValidString,
     Config,
     ConfigDef,
-    ConfigKey,
     ConfigType,
     Importance,
     NonEmptyList,
     Range,
 )
 from lambda_connect.api.errors import ConfigException, ConnectException, RetriableException
+
+from .._messaging import config_key as _k
 
 __all__ = ["COMMON_DEF", "MqttConnection", "ServerUri", "client_id"]
 
@@ -38,10 +39,6 @@ _CONN, _TLS = "Connection", "TLS"
 SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 RECEIVE_MAXIMUM = 65535
 CLOSE_FLUSH_S = 2.0  # longest wait for queued packets (acknowledgements) on close
-
-
-def _k(name: str, type_: ConfigType, default: Any, doc: str, group: str, order: int, **kw: Any) -> ConfigKey:
-    return ConfigKey(name=name, type=type_, default=default, doc=doc, group=group, order_in_group=order, **kw)
 
 
 COMMON_DEF = ConfigDef(

@@ -24,6 +24,7 @@ from lambda_connect.api.connector import SinkConnector, SinkTask, Task, TopicPar
 from lambda_connect.api.errors import ConnectException, DataException, RetriableException
 from lambda_connect.api.records import SinkRecord
 
+from .._messaging import reject
 from .client import COMMON_DEF, MqttConnection, client_id
 
 __all__ = ["MqttSinkConnector", "MqttSinkTask"]
@@ -93,10 +94,7 @@ class MqttSinkTask(SinkTask):
             try:
                 body = payload(record)
             except DataException as e:
-                reporter = self.context.errant_record_reporter if self.context is not None else None
-                if reporter is None:
-                    raise
-                reporter(record, e)
+                reject(self, record, e, "MQTT sink")
                 continue
             info = client.publish(record.topic, body, qos=self._qos, retain=self._retain)
             if info.rc != 0:

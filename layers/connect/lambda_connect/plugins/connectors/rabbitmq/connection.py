@@ -15,20 +15,17 @@ from lambda_connect.api.config import (
     CaseInsensitiveValidString,
     Config,
     ConfigDef,
-    ConfigKey,
     ConfigType,
     Importance,
     Range,
 )
 from lambda_connect.api.errors import ConnectException, RetriableException
 
+from .._messaging import config_key as _k
+
 __all__ = ["COMMON_DEF", "connect", "describe"]
 
 _CONN, _TLS = "Connection", "TLS"
-
-
-def _k(name: str, type_: ConfigType, default: Any, doc: str, group: str, order: int, **kw: Any) -> ConfigKey:
-    return ConfigKey(name=name, type=type_, default=default, doc=doc, group=group, order_in_group=order, **kw)
 
 
 COMMON_DEF = ConfigDef(

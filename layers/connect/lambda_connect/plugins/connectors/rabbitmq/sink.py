@@ -26,6 +26,7 @@ from lambda_connect.api.connector import SinkConnector, SinkTask, Task
 from lambda_connect.api.errors import ConnectException, DataException, RetriableException
 from lambda_connect.api.records import SinkRecord
 
+from .._messaging import reject
 from .connection import COMMON_DEF, connect, describe
 
 __all__ = ["RabbitMQSinkConnector", "RabbitMQSinkTask"]
@@ -144,10 +145,7 @@ class RabbitMQSinkTask(SinkTask):
                                      f"{e!r}; the batch will be delivered again") from e
 
     def _reject(self, record: SinkRecord, error: ConnectException) -> None:
-        reporter = self.context.errant_record_reporter if self.context is not None else None
-        if reporter is None:
-            raise error
-        reporter(record, error)
+        reject(self, record, error, "RabbitMQ sink")
 
     def _close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None

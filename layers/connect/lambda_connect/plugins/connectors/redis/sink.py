@@ -31,7 +31,6 @@ A connection lost mid-batch raises ``RetriableException``: the batch is delivere
 
 from __future__ import annotations
 
-import base64
 import decimal
 import logging
 import threading
@@ -41,7 +40,6 @@ from typing import Any
 from lambda_connect.api.config import (
     CaseInsensitiveValidString,
     ConfigDef,
-    ConfigKey,
     ConfigType,
     Importance,
     Range,
@@ -51,6 +49,8 @@ from lambda_connect.api.data import Struct
 from lambda_connect.api.errors import ConnectException, DataException, RetriableException
 from lambda_connect.api.records import SinkRecord
 
+from .._messaging import config_key as _k
+from .._messaging import json_bytes, reject
 from ..positions import current_identities, reconcile, warn_resets
 
 __all__ = ["RedisSinkConnector", "RedisSinkTask"]
@@ -63,10 +63,6 @@ OFFSETS_SUFFIX = ":__lambda_connect_offsets"
 #: Suffix of the field holding a mark's topic identity ('#' is not legal in a Kafka topic name).
 IDENTITY_SUFFIX = "#topic_identity"
 _R, _TLS = "Redis", "TLS"
-
-
-def _k(name: str, type_: ConfigType, default: Any, doc: str, group: str, order: int, **kw: Any) -> ConfigKey:
-    return ConfigKey(name=name, type=type_, default=default, doc=doc, group=group, order_in_group=order, **kw)
 
 
 CONFIG_DEF = ConfigDef(
@@ -139,28 +135,7 @@ def _text(value: Any) -> bytes:
         return b"true" if value else b"false"
     if isinstance(value, (int, float, decimal.Decimal)):
         return str(value).encode()
-    return _json(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Struct):
-        return value.to_dict()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, decimal.Decimal):
-        import orjson
-
-        return orjson.Fragment(str(value))
-    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
-
-
-def _json(value: Any) -> bytes:
-    import orjson
-
-    try:
-        return orjson.dumps(value, default=_json_default)
-    except TypeError as e:
-        raise DataException(f"The value cannot be written as JSON: {e}") from e
+    return json_bytes(value)
 
 
 def _where(record: SinkRecord) -> str:
@@ -311,7 +286,7 @@ class RedisSinkTask(SinkTask):
                 if fields:
                     pipe.hset(key, mapping=fields)
             elif kind == "JSON":
-                pipe.execute_command("JSON.SET", key, "$", _json(value))
+                pipe.execute_command("JSON.SET", key, "$", json_bytes(value))
             else:
                 pipe.set(key, _text(value))
             return
@@ -331,10 +306,7 @@ class RedisSinkTask(SinkTask):
             pipe.zadd(collection, {member: score})
 
     def _reject(self, record: SinkRecord, error: ConnectException) -> None:
-        reporter = self.context.errant_record_reporter if self.context is not None else None
-        if reporter is None:
-            raise error
-        reporter(record, error)
+        reject(self, record, error, "Redis sink")
 
 
 class RedisSinkConnector(SinkConnector):

@@ -97,18 +97,17 @@ class IcebergSinkTask(SinkTask):
         if not records:
             return
         by_table: dict[str, list[SinkRecord]] = {}
-        routed: set[int] = set()
+        unroutable = 0
         if self.router.everything:  # no routing keys: the whole batch goes to every table
             by_table = {table: records for table in self.router.tables}
-            routed = set(map(id, records))
         else:
             for record in records:
                 try:
                     tables = self.router.route(record)
                 except DataException as e:
                     self._report(record, e)
+                    unroutable += 1
                     continue
-                routed.add(id(record))
                 for table in tables:
                     by_table.setdefault(table, []).append(record)
         batches = [TableBatch(self.shared, name, recs) for name, recs in sorted(by_table.items())]
@@ -134,7 +133,7 @@ class IcebergSinkTask(SinkTask):
                     skipped_in[rid] = skipped_in.get(rid, 0) + 1
             duplicates = sum(1 for rid, n in skipped_in.items() if n == tables_of[rid] and rid not in failed)
         self.skipped_duplicates += duplicates
-        self.written += len(routed) - len(failed & routed) - duplicates
+        self.written += len(records) - unroutable - len(failed) - duplicates
 
     def idle(self) -> None:
         """Commit pending files whose interval has passed (the reconciler's rescan calls this)."""

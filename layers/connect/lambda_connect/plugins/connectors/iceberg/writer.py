@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 _coordinates = attrgetter("original_topic", "original_kafka_partition")
 _offset = attrgetter("original_kafka_offset")
+_value = attrgetter("value")
 #: Summary key: when (by the task's clock) a deferred commit happened, for the interval.
 COMMITTED_MS = "lambda-connect.committed-ms"
 Reporter = Callable[[SinkRecord, BaseException], None]
@@ -193,15 +194,24 @@ class TableBatch:
         keys: list[tuple[Any, ...]] = []
         evolve: dict[int, Any] = {}
         skipped = self.skipped_ids
-        for tp, run in groupby(self.records, _coordinates):
+        fits = flat.compiled() if flat is not None else None
+        for tp, group in groupby(self.records, _coordinates):
             mark = marks.get(tp, 0)
+            run = list(group)
+            if fits is not None and min(map(_offset, run)) >= mark:
+                # The usual run: nothing below the mark, and every value a map that fits as it is.
+                values = list(map(_value, run))
+                if all(map(fits, values)):
+                    kept.extend(run)
+                    rows.extend(values)
+                    continue
             for record in run:
                 if record.original_kafka_offset < mark:
                     skipped.add(id(record))
                     continue
                 value = record.value
                 if not keyed and type(value) is dict:
-                    if ((flat is not None and flat.fits(value))
+                    if ((fits is not None and fits(value))
                             or fast.get((tuple(value), tuple(map(type, value.values())))) is True):
                         kept.append(record)
                         rows.append(value)
@@ -385,7 +395,7 @@ class TableBatch:
         from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
         assert self.table is not None
-        if sum(r is not None for r in self.rows) != self.arrow.num_rows:
+        if len(self.rows) != self.arrow.num_rows and sum(r is not None for r in self.rows) != self.arrow.num_rows:
             self._rebuild_arrow()
         return list(_dataframe_to_data_files(table_metadata=self.table.metadata, df=self.arrow, io=self.table.io,
                                              write_uuid=uuid.uuid4()))

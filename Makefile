@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml $(NATIVE_SRC)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || \
+		echo "chromium could not be installed: tests/e2e/test_console.py will skip (fail with CI=true)"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

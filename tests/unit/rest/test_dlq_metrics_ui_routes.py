@@ -103,7 +103,8 @@ def test_without_a_cluster_the_dlq_routes_answer_500(api: tuple) -> None:
 
 def test_openapi_marks_the_dlq_routes_as_extensions_with_their_statuses() -> None:
     paths = openapi_document()["paths"]
-    listing, replaying = paths["/connectors/{connector}/dlq"]["get"], paths["/connectors/{connector}/dlq/replay"]["post"]
+    listing = paths["/connectors/{connector}/dlq"]["get"]
+    replaying = paths["/connectors/{connector}/dlq/replay"]["post"]
     assert listing["x-lambda-connect-extension"] is True and replaying["x-lambda-connect-extension"] is True
     assert {"200", "400", "404", "500"} <= set(listing["responses"])
     assert {"200", "400", "404", "409", "413", "415", "500"} <= set(replaying["responses"])
@@ -153,3 +154,30 @@ def test_metrics_text_and_status_extension(api: tuple) -> None:
     assert ext["task_metrics"]["0"]["RecordsDeadLettered"] == 2
     assert ext["consumer_lag"] == [{"topic": "orders", "partition": 0, "committed_offset": 4, "end_offset": 10,
                                     "lag": 6}]
+
+
+def test_every_console_file_is_package_data() -> None:
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    from lambda_connect.rest.static import UI_DIR
+
+    root = Path(__file__).parents[3]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["lambda_connect"]
+    files = [p.relative_to(UI_DIR.parent.parent).as_posix() for p in UI_DIR.iterdir() if p.is_file()]
+    assert files and all(any(fnmatch(f, g) for g in globs) for f in files), files
+    assert sum(p.stat().st_size for p in UI_DIR.iterdir()) < 100_000  # small enough for the layer
+
+
+def test_api_function_wires_the_dlq_routes_to_its_cluster() -> None:
+    from lambda_connect.rest.http_api import build_handler
+    from lambda_connect.rest.router import Request
+
+    store = InMemoryStateStore()
+    cluster = FakeCluster()
+    handler = build_handler(store, None, None, {}, dlq_access=lambda: cluster)
+    handler.router.service.put_config("orders", dict(SINK))
+    reply = handler.router.handle(Request.from_target("GET", "/connectors/orders/dlq"))
+    assert reply.status == 200 and reply.json()["total"] == 0
+    assert handler.router.handle(Request.from_target("GET", "/ui/")).status == 200

@@ -122,12 +122,12 @@ def test_filtered_replay_leaves_skipped_records_pending_and_never_repeats_the_ot
 def test_a_record_without_context_needs_a_target_topic() -> None:
     cluster = FakeCluster()
     cluster.add(DLQ, 0, None, b"v")
-    with pytest.raises(ConnectException, match="to_topic|target topic"):
+    with pytest.raises(ConnectException, match="explicit target topic"):
         replay(cluster, "sink", DLQ, storage=DictStorage())
     assert replay(cluster, "sink", DLQ, storage=DictStorage(), to_topic="t").replayed == 1
 
 
 def test_dlq_topic_of_names_the_key() -> None:
     assert dlq_topic_of("s", {"errors.deadletterqueue.topic.name": " dlq "}) == "dlq"
-    with pytest.raises(ConfigException, match="errors.deadletterqueue.topic.name"):
+    with pytest.raises(ConfigException, match=r"errors\.deadletterqueue\.topic\.name"):
         dlq_topic_of("s", {})

@@ -61,7 +61,10 @@ class ConsumerLag:
         groups = groups_by_topic(connector, self.store.get_resources(connector))
         committed = self.offsets.get(connector, groups)
         ends = self._ends([(t, p) for t, p, _ in committed])
-        rows = sorted((t, p, o, ends[(t, p)], max(ends[(t, p)] - o, 0)) for t, p, o in committed if (t, p) in ends)
+        # An end below the committed offset is a broker answering ListOffsets with the last batch's
+        # base offset + 1 (tansu does): the committed offset is then the better lower bound.
+        rows = sorted((t, p, o, max(ends[(t, p)], o), max(ends[(t, p)] - o, 0))
+                      for t, p, o in committed if (t, p) in ends)
         with self._lock:
             self._cache[connector] = (now, rows)
         return rows

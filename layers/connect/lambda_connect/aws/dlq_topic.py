@@ -23,6 +23,7 @@ __all__ = ["KafkaDlqTopicAccess"]
 
 _READER_GROUP = "lambda-connect-dlq-reader"
 _POLL_S = 0.5
+_PARTITION_EOF = -191  # confluent_kafka.KafkaError._PARTITION_EOF
 #: How long a read waits for the broker to hand over the messages it said exist.
 _READ_DEADLINE_S = 30.0
 
@@ -43,9 +44,13 @@ class KafkaDlqTopicAccess:
         return self._settings
 
     def _consumer(self, group: str = _READER_GROUP) -> Any:
-        return make_consumer(self.settings, group, {"enable.partition.eof": False})
+        return make_consumer(self.settings, group, {"enable.partition.eof": True})
 
     def watermarks(self, topic: str) -> dict[int, tuple[int, int]]:
+        """Low and high offsets per partition. The high one is taken from a fetch at the end of
+        the partition, not from a ListOffsets answer alone: some Kafka-compatible brokers (tansu)
+        answer ListOffsets with the last batch's base offset + 1, which hides all but the first
+        record of a multi-record batch."""
         from confluent_kafka import TopicPartition
 
         consumer = self._consumer()
@@ -53,8 +58,20 @@ class KafkaDlqTopicAccess:
             metadata = consumer.list_topics(topic, timeout=self.timeout).topics.get(topic)
             if metadata is None or metadata.error is not None or not metadata.partitions:
                 return {}
-            return {p: tuple(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout))
-                    for p in sorted(metadata.partitions)}
+            marks = {p: tuple(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout))
+                     for p in sorted(metadata.partitions)}
+            consumer.assign([TopicPartition(topic, p, max(lo, hi - 1)) for p, (lo, hi) in marks.items()])
+            waiting = set(marks)
+            deadline = time.monotonic() + self.timeout
+            while waiting and time.monotonic() < deadline:
+                for msg in consumer.consume(500, _POLL_S):
+                    if msg.error() is not None and msg.error().code() == _PARTITION_EOF:
+                        waiting.discard(msg.partition())
+            out: dict[int, tuple[int, int]] = {}
+            for p, (lo, hi) in marks.items():
+                _, fetched = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)
+                out[p] = (lo, max(hi, fetched))
+            return out
         finally:
             consumer.close()
 
@@ -74,9 +91,12 @@ class KafkaDlqTopicAccess:
                     raise ConnectException(f"Reading DLQ topic {topic} stalled: partitions {sorted(remaining)} "
                                            f"did not deliver up to their end offsets within {_READ_DEADLINE_S:.0f}s")
                 for msg in consumer.consume(500, _POLL_S):
+                    partition = msg.partition()
                     if msg.error() is not None:
+                        if msg.error().code() == _PARTITION_EOF:  # the end came before the expected one
+                            remaining.pop(partition, None)
                         continue
-                    partition, offset = msg.partition(), msg.offset()
+                    offset = msg.offset()
                     end = remaining.get(partition, (0, 0))[1]
                     if partition not in remaining or offset >= end:
                         continue

@@ -107,6 +107,7 @@ def build_handler(
     sink_offsets: Any,
     env: Mapping[str, str],
     registry: Any = None,
+    dlq_access: Any = None,
 ) -> HttpApiHandler:
     """Wire the API once per container. ``worker_id`` is the function name (what status shows
     for instances this API changed); the Kafka cluster id comes from
@@ -127,4 +128,7 @@ def build_handler(
         topic_tracking=_flag(env, "LAMBDA_CONNECT_TOPIC_TRACKING_ENABLE"),
         topic_tracking_reset=_flag(env, "LAMBDA_CONNECT_TOPIC_TRACKING_ALLOW_RESET"),
     )
+    from . import dlq
+
+    dlq.attach(service, dlq_access)  # ``aws.dlq_topic.KafkaDlqTopicAccess`` where the API has a cluster
     return HttpApiHandler(Router(service))

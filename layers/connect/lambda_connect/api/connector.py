@@ -31,11 +31,6 @@ from typing import Any, ClassVar
 from .config import ConfigDef, ConfigValue
 from .records import SinkRecord, SourceRecord
 from .storage import TaskStorage
-from .storage import TaskStorage
-from .storage import TaskStorage
-from .storage import TaskStorage
-from .storage import TaskStorage
-from .storage import TaskStorage
 
 __all__ = [
     "Connector",
@@ -116,26 +111,6 @@ class SinkTaskContext:
     #: invocations (set by the runtime; None when the task runs outside it).
     storage: TaskStorage | None = None
 
-    #: lambda-connect: a durable key/value area in the state table for work that spans
-    #: invocations (set by the runtime; None when the task runs outside it).
-    storage: TaskStorage | None = None
-
-    #: lambda-connect: a durable key/value area in the state table for work that spans
-    #: invocations (set by the runtime; None when the task runs outside it).
-    storage: TaskStorage | None = None
-
-    #: lambda-connect: a durable key/value area in the state table for work that spans
-    #: invocations (set by the runtime; None when the task runs outside it).
-    storage: TaskStorage | None = None
-
-    #: lambda-connect: a durable key/value area in the state table for work that spans
-    #: invocations (set by the runtime; None when the task runs outside it).
-    storage: TaskStorage | None = None
-
-    #: lambda-connect: a durable key/value area in the state table for work that spans
-    #: invocations (set by the runtime; None when the task runs outside it).
-    storage: TaskStorage | None = None
-
     def __init__(
         self,
         connector_name: str,
@@ -196,36 +171,6 @@ class SinkTask(Task):
         """Offsets safe to commit (Kafka's ``preCommit``); flushes by default."""
         self.flush(offsets)
         return offsets
-
-    def idle(self) -> None:
-        """lambda-connect: called from the reconciler's periodic rescan, outside any batch, so a
-        task can finish work it deferred (e.g. commit files earlier invocations wrote) when its
-        topics have gone quiet. Must be safe to run at any time and concurrently with batches.
-        The default does nothing, and then the runtime never builds a task for it."""
-
-    def idle(self) -> None:
-        """lambda-connect: called from the reconciler's periodic rescan, outside any batch, so a
-        task can finish work it deferred (e.g. commit files earlier invocations wrote) when its
-        topics have gone quiet. Must be safe to run at any time and concurrently with batches.
-        The default does nothing, and then the runtime never builds a task for it."""
-
-    def idle(self) -> None:
-        """lambda-connect: called from the reconciler's periodic rescan, outside any batch, so a
-        task can finish work it deferred (e.g. commit files earlier invocations wrote) when its
-        topics have gone quiet. Must be safe to run at any time and concurrently with batches.
-        The default does nothing, and then the runtime never builds a task for it."""
-
-    def idle(self) -> None:
-        """lambda-connect: called from the reconciler's periodic rescan, outside any batch, so a
-        task can finish work it deferred (e.g. commit files earlier invocations wrote) when its
-        topics have gone quiet. Must be safe to run at any time and concurrently with batches.
-        The default does nothing, and then the runtime never builds a task for it."""
-
-    def idle(self) -> None:
-        """lambda-connect: called from the reconciler's periodic rescan, outside any batch, so a
-        task can finish work it deferred (e.g. commit files earlier invocations wrote) when its
-        topics have gone quiet. Must be safe to run at any time and concurrently with batches.
-        The default does nothing, and then the runtime never builds a task for it."""
 
     def idle(self) -> None:
         """lambda-connect: called from the reconciler's periodic rescan, outside any batch, so a

@@ -93,22 +93,6 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "io.tabular.iceberg.connect.IcebergSinkConnector",
         "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
     ),
-    (
-        "org.apache.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
-    (
-        "io.tabular.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
-    (
-        "org.apache.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
-    (
-        "io.tabular.iceberg.connect.IcebergSinkConnector",
-        "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
-    ),
     ("io.confluent.connect.http.HttpSinkConnector", "lambda_connect.plugins.connectors.http.sink:HttpSinkConnector"),
     (
         "io.confluent.connect.mqtt.MqttSourceConnector",

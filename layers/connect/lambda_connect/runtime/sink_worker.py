@@ -48,8 +48,8 @@ from .connector_cache import ConnectorEntryLike, PipelineCache, SinkPipeline
 from .dlq import DeadLetterQueue, DlqTransport, consume_error, log_error
 from .errors import TOLERANCE_EXCEEDED, Stage, StageError
 from .registry import Registry
-from .task_storage import task_storage_factory
 from .subscription import Subscription
+from .task_storage import task_storage_factory
 from .topic_identity import TopicIdentities
 
 __all__ = [

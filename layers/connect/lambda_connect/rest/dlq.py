@@ -85,8 +85,8 @@ class DlqResource:
         topic = self._topic(name)
         limit = _limit(query.get("limit"))
         matches = _predicate(query.get("filter") or [])
-        entries = list_entries(self.access, topic, limit=limit, matches=matches)
         marks = self.access.watermarks(topic)
+        entries = list_entries(self.access, topic, limit=limit, matches=matches, marks=marks)
         positions = self.access.committed(replay_group(name), topic, sorted(marks)) if marks else {}
         total = sum(hi - lo for lo, hi in marks.values())
         return {

@@ -119,10 +119,13 @@ def dlq_topic_of(name: str, config: Mapping[str, str]) -> str:
 
 
 def list_entries(
-    access: DlqTopicAccess, topic: str, *, limit: int | None = None, matches: Predicate | None = None
+    access: DlqTopicAccess, topic: str, *, limit: int | None = None, matches: Predicate | None = None,
+    marks: Mapping[int, tuple[int, int]] | None = None,
 ) -> list[DlqEntry]:
-    """The DLQ's entries, oldest first (newest last); the last ``limit`` of those that match."""
-    ranges = dict(access.watermarks(topic))
+    """The DLQ's entries, oldest first (newest last); the last ``limit`` of those that match.
+    ``marks`` (the topic's watermarks, read once by a caller that also reports them) keeps a
+    listing and its total consistent while records keep arriving."""
+    ranges = dict(access.watermarks(topic) if marks is None else marks)
     if limit is not None and matches is None:  # no filter: only the tail of each partition is needed
         ranges = {p: (max(lo, hi - limit), hi) for p, (lo, hi) in ranges.items()}
     entries = [entry_of(m) for m in access.read(topic, ranges)]

@@ -259,6 +259,18 @@ def _handler_reach(logical_id: str) -> Any:
     return import_graph.reachable_modules(entry, PACKAGE_ROOT, exclude=exclude)
 
 
+@cache
+def _talks_kafka(module: str) -> bool:
+    """Whether ``module`` holds Kafka clients: the same method names (``commit_transaction``)
+    also belong to other libraries, pyiceberg's table transactions for one."""
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return True
+    source = Path(spec.origin).read_text(encoding="utf-8")
+    return any(marker in source for marker in ("confluent_kafka", "kafka_clients", "Producer", "Consumer", "Admin"))
+
+
 def required_actions(logical_id: str) -> dict[str, str]:
     """IAM action → where in the code (or which event source) needs it."""
     resources = _template()["Resources"]
@@ -289,7 +301,8 @@ def required_actions(logical_id: str) -> dict[str, str]:
         need(["iam:PassRole"], "scheduler targets carry the role EventBridge Scheduler assumes")
     if "lambda_connect.aws.kafka_clients" in reach.modules:
         for method, where in calls:
-            need((f"kafka-cluster:{a}" for a in KAFKA_CALLS.get(method, ())), where)
+            if method in KAFKA_CALLS and _talks_kafka(where.partition(":")[0]):
+                need((f"kafka-cluster:{a}" for a in KAFKA_CALLS[method]), where)
         if any(a.startswith("kafka-cluster:WriteData") for a in needed) and "enable.idempotence" in strings:
             need(["kafka-cluster:WriteDataIdempotently"], "idempotent producer (enable.idempotence)")
     events = resources[logical_id]["Properties"].get("Events", {})

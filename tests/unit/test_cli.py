@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lambda_connect
 import pytest
 from lambda_connect.cli import main
 
@@ -113,7 +114,8 @@ def test_string_headers_and_text_converters(tmp_path: Path, capsys: pytest.Captu
 def test_plugins_lists_types_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins", "--type", "predicate", "--output", "json"]) == 0
     infos = json.loads(capsys.readouterr().out)
-    assert {"class": "org.apache.kafka.connect.transforms.predicates.HasHeaderKey", "type": "predicate"} in infos
+    assert {"class": "org.apache.kafka.connect.transforms.predicates.HasHeaderKey", "type": "predicate",
+            "version": lambda_connect.__version__} in infos
     assert {i["type"] for i in infos} == {"predicate"}
     assert main(["plugins", "--type", "connector"]) == 0
     text = capsys.readouterr().out

@@ -47,7 +47,11 @@ def _catalogue(url: str | None) -> tuple[list[dict[str, str]], Registry]:
         registry = Registry.default()
         return [d.plugin_info() for d in registry.descriptors()], registry
     infos = ConnectClient(url).request("GET", "/connector-plugins", query={"connectorsOnly": "false"}) or []
-    return infos, Registry((info["class"], "") for info in infos)
+    # A class this installation knows keeps its module target, so one plugin listed under two
+    # class names (Iceberg's old and new) shares its aliases as it does offline; any other
+    # class is a plugin of its own, and colliding short names are dropped.
+    known = Registry.default().targets()
+    return infos, Registry((info["class"], known.get(info["class"], info["class"])) for info in infos)
 
 
 def _run(args: argparse.Namespace) -> int:

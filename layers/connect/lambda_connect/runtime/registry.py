@@ -106,6 +106,11 @@ class PluginDescriptor:
         return info
 
 
+def _canonical_first(class_name: str) -> tuple[bool, str]:
+    """Of one plugin's several class names, the ``org.apache.`` one owns the aliases."""
+    return (not class_name.startswith("org.apache."), class_name)
+
+
 class Registry:
     """Resolve plugin names to classes; built from ``(class_name, "module:attr")`` pairs."""
 
@@ -122,7 +127,7 @@ class Registry:
         # An alias is ambiguous only when its owners are different plugins: a plugin registered
         # under an old and a new class name (Iceberg's io.tabular... and org.apache...) keeps it.
         self._aliases: dict[str, str] = {
-            alias: next(iter(owners))
+            alias: min(owners, key=_canonical_first)
             for alias, owners in claims.items()
             if len({self._targets[o] for o in owners}) == 1 and alias not in self._targets
         }
@@ -148,6 +153,10 @@ class Registry:
         if name in self._targets:
             return name
         return self._aliases.get(name)
+
+    def targets(self) -> dict[str, str]:
+        """Class name -> ``module:attr`` of every registered plugin."""
+        return dict(self._targets)
 
     def aliases(self, class_name: str) -> list[str]:
         """The short names that resolve to ``class_name`` (collisions already dropped)."""

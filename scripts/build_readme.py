@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ROOT / "docs" / "readme"
 # Order in which sections appear; files not listed here follow in name order.
 ORDER = [
-    "00-intro.md", "catalogue", "rest.md", "sink.md", "source.md", "source-control.md", "local.md",
-    "reconciler.md", "deploy.md", "cost.md", "differences.md", "development.md",
+    "00-intro.md", "catalogue", "rest.md", "console.md", "sink.md", "sink-input.md", "positions.md", "source.md",
+    "source-control.md", "cdc.md", "iceberg.md", "connectors-messaging.md", "converters-protobuf-glue.md",
+    "kafka-producers.md", "local.md", "reliability.md", "reconciler.md", "deploy.md", "cost.md",
+    "troubleshooting.md", "differences.md", "development.md",
 ]
 KIND_TITLES = {
     "sink": "Sink connectors",

@@ -261,7 +261,8 @@ def test_up_registers_files_prints_addresses_and_stops_cleanly_on_ctrl_c(
     assert not port_open(up.kafka), f"the embedded broker on {up.kafka} outlived the runtime"
     # Human-readable log lines, not JSON.
     logged = [line for line in err.splitlines() if HUMAN_LOG_LINE.match(line)]
-    assert any("Sink batch processed" in line for line in logged), err[-2000:]
+    batch_line = f"Sink batch of connector {pipeline.sink} task 0:"
+    assert any(batch_line in line and "written" in line for line in logged), err[-2000:]
     assert not any(line.startswith("{") for line in err.splitlines())
     # Each line is a whole record: the file sink writes JSON objects, one per line.
     ids = order_ids(pipeline.out)
@@ -308,7 +309,8 @@ def test_ctrl_c_commits_what_was_written_and_a_rerun_updates_the_connector(
     records = [r for r in logged if "_aws" not in r]
     assert len(records) >= 3
     assert all({"level", "message", "timestamp", "service"} <= set(r) for r in records)
-    assert any(r["message"] == "Sink batch processed" and r.get("connector") == pipeline.sink for r in records)
+    assert any(r["message"].startswith(f"Sink batch of connector {pipeline.sink} ")
+               and r.get("connector") == pipeline.sink for r in records)
     assert any(r["message"] == f"connector {pipeline.sink} created" for r in records)
     assert any("CloudWatchMetrics" in r["_aws"] for r in logged if "_aws" in r)
     assert not any(HUMAN_LOG_LINE.match(line) for line in (up.stdout + up.stderr).splitlines())

@@ -287,6 +287,14 @@ def _without_duplicates(records: list[ConsumedRecord]) -> list[ConsumedRecord]:
     return out
 
 
+def _listed_records(event: Any) -> int:
+    """How many entries the event lists, for a log line about an event that could not be parsed."""
+    groups = event.get("records") if isinstance(event, Mapping) else None
+    if not isinstance(groups, Mapping):
+        return 0
+    return sum(len(items) for items in groups.values() if isinstance(items, list))
+
+
 def consumed_records(event: Any, *, fast: bool = True) -> list[ConsumedRecord]:
     """The event's records in Lambda's order (by partition, then offset), one bad record never
     hiding the others, each record once. Raises MalformedEventError only when the event itself
@@ -343,8 +351,10 @@ class SinkHandler:
         self._transports: dict[str, KafkaDlqTransport] = {}
         self._lock = threading.Lock()
 
-    def connector_name(self, event: Mapping[str, Any], context: Any) -> str:
-        """See the module docstring; raises UnknownConnectorError when nothing names one."""
+    def connector_name(self, event: Mapping[str, Any], context: Any, records: int | None = None) -> str:
+        """See the module docstring; raises UnknownConnectorError when nothing names one (saying how
+        many ``records`` the refused batch holds, when told)."""
+        held = "" if records is None else f"; the batch of {records} record(s) is not committed"
         named = event.get("connector")
         if isinstance(named, str) and named:
             return named
@@ -356,11 +366,12 @@ class SinkHandler:
         if alias is None:
             raise UnknownConnectorError(
                 f"Cannot tell which connector this batch belongs to: the function ARN {arn!r} has no alias, "
-                f"${CONNECTOR_ENV} is unset and the event names no connector"
+                f"${CONNECTOR_ENV} is unset and the event names no connector{held}"
             )
         name = self.store.connector_for_alias(alias)
         if name is None:
-            raise UnknownConnectorError(f"Unknown connector: no connector is mapped to function alias {alias!r}")
+            raise UnknownConnectorError(f"Unknown connector: no connector is mapped to function alias {alias!r}"
+                                        f"{held}")
         return name
 
     def dlq_transport(self, event: Mapping[str, Any]) -> KafkaDlqTransport:
@@ -391,7 +402,7 @@ class SinkHandler:
         records: list[ConsumedRecord] = []
         try:
             records = consumed_records(event)  # first: a malformed event fails before anything else
-            name = self.connector_name(event, context)
+            name = self.connector_name(event, context, len(records))
             remaining = getattr(context, "get_remaining_time_in_millis", None)
             result = self.worker.process(
                 name,
@@ -402,13 +413,17 @@ class SinkHandler:
                 topic_identities=self.topic_identities(event),
             )
         except Exception as e:
-            log.error("Sink batch of %d record(s) failed: %s", len(records), e,
-                      extra={"connector": name, "records_in": len(records)})
+            count = len(records) or _listed_records(event)
+            log.error("Sink batch of connector %s (%d record(s)) failed: %s", name, count, e,
+                      extra={"connector": name, "records_in": count})
             emit(self.metrics, name, sink_batch_metrics(records_in=len(records), written=0, dead_lettered=0,
                                                         failed=0, batch_failed=True))
             raise
         log.info(
-            "Sink batch processed",
+            "Sink batch of connector %s task %d: %d record(s) in, %d written, %d dead-lettered, %d failed, "
+            "%d dropped, %d duplicate(s) skipped, %d left for redelivery (put %.1f ms)",
+            name, result.task_id, result.records_in, result.written, result.dead_lettered, result.failed,
+            result.dropped, result.skipped_duplicates, len(result.item_failures), result.put_latency_ms,
             extra={"connector": name, "task": result.task_id, "records_in": result.records_in,
                    "written": result.written, "dead_lettered": result.dead_lettered, "failed": result.failed,
                    "put_latency_ms": round(result.put_latency_ms, 3), "item_failures": len(result.item_failures)},

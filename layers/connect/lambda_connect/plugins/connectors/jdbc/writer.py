@@ -100,6 +100,26 @@ def record_error(record: SinkRecord, error: BaseException, table: TableId | None
     )
 
 
+def _missing_schema(table: TableId, topic: str, error: BaseException) -> ConnectException | None:
+    """The error for a dotted table name whose schema part does not exist in the database (a topic
+    ``target.a`` becomes table ``"target"."a"``), saying the ways out; None for any other error."""
+    text = str(error)
+    if not table.schema or ("does not exist" not in text and "Unknown database" not in text):
+        return None
+    if "schema" not in text.lower() and "Unknown database" not in text:
+        return None
+    error_out = ConnectException(
+        f"Topic {topic!r} maps to table \"{table.schema}\".\"{table.table}\" "
+        "(a dot in the table name separates the schema from the table), "
+        f"and the database has no schema {table.schema!r}: create it (CREATE SCHEMA \"{table.schema}\"), "
+        "or set table.name.format to a name without a dot, or rename the topic on the way in with a RegexRouter "
+        "that replaces the dots (transforms.dots.type=RegexRouter, transforms.dots.regex=([^.]*)\\.(.*), "
+        f"transforms.dots.replacement=$1_$2). Database said: {text.strip().splitlines()[0] if text.strip() else text}"
+    )
+    error_out.__cause__ = error
+    return error_out
+
+
 class _Rejected(Exception):
     """A record failed and there is no errant record reporter: the batch must fail."""
 
@@ -280,7 +300,13 @@ class JdbcWriter:
             if not ok:
                 continue
             try:
-                names = self.tables.ensure(table, list(merged.values()))
+                try:
+                    names = self.tables.ensure(table, list(merged.values()))
+                except Exception as e:
+                    clear = _missing_schema(table, table_plans[0].record.topic, e)
+                    if clear is None:
+                        raise
+                    raise clear from e
             except ConnectException as e:
                 if self.reporter is None:
                     raise

@@ -6,7 +6,9 @@ Lambda context. Environment, lowest precedence first: the template's ``Globals``
 variables (intrinsics resolved from parameter defaults; ``--parameter`` overrides those), then
 ``LAMBDA_CONNECT_*``/``POWERTOOLS_*``/``AWS_*`` variables already set in your shell (so a laptop
 can say ``LAMBDA_CONNECT_KAFKA_AUTH=none``), then ``--env KEY=VALUE``. ``--connector NAME``
-qualifies the invoked ARN with that connector's alias, as its event source mapping would.
+qualifies the invoked ARN with that connector's alias, as its event source mapping would;
+``--state URL`` (and ``--bootstrap-servers``) point the handler at the state of a running ``up``,
+so its connectors are found without setting environment variables by hand.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     env = dict(spec.environment)
     env.update({k: v for k, v in os.environ.items() if k.startswith(_SHELL_PREFIXES) and k in env})
+    if args.state:  # the state table of a running ``up`` (its banner prints the URL)
+        env["LAMBDA_CONNECT_STATE_URL"] = args.state
+        if args.connector:  # by name: an alias exists only where a reconciler made one
+            env["LAMBDA_CONNECT_CONNECTOR"] = args.connector
+    if args.bootstrap_servers:
+        env["LAMBDA_CONNECT_BOOTSTRAP_SERVERS"] = args.bootstrap_servers
     env.update(overrides)
     env.setdefault("AWS_LAMBDA_FUNCTION_NAME", spec.name)
     env.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(spec.memory_mb))
@@ -76,6 +84,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("function", metavar="FUNCTION", help="logical id (SinkTaskFunction) or folder (sink_task)")
     p.add_argument("--event", "-e", required=True, help="event JSON file ('-' for stdin)")
     p.add_argument("--connector", help="invoke through this connector's alias (sink task)")
+    p.add_argument("--state", metavar="URL",
+                   help="state table URL, e.g. the one a running `lambda-connect up` prints (its connectors)")
+    p.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="Kafka cluster for the DLQ and topic checks")
     p.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment variable (repeatable)")
     p.add_argument("--parameter", action="append", metavar="NAME=VALUE",
                    help="template parameter override, e.g. KafkaAuth=none (repeatable)")

@@ -154,10 +154,12 @@ class SourceHandler:
         name, task = parse_trigger(event)
         owner = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
         result = self.worker.run_task(name, task, self.budget_ms(context), owner)
-        log.info("Source task %s-%s: %s (%s); polled %d, produced %d, filtered %d, failed %d, %d offset(s) committed",
-                 name, task, result.outcome, result.stop_reason, result.records_polled, result.records_produced,
-                 result.records_filtered, result.records_failed, result.offsets_committed,
-                 extra={"connector": name, "task": task})
+        idle = result.stop_reason == "no_data" and not result.records_polled and not result.records_failed
+        log.log(logging.DEBUG if idle else logging.INFO,  # an idle tick is noise at INFO
+                "Source task %s-%s: %s (%s); polled %d, produced %d, filtered %d, failed %d, %d offset(s) committed",
+                name, task, result.outcome, result.stop_reason, result.records_polled, result.records_produced,
+                result.records_filtered, result.records_failed, result.offsets_committed,
+                extra={"connector": name, "task": task})
         try:
             emit(self.metrics, name, source_run_metrics(result), task=task)
         except Exception:  # metrics must never turn a finished run into a failed invocation

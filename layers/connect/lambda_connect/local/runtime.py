@@ -365,7 +365,8 @@ class LocalRuntime:
         if not result.ok:
             log.warning("connector %s: %s", name, (result.error or "").strip().splitlines()[-1:])
         else:
-            log.info("connector %s: %s%s", name, result.action, f" ({result.state})" if result.state else "")
+            level = logging.DEBUG if result.action == "ensured" else logging.INFO  # a no-op pass is noise
+            log.log(level, "connector %s: %s%s", name, result.action, f" ({result.state})" if result.state else "")
 
     def _reconcile_all(self) -> None:
         try:

@@ -16,7 +16,8 @@ def test_reads_json_and_properties_files(tmp_path: Path) -> None:
     j.write_text(json.dumps({"name": "a", "config": {"connector.class": "FileStreamSink", "tasks.max": 1}}))
     p = tmp_path / "b.properties"
     p.write_text("name=b\nconnector.class=FileStreamSource\ntopic=t\n")
-    configs = _load_connectors([str(j), str(p)])
+    configs, worker = _load_connectors([str(j), str(p)])
+    assert worker is None
     assert configs[0] == {"connector.class": "FileStreamSink", "tasks.max": "1", "name": "a"}
     assert configs[1]["name"] == "b" and configs[1]["topic"] == "t"
 
@@ -32,3 +33,84 @@ def test_defaults_match_kafka_connect() -> None:
     args = build_parser().parse_args(["up"])
     assert (args.port, args.bind, args.bootstrap_servers) == (8083, "127.0.0.1", None)
     assert args.state == "sqlite:///.lambda-connect/state.db" and args.log_format == "human"
+
+
+# Kafka's stock config/connect-standalone.properties and connect-file-source.properties (their keys).
+STOCK_WORKER = """bootstrap.servers=localhost:9092
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=true
+value.converter.schemas.enable=true
+offset.storage.file.filename=/tmp/connect.offsets
+offset.flush.interval.ms=10000
+"""
+STOCK_SOURCE = """name=local-file-source
+connector.class=FileStreamSource
+tasks.max=1
+file=test.txt
+topic=connect-test
+"""
+
+
+def test_connect_standalone_command_line_is_accepted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``up connect-standalone.properties connect-file-source.properties`` exited 2 before."""
+    worker = tmp_path / "connect-standalone.properties"
+    worker.write_text(STOCK_WORKER)
+    source = tmp_path / "connect-file-source.properties"
+    source.write_text(STOCK_SOURCE)
+    with caplog.at_level("WARNING"):
+        configs, settings = _load_connectors([str(worker), str(source)])
+    assert settings is not None and settings.bootstrap_servers == "localhost:9092"
+    assert [c["name"] for c in configs] == ["local-file-source"]
+    assert configs[0]["value.converter"] == "org.apache.kafka.connect.json.JsonConverter"
+    assert configs[0]["value.converter.schemas.enable"] == "true"
+    notice = " ".join(r.getMessage() for r in caplog.records)
+    assert "offset.storage.file.filename (source offsets live in the state table (--state))" in notice
+    assert "offset.flush.interval.ms" in notice
+
+
+def test_a_connectors_own_converter_keeps_only_its_own_settings(tmp_path: Path) -> None:
+    worker = tmp_path / "w.properties"
+    worker.write_text(STOCK_WORKER)
+    sink = tmp_path / "s.properties"
+    sink.write_text("name=s\nconnector.class=FileStreamSink\ntopics=t\n"
+                    "value.converter=org.apache.kafka.connect.storage.StringConverter\n")
+    (config,), _ = _load_connectors([str(worker), str(sink)])
+    assert config["value.converter"] == "org.apache.kafka.connect.storage.StringConverter"
+    assert "value.converter.schemas.enable" not in config
+    assert config["key.converter.schemas.enable"] == "true"
+
+
+def test_a_worker_file_after_a_connector_says_where_it_belongs(tmp_path: Path) -> None:
+    source = tmp_path / "src.properties"
+    source.write_text(STOCK_SOURCE)
+    worker = tmp_path / "w.properties"
+    worker.write_text(STOCK_WORKER)
+    with pytest.raises(ConfigException) as info:
+        _load_connectors([str(source), str(worker)])
+    assert "worker file goes first" in str(info.value)
+
+
+def test_the_worker_files_bootstrap_servers_reach_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--bootstrap-servers`` wins; otherwise the worker file's value is the cluster."""
+    import lambda_connect.local.runtime as runtime_module
+    from lambda_connect.cli import up
+
+    seen: list[object] = []
+
+    class Stop(Exception):
+        pass
+
+    class FakeRuntime:
+        def __init__(self, options: object) -> None:
+            seen.append(options)
+            raise Stop
+
+    monkeypatch.setattr(runtime_module, "LocalRuntime", FakeRuntime)
+    worker = tmp_path / "w.properties"
+    worker.write_text(STOCK_WORKER)
+    for extra, expected in (([], "localhost:9092"), (["--bootstrap-servers", "127.0.0.1:19092"], "127.0.0.1:19092")):
+        args = build_parser().parse_args(["up", str(worker), *extra])
+        with pytest.raises(Stop):
+            up.run(args)
+        assert seen[-1].bootstrap_servers == expected  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from lambda_connect.api.errors import ConfigException
 from lambda_connect.state.base import DEFAULT_STATE_URL
 
 from ._config import load_connector_config, print_config_errors
+from .standalone import WorkerSettings, apply_worker_converters, is_worker_config, worker_settings
 
 __all__ = ["EXIT_NOW", "configure_logging", "register", "run"]
 
@@ -56,14 +57,23 @@ def configure_logging(log_format: str, level: str = "INFO") -> None:
         warnings.filterwarnings("ignore", message="Dimension .* has already been added")
 
 
-def _load_connectors(paths: list[str]) -> list[dict[str, str]]:
-    configs = []
-    for path in paths:
+def _load_connectors(paths: list[str]) -> tuple[list[dict[str, str]], WorkerSettings | None]:
+    """The connector files, and the settings of a connect-standalone worker file given first."""
+    configs: list[dict[str, str]] = []
+    worker: WorkerSettings | None = None
+    for index, path in enumerate(paths):
         config = load_connector_config(path)
+        if index == 0 and is_worker_config(config):
+            worker = worker_settings(config)
+            notice = worker.notice(path)
+            if notice:
+                logging.getLogger("lambda_connect.up").warning(notice)
+            continue
         if not config.get("name"):
-            raise ConfigException(errors={path: [f"{path} names no connector: add a \"name\" key"]})
-        configs.append(config)
-    return configs
+            hint = (" (a connect-standalone worker file goes first)" if is_worker_config(config) else "")
+            raise ConfigException(errors={path: [f"{path} names no connector: add a \"name\" key{hint}"]})
+        configs.append(apply_worker_converters(config, worker.converters) if worker else config)
+    return configs, worker
 
 
 def kafka_line(runtime: Any) -> str:
@@ -90,12 +100,13 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_format, args.log_level)
     try:
-        connectors = _load_connectors(args.connectors)
+        connectors, worker = _load_connectors(args.connectors)
     except ConfigException as e:
         print_config_errors(e.errors or {"<config>": [str(e)]}, sys.stderr)
         return 2
+    bootstrap = args.bootstrap_servers or (worker.bootstrap_servers if worker else None)
     options = RuntimeOptions(
-        connectors=connectors, bootstrap_servers=args.bootstrap_servers, broker_storage=args.broker_storage,
+        connectors=connectors, bootstrap_servers=bootstrap, broker_storage=args.broker_storage,
         state_url=args.state, port=args.port,
         bind=args.bind, root=Path(args.root) if args.root else None, json_logs=args.log_format == "json",
         sink_timeout_seconds=args.sink_timeout, source_timeout_seconds=args.source_timeout,
@@ -136,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("up", help="run the REST API, reconciler, sink mappings and source schedules locally")
     p.add_argument("connectors", nargs="*", metavar="CONNECTOR_FILE",
-                   help="connector configs (JSON or .properties) to create or update at start")
+                   help="connector configs (JSON or .properties) to create or update at start; a "
+                        "connect-standalone worker file may come first")
     p.add_argument("--bootstrap-servers", metavar="HOST:PORT",
                    help="use this Kafka cluster (default: an embedded tansu broker)")
     p.add_argument("--broker-storage", metavar="URL",

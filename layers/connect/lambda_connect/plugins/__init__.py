@@ -36,6 +36,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "lambda_connect.plugins.converters.simple_header:SimpleHeaderConverter",
     ),
     ("io.confluent.connect.avro.AvroConverter", "lambda_connect.plugins.converters.avro:AvroConverter"),
+    ("io.confluent.connect.protobuf.ProtobufConverter", "lambda_connect.plugins.converters.protobuf:ProtobufConverter"),
     (
         "io.confluent.connect.json.JsonSchemaConverter",
         "lambda_connect.plugins.converters.json_schema:JsonSchemaConverter",

@@ -114,3 +114,54 @@ def test_the_worker_files_bootstrap_servers_reach_the_runtime(tmp_path: Path, mo
         with pytest.raises(Stop):
             up.run(args)
         assert seen[-1].bootstrap_servers == expected  # type: ignore[attr-defined]
+
+
+def _listening() -> tuple[object, int]:
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock, sock.getsockname()[1]
+
+
+def test_a_second_up_names_the_busy_rest_port(capsys: pytest.CaptureFixture[str]) -> None:
+    from lambda_connect.cli import up
+
+    sock, port = _listening()
+    try:
+        assert up.run(build_parser().parse_args(["up", "--port", str(port)])) == 1
+    finally:
+        sock.close()  # type: ignore[attr-defined]
+    err = capsys.readouterr().err
+    assert f"the REST port 127.0.0.1:{port} is already in use" in err and "--port" in err
+
+
+def test_a_busy_broker_port_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    from lambda_connect.cli import up
+
+    sock, port = _listening()
+    try:
+        assert up.run(build_parser().parse_args(["up", "--port", "0", "--broker-port", str(port)])) == 1
+    finally:
+        sock.close()  # type: ignore[attr-defined]
+    assert f"the broker port 127.0.0.1:{port} is already in use" in capsys.readouterr().err
+
+
+def test_broker_port_reaches_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lambda_connect.local.runtime as runtime_module
+    from lambda_connect.cli import up
+
+    seen: list[object] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake(options: object) -> None:
+        seen.append(options)
+        raise Stop
+
+    monkeypatch.setattr(runtime_module, "LocalRuntime", fake)
+    with pytest.raises(Stop):
+        up.run(build_parser().parse_args(["up", "--port", "0", "--broker-port", "19999"]))
+    assert seen[0].broker_port == 19999  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import warnings
@@ -95,6 +96,29 @@ def banner(runtime: Any, state: str) -> str:
     return text + "Press Ctrl-C to stop.\n"
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process holds ``host:port`` (so start-up can name the port, not errno 98)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: a port left in TIME_WAIT by the last run is free, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _busy_ports(args: argparse.Namespace) -> list[str]:
+    busy = []
+    if args.port and port_in_use(args.bind, args.port):
+        busy.append(f"the REST port {args.bind}:{args.port} is already in use (another lambda-connect up?): "
+                    "stop it, or pass --port")
+    if args.broker_port and not args.bootstrap_servers and port_in_use("127.0.0.1", args.broker_port):
+        busy.append(f"the broker port 127.0.0.1:{args.broker_port} is already in use: stop what holds it, pass "
+                    "another --broker-port, or leave it out for a free port")
+    return busy
+
+
 def run(args: argparse.Namespace) -> int:
     from lambda_connect.local.runtime import LocalRuntime, RuntimeOptions
 
@@ -104,9 +128,15 @@ def run(args: argparse.Namespace) -> int:
     except ConfigException as e:
         print_config_errors(e.errors or {"<config>": [str(e)]}, sys.stderr)
         return 2
+    busy = _busy_ports(args)
+    if busy:
+        for line in busy:
+            sys.stderr.write(f"Error: {line}\n")
+        return 1
     bootstrap = args.bootstrap_servers or (worker.bootstrap_servers if worker else None)
     options = RuntimeOptions(
         connectors=connectors, bootstrap_servers=bootstrap, broker_storage=args.broker_storage,
+        broker_port=args.broker_port,
         state_url=args.state, port=args.port,
         bind=args.bind, root=Path(args.root) if args.root else None, json_logs=args.log_format == "json",
         sink_timeout_seconds=args.sink_timeout, source_timeout_seconds=args.source_timeout,
@@ -154,6 +184,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--broker-storage", metavar="URL",
                    help="where the embedded broker keeps its topics: memory:// (default; lost when up stops) or "
                         "s3://BUCKET/ (kept; endpoint and credentials from the AWS_* environment variables)")
+    p.add_argument("--broker-port", type=int, metavar="PORT",
+                   help="pin the embedded broker to 127.0.0.1:PORT (default: a free port each start)")
     p.add_argument("--state", default=DEFAULT_STATE_URL, metavar="URL",
                    help=f"state store URL (default {DEFAULT_STATE_URL})")
     p.add_argument("--port", type=int, default=8083, help="REST port (default 8083)")

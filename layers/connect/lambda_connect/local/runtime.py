@@ -57,6 +57,8 @@ class RuntimeOptions:
     #: Storage of the embedded broker: ``memory://`` (default; topics are gone when it stops) or
     #: ``s3://BUCKET/`` (tansu's S3 engine: topics and group offsets survive a restart).
     broker_storage: str | None = None
+    #: Pin the embedded broker's port (None: a free one each start).
+    broker_port: int | None = None
     state_url: str = DEFAULT_STATE_URL
     port: int = 8083
     bind: str = "127.0.0.1"
@@ -162,12 +164,14 @@ class LocalRuntime:
             storage = opts.broker_storage
             # A durable broker must come back under the same cluster id to find its topics again.
             cluster_id = f"lambda-connect-{uuid.uuid5(uuid.NAMESPACE_URL, storage).hex[:12]}" if storage else None
-            self.broker = EmbeddedBroker(log_path=opts.broker_log, storage=storage, cluster_id=cluster_id).start()
+            self.broker = EmbeddedBroker(log_path=opts.broker_log, storage=storage, cluster_id=cluster_id,
+                                         port=opts.broker_port).start()
             self.bootstrap_servers = self.broker.bootstrap_servers
             log.info("embedded Kafka broker (tansu) on %s, topics %s", self.bootstrap_servers,
                      "in memory (gone when up stops)" if self.broker.in_memory else f"in {self.broker.storage}")
-        elif opts.broker_storage:
-            raise ValueError("--broker-storage is for the embedded broker; it cannot apply to --bootstrap-servers")
+        elif opts.broker_storage or opts.broker_port:
+            raise ValueError("--broker-storage and --broker-port are for the embedded broker; they cannot apply "
+                             "to --bootstrap-servers")
         _prepare_sqlite(opts.state_url)
         root = opts.root or project_root()
         sink_spec = find_function(SINK_FUNCTION, root)

@@ -1,7 +1,8 @@
 """The web console at ``/ui/`` of ``lambda-connect up`` in a real browser (Debian's chromium, driven
 by Playwright): list, open (PASSWORD values masked), create with a validation error shown next to
 its field, fix and save with the keyboard, pause and resume, DLQ replay, plugins, a phone-sized
-screen. Screenshots of each page go to docs/screenshots/ for the README.
+screen. Screenshots of each page are taken; ``LAMBDA_CONNECT_SCREENSHOTS=1`` writes them to
+docs/screenshots/ for the README.
 
 Chromium comes from the machine (``make install`` installs Debian's package when it is missing);
 Playwright's own browser download is never used. With CI=true a missing chromium fails."""
@@ -29,7 +30,9 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 CHROMIUM = os.environ.get("LAMBDA_CONNECT_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+#: Where screenshots go: the README's folder when asked (LAMBDA_CONNECT_SCREENSHOTS=1), else a temp dir,
+#: so a test run leaves the working tree as it was.
+DOC_SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 WAIT_MS = 20_000
 
 
@@ -62,12 +65,15 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
 
 
 def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    folder = DOC_SHOTS if os.environ.get("LAMBDA_CONNECT_SCREENSHOTS") == "1" else Path(shot.folder)  # type: ignore[attr-defined]
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+    assert (folder / f"{name}.png").stat().st_size > 1000
 
 
 def test_console_pages_in_a_real_browser(browser: Any, runtime: LocalRuntime) -> None:
     url, tmp = runtime.url, runtime.test_dir  # type: ignore[attr-defined]
+    shot.folder = tmp / "screenshots"  # type: ignore[attr-defined]
     topic = f"orders-{uuid.uuid4().hex[:6]}"
     sink = {"connector.class": "FileStreamSink", "topics": topic, "file": str(tmp / "orders.txt"),
             "key.converter": "org.apache.kafka.connect.storage.StringConverter",

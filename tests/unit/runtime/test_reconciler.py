@@ -295,7 +295,15 @@ def test_switching_a_connector_from_sink_to_source_removes_the_sink(store, platf
     assert store.get_resources("flip")["kind"] == "source"
 
 
-def test_default_poll_interval_when_the_connector_has_none(store, platform, reconciler) -> None:
+def test_default_poll_interval_follows_the_connectors_natural_cadence(store, platform, reconciler) -> None:
+    """FileStreamSource tails its file (Kafka's task waits one second); it ticked once a minute."""
     store.create_connector("lines", source())
     reconciler.reconcile("lines")
-    assert platform.sources["lines"].poll_interval_ms == 60_000
+    assert platform.sources["lines"].poll_interval_ms == 1000
+
+
+def test_default_poll_interval_is_a_minute_without_a_natural_cadence(store, platform, reconciler) -> None:
+    store.create_connector("gen", {"name": "gen", "connector.class": "DatagenConnector", "kafka.topic": "t",
+                                   "quickstart": "orders"})
+    reconciler.reconcile("gen")
+    assert platform.sources["gen"].poll_interval_ms == 60_000

@@ -267,6 +267,11 @@ class SourceTask(Task):
 class SourceConnector(Connector):
     """A connector whose tasks write to Kafka."""
 
+    #: How often a task should run when the config sets no ``poll.interval.ms``: a source that
+    #: tails a file or a queue wants seconds, not the one-minute default of a schedule. AWS
+    #: rounds any interval up to EventBridge Scheduler's one-minute floor.
+    natural_poll_interval_ms: ClassVar[int | None] = None
+
     def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
         """True when tasks can run in exactly-once mode (KIP-618); None means unknown."""
         return None

@@ -223,7 +223,7 @@ class Reconciler:
         spec = SourceSpec(
             alias=connector_alias(entry.name),
             tasks=cfg.tasks_max,
-            poll_interval_ms=_poll_interval_ms(cfg),
+            poll_interval_ms=_poll_interval_ms(cfg, self.registry),
             enabled=entry.target_state == "RUNNING",
             config_version=entry.version,
         )
@@ -295,13 +295,15 @@ class Reconciler:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _poll_interval_ms(cfg: ConnectorConfig) -> int:
-    """The connector's ``poll.interval.ms`` (its own default when it defines the key)."""
+def _poll_interval_ms(cfg: ConnectorConfig, registry: Registry) -> int:
+    """The connector's ``poll.interval.ms`` (its own default when it defines the key), else the
+    plugin's natural cadence, else one minute."""
     value = cfg.values.get("poll.interval.ms") if "poll.interval.ms" in cfg.values else None
     if value is None:
         raw = cfg.props.get("poll.interval.ms")
+        natural = getattr(registry.resolve(cfg.class_name), "natural_poll_interval_ms", None)
         try:
-            value = int(raw) if raw is not None else DEFAULT_POLL_INTERVAL_MS
+            value = int(raw) if raw is not None else (natural or DEFAULT_POLL_INTERVAL_MS)
         except ValueError as e:
             raise ConfigException.for_key("poll.interval.ms", raw, "Not a number of type LONG") from e
     return int(value)

@@ -112,6 +112,7 @@ class FileStreamSourceConnector(SourceConnector):
 
     name = "org.apache.kafka.connect.file.FileStreamSourceConnector"
     version = "4.0.0"
+    natural_poll_interval_ms = 1000  # Kafka's task tails the file with a one-second wait
     config_def = ConfigDef(
         ConfigKey(name=FILE_CONFIG, type=ConfigType.STRING, default=None, importance=Importance.HIGH,
                   doc="File to read lines from; unset, standard input is read."),

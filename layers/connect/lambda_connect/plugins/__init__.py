@@ -38,6 +38,10 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("io.confluent.connect.avro.AvroConverter", "lambda_connect.plugins.converters.avro:AvroConverter"),
     ("io.confluent.connect.protobuf.ProtobufConverter", "lambda_connect.plugins.converters.protobuf:ProtobufConverter"),
     (
+        "com.amazonaws.services.schemaregistry.kafkaconnect.AWSKafkaAvroConverter",
+        "lambda_connect.plugins.converters.glue_avro:AWSKafkaAvroConverter",
+    ),
+    (
         "io.confluent.connect.json.JsonSchemaConverter",
         "lambda_connect.plugins.converters.json_schema:JsonSchemaConverter",
     ),

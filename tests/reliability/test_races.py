@@ -14,6 +14,7 @@ delete a connector while its task polls, and several clients may write one conne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -44,10 +45,39 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         from lambda_connect.state.dynamodb import create_table
         from moto import mock_aws
 
-        with mock_aws():
+        with mock_aws(), atomic_moto_writes():
             table = f"state-{uuid.uuid4().hex[:8]}"
             create_table(boto3.client("dynamodb", region_name="us-east-1"), table)
             yield f"dynamodb://{table}?region=us-east-1"
+
+
+@contextlib.contextmanager
+def atomic_moto_writes() -> Iterator[None]:
+    """Make moto's DynamoDB writes atomic across threads, as DynamoDB's are per item.
+
+    moto evaluates a condition and then writes, with no lock between: two threads racing for one
+    lease item can both pass ``epoch = :seen`` and both win, a duplicate real DynamoDB never lets
+    happen. The race under test is ours, not moto's, so its writes are serialised here.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name)
+                 for name in ("put_item", "update_item", "delete_item", "transact_write_items")}
+
+    def locked(original: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+        return write
+
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, locked(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(DynamoDBBackend, name, original)
 
 
 def containers(count: int, state_url: str, bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> list[ModuleType]:

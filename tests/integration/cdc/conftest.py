@@ -55,10 +55,13 @@ class Offsets(OffsetStorageReader):
 
 
 def run_tick(task_class: type, props: Mapping[str, str], offsets: Offsets, *, ack: int | None = None,
-             max_polls: int = 10_000) -> list[SourceRecord]:
+             max_polls: int = 10_000, tasks: list[Any] | None = None) -> list[SourceRecord]:
     """One invocation as the runtime drives it: start, poll until nothing is left, then acknowledge
-    and commit the first ``ack`` records (all when None), call ``commit`` and stop."""
+    and commit the first ``ack`` records (all when None), call ``commit`` and stop. The stopped
+    task is appended to ``tasks`` when given (to read what it reports after the run)."""
     task = task_class()
+    if tasks is not None:
+        tasks.append(task)
     task.initialize(SourceTaskContext("cdc-test", 0, dict(props), offsets))
     task.start(dict(props))
     out: list[SourceRecord] = []

@@ -66,7 +66,7 @@ from ..common import (
 from ..postgres.types import Modes
 from .types import column_type
 
-__all__ = ["MariaDbConnector", "MySqlConnector", "MySqlTask"]
+__all__ = ["MariaDbConnector", "MySqlConnector", "MySqlTask", "binlog_lag"]
 
 log = logging.getLogger(__name__)
 _MISSING = "The MySQL/MariaDB CDC source needs mysql-replication: pip install 'lambda-connect[cdc]'"
@@ -184,6 +184,7 @@ class MySqlTask(SourceTask):
         self._reader: Any = None
         self._chunk: _Chunk | None = None
         self._heartbeat_sent = False
+        self._lag: int | None = None
         self._conn = self._connect()
         try:
             self._check_server()
@@ -568,7 +569,30 @@ class MySqlTask(SourceTask):
                             Struct.from_values(key_schema, [self._prefix]), value_schema,
                             Struct.from_values(value_schema, [now]))
 
+    # --- lag ----------------------------------------------------------------------------
+    def lag_metrics(self) -> Mapping[str, float]:
+        """Bytes of binlog between where this tick stopped reading and the end of the server's
+        binlog (``source_lag_bytes``), from one ``SHOW BINARY LOGS``, taken before ``stop`` closes
+        the connection or on the first call after it. The server keeps no reader position, so this
+        is measured from the task's own: after a tick whose records were all acknowledged, the
+        stored offset."""
+        self._measure_lag()
+        lag = getattr(self, "_lag", None)
+        return {} if lag is None else {"source_lag_bytes": float(lag)}
+
+    def _measure_lag(self) -> None:
+        if getattr(self, "_conn", None) is None or getattr(self, "_lag", None) is not None \
+                or getattr(self, "_pos", None) is None:
+            return
+        try:
+            files = [(str(r[0]), int(r[1])) for r in self._query("SHOW BINARY LOGS")]
+        except Exception as e:  # a metric must never fail the tick
+            log.warning("Measuring the binlog lag failed: %s", e)
+            return
+        self._lag = binlog_lag(files, self._pos)
+
     def stop(self) -> None:
+        self._measure_lag()
         try:
             if getattr(self, "_reader", None) is not None:
                 self._reader.close()
@@ -582,6 +606,16 @@ class MySqlTask(SourceTask):
 
 class MariaDbTask(MySqlTask):
     flavour: ClassVar[str] = "mariadb"
+
+
+def binlog_lag(files: list[tuple[str, int]], position: tuple[str, int]) -> int | None:
+    """Bytes from ``position`` (file, offset) to the end of the binlog, given every binlog file and
+    its size in order (``SHOW BINARY LOGS``); None when the file is no longer listed."""
+    names = [f for f, _ in files]
+    if position[0] not in names:
+        return None
+    i = names.index(position[0])
+    return max(files[i][1] - position[1], 0) + sum(size for _, size in files[i + 1:])
 
 
 def _ends_transaction(event: Any) -> bool:

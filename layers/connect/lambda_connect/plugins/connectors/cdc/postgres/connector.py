@@ -217,6 +217,8 @@ class PostgresTask(SourceTask):
         self._busy = False
         self._heartbeat_ms = cfg["heartbeat.interval.ms"]
         self._heartbeat_sent = False
+        self._lag: int | None = None  # bytes the slot is behind, as last measured
+        self._lag_fresh = False  # measured after the last confirm
         self._ctl = slots.connect(cfg, autocommit=True)
         self._conn: Any = None
         try:
@@ -251,6 +253,7 @@ class PostgresTask(SourceTask):
         if state.active_pid is not None:
             log.warning("Replication slot %s is being read by server process %s", self._slot, state.active_pid)
         self.slot_state = state
+        self._lag = state.lag_bytes
         log.info("Slot %s: confirmed %s, %d bytes behind the server", self._slot,
                  slots.lsn_text(state.confirmed_flush), state.lag_bytes)
         stored = dict(stored or {})
@@ -678,12 +681,38 @@ class PostgresTask(SourceTask):
             self._advance(position)
 
     def _advance(self, lsn: int) -> None:
+        self._lag_fresh = False
         try:
             slots.advance_slot(self._ctl, self._slot, lsn)
         except Exception as e:  # the next tick confirms again from the stored offset
             log.warning("Confirming replication slot %s up to %s failed: %s", self._slot, slots.lsn_text(lsn), e)
 
+    # --- lag ----------------------------------------------------------------------------
+    def lag_metrics(self) -> Mapping[str, float]:
+        """How far the slot trails the server's WAL, in bytes (``source_lag_bytes``): WAL the server
+        keeps for this connector and changes not yet confirmed. It is measured once after the last
+        confirm (one query), before ``stop`` closes the connection or on the first call after it."""
+        self._measure_lag()
+        lag = getattr(self, "_lag", None)
+        return {} if lag is None else {"source_lag_bytes": float(lag)}
+
+    def _measure_lag(self) -> None:
+        ctl = getattr(self, "_ctl", None)
+        if ctl is None or getattr(self, "_lag_fresh", True):
+            return
+        try:
+            lag = slots.slot_lag(ctl, self._slot)
+        except Exception as e:  # a metric must never fail the tick
+            log.warning("Measuring the lag of replication slot %s failed: %s", self._slot, e)
+            return
+        self._lag_fresh = True
+        if lag is not None:
+            self._lag = lag
+
     def stop(self) -> None:
+        if getattr(self, "_ctl", None) is not None and getattr(self, "_cfg", None) is not None \
+                and not self._cfg["slot.drop.on.stop"]:
+            self._measure_lag()
         for conn in (getattr(self, "_conn", None), getattr(self, "_ctl", None)):
             if conn is None:
                 continue

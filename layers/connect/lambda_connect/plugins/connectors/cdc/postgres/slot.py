@@ -13,7 +13,7 @@ from typing import Any
 
 from lambda_connect.api import ConnectException
 
-__all__ = ["SlotState", "connect", "ensure_publication", "ensure_slot", "lsn_text", "parse_lsn"]
+__all__ = ["SlotState", "connect", "ensure_publication", "ensure_slot", "lsn_text", "parse_lsn", "slot_lag"]
 
 log = logging.getLogger(__name__)
 _MISSING = "The PostgreSQL CDC source needs psycopg: pip install 'lambda-connect[cdc]'"
@@ -168,6 +168,16 @@ def advance_slot(conn: Any, slot: str, lsn: int) -> None:
     if row is None or (parse_lsn(row[0]) or 0) >= lsn:
         return
     conn.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, lsn_text(lsn)))
+
+
+def slot_lag(conn: Any, slot: str) -> int | None:
+    """Bytes of WAL between the slot's confirmed position and the server's current one (None when
+    the slot is gone)."""
+    row = conn.execute("SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots "
+                       "WHERE slot_name = %s", (slot,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return max(int(row[0]), 0)
 
 
 def drop_slot(conn: Any, slot: str) -> None:

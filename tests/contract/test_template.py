@@ -213,9 +213,17 @@ def test_every_rest_route_is_reachable_through_the_api_and_authorized(template: 
         for logical_id, res in template["Resources"].items()
         if res["Type"] == "AWS::ApiGatewayV2::Route"
     }
-    for props in api_routes.values():
+    console_files = {logical_id: props for logical_id, props in api_routes.items()
+                     if props["AuthorizationType"] == "NONE"}
+    for logical_id, props in console_files.items():
+        # only the console's static files go without the authorizer, only with JWT auth, only GET
+        assert template["Resources"][logical_id].get("Condition") == "UseJwt", logical_id
+        assert props["RouteKey"] in {"GET /ui", "GET /ui/{proxy+}"}, props["RouteKey"]
+    assert len(console_files) == 2
+    for logical_id, props in api_routes.items():
         assert props["Target"] == {"Fn::Sub": "integrations/${ConnectApiIntegration}"}
-        assert props["AuthorizationType"] == {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]}, "every route is authorized"
+        if logical_id not in console_files:
+            assert props["AuthorizationType"] == {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]}, "API routes are authorized"
     integration = template["Resources"]["ConnectApiIntegration"]["Properties"]
     assert integration["IntegrationUri"] == {"Fn::GetAtt": ["ConnectorApiFunction", "Arn"]}
     assert integration["PayloadFormatVersion"] == "2.0"

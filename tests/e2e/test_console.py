@@ -174,3 +174,93 @@ def test_console_pages_in_a_real_browser(browser: Any, runtime: LocalRuntime) ->
     shot(phone, "phone")
     phone.close()
     page.close()
+
+
+class _JwtFront:
+    """Stands in for API Gateway with a JWT authorizer in front of ``up``: the console's files pass
+    (the template routes ``GET /ui`` and ``GET /ui/{proxy+}`` without the authorizer), every other
+    request needs ``Authorization: Bearer <token>`` or gets API Gateway's 401."""
+
+    def __init__(self, upstream: str, token: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        front = self
+        self.refused: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep the test output quiet
+                pass
+
+            def _forward(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if not (self.command == "GET" and (path == "/ui" or path.startswith("/ui/"))) and \
+                        self.headers.get("Authorization") != f"Bearer {token}":
+                    front.refused.append(f"{self.command} {self.path}")
+                    body = b'{"message":"Unauthorized"}'
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                reply = requests.request(self.command, upstream + self.path, data=self.rfile.read(length) or None,
+                                         headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                                         allow_redirects=False, timeout=30)
+                self.send_response(reply.status_code)
+                for key, value in reply.headers.items():
+                    if key.lower() not in {"content-length", "transfer-encoding", "connection", "content-encoding"}:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_console_signs_in_with_a_bearer_token_behind_a_jwt_authorizer(browser: Any, runtime: LocalRuntime) -> None:
+    r = requests.put(f"{runtime.url}/connectors/behind-jwt/config", timeout=30, json={
+        "connector.class": "FileStreamSink", "topics": "jwt-topic",
+        "file": str(runtime.test_dir / "jwt.txt")})  # type: ignore[attr-defined]
+    assert r.status_code in (200, 201), r.text
+    front = _JwtFront(runtime.url, "good-token")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(f"{front.url}/ui")  # redirected to /ui/index.html, a route without the authorizer
+        page.locator("#sign-in").wait_for()
+        assert "asks for a bearer token" in page.locator("[role=alert]").inner_text()
+        assert front.refused and all("/ui" not in call for call in front.refused)
+
+        page.locator("#token").fill("stale-token")
+        page.locator("#token").press("Enter")
+        page.wait_for_function("() => (document.querySelector('[role=alert]') || {}).textContent"
+                               "?.includes('refused the token')")
+        page.locator("#token").fill("good-token")
+        page.get_by_role("button", name="Sign in").click()
+        page.locator("#connectors tr", has_text="behind-jwt").wait_for()
+        refused = len(front.refused)
+        page.get_by_role("link", name="behind-jwt").click()
+        page.locator("#config").wait_for()
+        assert len(front.refused) == refused, "every call after sign-in carried the token"
+
+        # an identity provider's redirect hands the token over in the address; it leaves the address
+        fresh = browser.new_page(viewport={"width": 1280, "height": 800})
+        fresh.set_default_timeout(WAIT_MS)
+        fresh.goto(f"{front.url}/ui/index.html#access_token=good-token")
+        fresh.locator("#connectors tr", has_text="behind-jwt").wait_for()
+        assert "access_token" not in fresh.url
+        fresh.close()
+    finally:
+        page.close()
+        front.close()

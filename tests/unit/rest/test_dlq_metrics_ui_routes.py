@@ -122,7 +122,7 @@ def test_console_files_types_caching_and_refusals(api: tuple) -> None:
     assert router.handle(Request.from_target("GET", "/ui/app.css")).headers["Content-Type"].startswith("text/css")
     again = router.handle(Request.from_target("GET", "/ui/app.js", headers={"If-None-Match": script.headers["ETag"]}))
     assert again.status == 304 and again.body == b""
-    assert router.handle(Request.from_target("GET", "/ui")).headers["Location"] == "/ui/"
+    assert router.handle(Request.from_target("GET", "/ui")).headers["Location"] == "/ui/index.html"
     for bad in ("/ui/../resources.py", "/ui/%2e%2e/router.py", "/ui/missing.js", "/ui/static.py"):
         reply = router.handle(Request.from_target("GET", bad))
         assert reply.status == 404 and reply.json()["error_code"] == 404, bad

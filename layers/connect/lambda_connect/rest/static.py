@@ -43,7 +43,7 @@ def serve_ui(request: Request) -> Response:
     method = request.method.upper()
     path = request.path
     if path == "/ui":
-        return Response(308, {"Location": "/ui/", "Content-Type": "text/plain; charset=utf-8"}, b"")
+        return Response(308, {"Location": "/ui/index.html", "Content-Type": "text/plain; charset=utf-8"}, b"")
     if method == "OPTIONS":
         return Response(204, {"Allow": "GET, HEAD, OPTIONS"}, b"")
     if method not in ("GET", "HEAD"):

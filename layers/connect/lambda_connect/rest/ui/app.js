@@ -22,8 +22,28 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// --- bearer token (HTTP API with a JWT authorizer) ----------------------------------------------
+// Locally and behind the SigV4 proxy no token is needed. Behind a JWT authorizer the API answers 401
+// until the console sends one: it takes a token handed over in the address (an identity provider's
+// redirect to `/ui/#access_token=…` or `#id_token=…`) or pasted into the sign-in form, and keeps it
+// in this tab's sessionStorage only, so closing the tab forgets it.
+const TOKEN_KEY = "lambda-connect.token";
+
+function takeTokenFromAddress() {
+  const fragment = new URLSearchParams(location.hash.replace(/^#\/?/, ""));
+  const token = fragment.get("access_token") || fragment.get("id_token");
+  if (!token) return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(null, "", location.pathname + location.search + "#/");
+}
+
+function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+class Unauthorized extends Error {}
+
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
+  if (token()) init.headers.Authorization = `Bearer ${token()}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -32,6 +52,10 @@ async function api(method, path, body) {
   const text = await reply.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+  if (reply.status === 401) {
+    throw new Unauthorized(token() ? "The API refused the token (expired or for another audience)."
+      : "The API asks for a bearer token.");
+  }
   if (!reply.ok) {
     const err = new Error((data && data.message) || `HTTP ${reply.status}`);
     err.status = reply.status;
@@ -412,6 +436,26 @@ async function pluginsPage() {
       cell("Type", p.type), cell("Version", p.version || "")))))));
 }
 
+// --- sign-in -----------------------------------------------------------------------------------
+function signInPage(reason) {
+  const input = h("input", { id: "token", type: "password", autocomplete: "off", required: true,
+    "aria-describedby": "token-help" });
+  const form = h("form", {
+    id: "sign-in",
+    onsubmit: (e) => {
+      e.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      navigate();
+    },
+  },
+  h("label", { for: "token" }, "Bearer token"), input,
+  h("p", { id: "token-help", class: "muted" },
+    "A JWT your identity provider issued for this API's audience. It is kept in this tab only."),
+  h("button", { type: "submit", class: "primary" }, "Sign in"));
+  setPage("Sign in", "", h("p", { class: "error", role: "alert" }, reason), form);
+  input.focus();
+}
+
 // --- routing -----------------------------------------------------------------------------------
 function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -431,7 +475,12 @@ async function navigate() {
     await render();
     document.getElementById("main").focus({ preventScroll: true });
   } catch (e) {
-    setPage("Error", "", failure(e));
+    if (e instanceof Unauthorized) {
+      if (token()) sessionStorage.removeItem(TOKEN_KEY);
+      signInPage(e.message);
+    } else {
+      setPage("Error", "", failure(e));
+    }
     return;
   }
   if (refresh) {
@@ -440,11 +489,19 @@ async function navigate() {
         await refresh();
         document.getElementById("refresh-state").textContent = `updated ${new Date().toLocaleTimeString()}`;
       } catch (e) {
+        if (e instanceof Unauthorized) {
+          clearInterval(timer);
+          sessionStorage.removeItem(TOKEN_KEY);
+          signInPage(e.message);
+          return;
+        }
         document.getElementById("refresh-state").textContent = `refresh failed: ${e.message}`;
       }
     }, REFRESH_MS);
   }
 }
 
-window.addEventListener("hashchange", navigate);
-window.addEventListener("DOMContentLoaded", navigate);
+function start() { takeTokenFromAddress(); navigate(); }
+
+window.addEventListener("hashchange", start);
+window.addEventListener("DOMContentLoaded", start);

@@ -8,7 +8,7 @@ A new connector is one package under ``connectors/`` plus one line here.
 
 from __future__ import annotations
 
-__all__ = ["BUILTINS"]
+__all__ = ["ALIASES", "BUILTINS"]
 
 _T = "org.apache.kafka.connect.transforms."
 _P = "org.apache.kafka.connect.transforms.predicates."
@@ -126,3 +126,9 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "lambda_connect.plugins.connectors.cdc.mysql.connector:MariaDbConnector",
     ),
 )
+
+#: Short names that are not derived from a class name but that configs in the wild use:
+#: Debezium's examples name ExtractNewRecordState ``unwrap``, and people write that as the type.
+ALIASES: dict[str, str] = {
+    "unwrap": "io.debezium.transforms.ExtractNewRecordState",
+}

@@ -15,7 +15,7 @@ import difflib
 import importlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -114,7 +114,7 @@ def _canonical_first(class_name: str) -> tuple[bool, str]:
 class Registry:
     """Resolve plugin names to classes; built from ``(class_name, "module:attr")`` pairs."""
 
-    def __init__(self, entries: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, entries: Iterable[tuple[str, str]], aliases: Mapping[str, str] | None = None) -> None:
         self._targets: dict[str, str] = {}
         for class_name, target in entries:
             self._targets.setdefault(class_name, target)
@@ -131,17 +131,21 @@ class Registry:
             for alias, owners in claims.items()
             if len({self._targets[o] for o in owners}) == 1 and alias not in self._targets
         }
+        # Extra short names (``plugins.ALIASES``) never shadow a class name or a derived alias.
+        for alias, class_name in (aliases or {}).items():
+            if class_name in self._targets and alias not in self._targets:
+                self._aliases.setdefault(alias, class_name)
 
     @classmethod
     @cache
     def default(cls) -> Registry:
         """The built-ins (plus entry points when ``PLUGIN_ENTRY_POINTS=1``), built once per process."""
-        from lambda_connect.plugins import BUILTINS
+        from lambda_connect.plugins import ALIASES, BUILTINS
 
         entries: list[tuple[str, str]] = list(BUILTINS)
         if os.environ.get("PLUGIN_ENTRY_POINTS") == "1":
             entries.extend(_entry_points())
-        return cls(entries)
+        return cls(entries, ALIASES)
 
     # --- lookup ---------------------------------------------------------------------
     def class_names(self) -> list[str]:

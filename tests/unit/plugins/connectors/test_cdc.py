@@ -14,3 +14,23 @@ def test_binlog_lag_counts_the_rest_of_the_file_and_every_later_file():
 
 def test_binlog_lag_is_unknown_for_a_purged_file():
     assert binlog_lag([("binlog.000002", 10)], ("binlog.000001", 4)) is None
+
+
+def test_unwrap_names_extract_new_record_state():
+    from lambda_connect.plugins.transforms.extract_new_record_state import ExtractNewRecordState
+    from lambda_connect.runtime.registry import Registry
+
+    registry = Registry.default()
+    assert registry.resolve("unwrap", {"transformation"}) is ExtractNewRecordState
+    assert "unwrap" in registry.aliases("io.debezium.transforms.ExtractNewRecordState")
+    assert "unwrap" not in registry.class_names()  # an alias, not a second plugin in the catalogue
+
+
+def test_an_extra_alias_never_shadows_a_class_name_and_needs_a_known_target():
+    from lambda_connect.runtime.registry import Registry
+
+    registry = Registry([("a.b.Thing", "m:Thing"), ("a.b.Other", "m:Other")],
+                        {"a.b.Other": "a.b.Thing", "ghost": "a.b.Missing", "short": "a.b.Thing"})
+    assert registry.canonical("a.b.Other") == "a.b.Other"
+    assert registry.canonical("ghost") is None
+    assert registry.canonical("short") == "a.b.Thing"

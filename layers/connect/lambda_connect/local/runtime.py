@@ -44,6 +44,10 @@ DEFAULT_LOCAL_SOURCE_TIMEOUT_S = 4
 #: Local handlers stop work this long before their deadline (Lambda's default margin is 5 s, which
 #: would eat a short local source budget whole).
 LOCAL_DEADLINE_MARGIN_MS = "1000"
+#: The task functions' variables ``GET /local/environment`` shares with ``lambda-connect invoke --url``
+#: (and ``LAMBDA_CONNECT_SECRETS``, where the PASSWORD values of connector configs are).
+SHARED_ENV = ("LAMBDA_CONNECT_STATE_URL", "LAMBDA_CONNECT_BOOTSTRAP_SERVERS", "LAMBDA_CONNECT_KAFKA_AUTH",
+              "LAMBDA_CONNECT_MSK_CLUSTER_ARN")
 #: Seconds between two counts of topic and sink positions on an in-memory broker.
 POSITIONS_INTERVAL_S = 5.0
 
@@ -121,6 +125,7 @@ class LocalRuntime:
         self._stopping = threading.Event()
         self._stopped = False
         self._saved_environ: dict[str, str] | None = None
+        self._absolute_state_url = ""
 
     # ------------------------------------------------------------------ properties
     @property
@@ -173,6 +178,7 @@ class LocalRuntime:
             raise ValueError("--broker-storage and --broker-port are for the embedded broker; they cannot apply "
                              "to --bootstrap-servers")
         _prepare_sqlite(opts.state_url)
+        self._absolute_state_url = absolute_state_url(opts.state_url)  # what the store opens, from this cwd
         root = opts.root or project_root()
         sink_spec = find_function(SINK_FUNCTION, root)
         source_spec = find_function(SOURCE_FUNCTION, root)
@@ -212,6 +218,7 @@ class LocalRuntime:
         from .extensions import attach_extensions  # DLQ, /metrics, the tasks' worker_id (issue 16)
 
         attach_extensions(self.service, kafka, self.store)
+        self.service.local_environment = self.invoke_environment  # GET /local/environment, for invoke --url
         for config in opts.connectors:
             self.register(config)
         from .topic_watch import TopicWatcher
@@ -233,6 +240,31 @@ class LocalRuntime:
             return {"kafka_broker": "embedded", "kafka_storage": "memory: topics and consumer offsets are lost when "
                     "lambda-connect up stops (--broker-storage s3://BUCKET/ or --bootstrap-servers keep them)"}
         return {"kafka_broker": "embedded", "kafka_storage": self.broker.storage}
+
+    def invoke_environment(self) -> dict[str, Any]:
+        """The variables ``lambda-connect invoke --url`` needs to act on this runtime's connectors
+        (``GET /local/environment``): paths made absolute, since invoke runs from any directory;
+        a password in the state URL is masked and said so, never sent over HTTP."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        from lambda_connect.runtime.secrets import SECRETS_ENV
+
+        environment = {key: self.env[key] for key in (*SHARED_ENV, SECRETS_ENV) if self.env.get(key) is not None}
+        notes: list[str] = []
+        state = self._absolute_state_url or absolute_state_url(environment.get("LAMBDA_CONNECT_STATE_URL", ""))
+        parts = urlsplit(state)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            state = urlunsplit(parts._replace(netloc=netloc))
+            notes.append("the state URL's password is masked: pass the full URL with invoke --state")
+        if state.lower().startswith("memory:"):
+            notes.append("this up keeps its state in memory, which another process cannot read: start up with "
+                         "--state sqlite:///PATH (the default) to invoke its connectors")
+        environment["LAMBDA_CONNECT_STATE_URL"] = state
+        secrets = environment.get(SECRETS_ENV, "")
+        if secrets.startswith("file:") and not Path(secrets[5:]).is_absolute():
+            environment[SECRETS_ENV] = "file:" + str(Path(secrets[5:]).absolute())
+        return {"environment": environment, "notes": notes}
 
     def _remember_run(self) -> str:
         """Read what the state store remembers of the earlier run (report what a new in-memory
@@ -434,6 +466,18 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def absolute_state_url(url: str) -> str:
+    """A ``sqlite:///relative/path`` state URL made absolute against this process's directory
+    (another process, such as ``lambda-connect invoke``, may run elsewhere); others unchanged."""
+    if not url.lower().startswith("sqlite") or "///" not in url:
+        return url
+    head, rest = url.split("///", 1)
+    path, sep, query = rest.partition("?")
+    if not path or path == ":memory:" or path.startswith("/"):
+        return url
+    return f"{head}///{Path(path).absolute()}{sep}{query}"
 
 
 def _prepare_sqlite(url: str) -> None:

@@ -183,6 +183,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         key={"type": ["string", "null"]}, value={"type": ["string", "null"]},
         dlq_partition={"type": "integer"}, dlq_offset={"type": "integer"},
     ),
+    "LocalEnvironment": _obj(
+        ["environment", "notes"],
+        environment={**_STRING_MAP, "description": "LAMBDA_CONNECT_* variables the task functions of this "
+                     "lambda-connect up run with (state table, Kafka cluster, secrets)."},
+        notes={"type": "array", "items": {"type": "string"},
+               "description": "What was left out and why (e.g. a password in the state URL)."},
+    ),
     "DlqList": _obj(
         ["connector", "dlq_topic", "total", "replay_group", "replay_positions", "entries"],
         connector={"type": "string"}, dlq_topic={"type": "string"}, total={"type": "integer"},

@@ -298,6 +298,16 @@ def _dlq_replay(s: ConnectService, r: Request, p: Params) -> Response:
     return _json(200, dlq_of(s).replay(p["connector"], body))
 
 
+def _local_environment(s: ConnectService, r: Request, p: Params) -> Response:
+    """What ``lambda-connect invoke --url`` needs to act on the connectors of a running ``up``;
+    a deployed API (no local runtime behind it) has nothing to share."""
+    provider = getattr(s, "local_environment", None)
+    if provider is None:
+        return error_response(404, "This API is not served by lambda-connect up: it has no local environment to "
+                                   "share (pass --state and --bootstrap-servers to invoke instead)")
+    return _json(200, provider())
+
+
 def _openapi(s: ConnectService, r: Request, p: Params) -> Response:
     from .openapi import openapi_document
 
@@ -364,6 +374,9 @@ ROUTES: list[Route] = [
     Route("PUT", "/admin/loggers/{logger}", _set_logger,
           "Set the level of a logger and its descendants in this process (scope=worker)", 200, "AffectedLoggers",
           "LoggerLevelRequest", query=("scope",), extra_statuses=(400, 404, 500)),
+    Route("GET", "/local/environment", _local_environment,
+          "The task functions' environment of a running lambda-connect up, for `lambda-connect invoke --url` "
+          "(lambda-connect extension)", 200, "LocalEnvironment", extra_statuses=(404,), extension=True),
     Route("GET", "/openapi.json", _openapi, "This API as an OpenAPI 3.1 document", 200),
 ]
 

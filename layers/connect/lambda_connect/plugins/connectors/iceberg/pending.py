@@ -5,7 +5,11 @@ records them in the state table (``SinkTaskContext.storage``), one entry per inv
 table, under a key of its own (so concurrent invocations never update the same entry)::
 
     iceberg/<table>/<uuid> = {"table": ..., "offsets": {"orders": {"0": [start, end]}},
-                              "created_ms": ..., "format_version": 2, "files": [<data file>...]}
+                              "topic_identities": {"orders": ...}, "created_ms": ...,
+                              "files": [<data file>...]}
+
+(``topic_identities``: the incarnation the offsets count in, see ``offsets``; absent when
+unknown.)
 
 The commit (``commit.Committer.commit_pending``) adds the files of every entry not yet in the
 table to one snapshot whose offsets cover them, then deletes the entries. An entry whose
@@ -26,8 +30,10 @@ import base64
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from .offsets import agree
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -114,19 +120,24 @@ class PendingEntry:
     created_ms: int
     #: Where the file list is when it is not inline (a JSON file next to the table's metadata).
     files_at: str | None = None
+    #: topic -> identity of the incarnation ``ranges`` count in (missing: unknown).
+    identities: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_item(cls, key: str, item: Mapping[str, Any]) -> PendingEntry:
         ranges = {(topic, int(p)): (int(r[0]), int(r[1]))
                   for topic, parts in item["offsets"].items() for p, r in parts.items()}
+        identities = item.get("topic_identities") or {}
         return cls(key, str(item["table"]), ranges, list(item.get("files") or []), int(item["created_ms"]),
-                   item.get("files_at"))
+                   item.get("files_at"), {str(t): str(i) for t, i in identities.items()})
 
     def to_item(self) -> dict[str, Any]:
         offsets: dict[str, dict[str, list[int]]] = {}
         for (topic, p), (start, end) in self.ranges.items():
             offsets.setdefault(topic, {})[str(p)] = [start, end]
         item: dict[str, Any] = {"table": self.table, "offsets": offsets, "created_ms": self.created_ms}
+        if self.identities:
+            item["topic_identities"] = dict(self.identities)
         if self.files_at:
             item["files_at"] = self.files_at
         else:
@@ -159,9 +170,11 @@ class PendingEntry:
     def ends(self) -> dict[tuple[str, int], int]:
         return {tp: end for tp, (_, end) in self.ranges.items()}
 
-    def covered_by(self, marks: Mapping[tuple[str, int], int]) -> bool:
-        """True when the table already holds every record of this entry."""
-        return all(marks.get(tp, -1) >= end for tp, (_, end) in self.ranges.items())
+    def covered_by(self, marks: Mapping[tuple[str, int], int], identities: Mapping[str, str]) -> bool:
+        """True when the table already holds every record of this entry: its marks reach the
+        entry's ends in the same incarnation of each topic."""
+        return all(marks.get(tp, -1) >= end and agree(identities.get(tp[0]), self.identities.get(tp[0]))
+                   for tp, (_, end) in self.ranges.items())
 
 
 def table_prefix(table: str) -> str:

@@ -71,6 +71,8 @@ class IcebergSinkTask(SinkTask):
         self.router = Router(self.config)
         self.shared = Shared(self.config, load_catalog(self.config.catalog_name, self.config.catalog), connector,
                              storage, self._report)
+        if context is not None:  # marks are tied to the topic's incarnation (see ``offsets``)
+            self.shared.identity = lambda topic, refresh: context.topic_identity(topic, refresh=refresh)
 
     def _report(self, record: SinkRecord, error: BaseException) -> None:
         reporter = self.context.errant_record_reporter if self.context is not None else None

@@ -3,7 +3,11 @@
 Order of work, and why:
 
 1. load (or create) the table and read its marks (``offsets``), plus the offsets of files
-   still pending in the state table: records below them are already written and are skipped;
+   still pending in the state table: records below them are already written and are skipped.
+   Marks count only in the topic incarnation they name: when the batch's topic has a new
+   identity (deleted and created again, a new broker), a WARN says so, files still pending
+   from the old incarnation are committed, and a snapshot without files starts the topic's
+   marks over under the new identity (``_identify``);
 2. fit every remaining record to the table's schema (evolving it first when allowed) and
    turn the rows into one Arrow table; a record that cannot be written is handed back as bad
    *before* anything is written, so a failed batch leaves no snapshot;
@@ -32,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_connect.api import ConfigException, ConnectException, DataException, RetriableException, SinkRecord
 
+from .. import positions
 from . import offsets as marks_
 from .catalog import create_table, load_table, no_retry, partition_spec
 from .config import IcebergSinkConfig, TableOptions
@@ -70,6 +75,8 @@ class Shared:
     shapes: dict[str, RowShapes] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    #: ``(topic, refresh) -> identity``: ``SinkTaskContext.topic_identity`` (None: cannot be known).
+    identity: Callable[[str, bool], str | None] = lambda topic, refresh: None
 
     @property
     def deferred(self) -> bool:
@@ -92,11 +99,14 @@ class TableBatch:
         self.failed: set[int] = set()  # id() of records reported as bad
         self.table: Table | None = None
         self._files: list[Any] | None = None
+        #: topic -> identity of the incarnation the batch's records come from (known ones only).
+        self.identities: dict[str, str] = {}
 
     # --- entry ---------------------------------------------------------------------------
     def prepare(self) -> None:
         """Steps 1 and 2 (see the module docstring): nothing is written yet."""
         self.table = self._load()
+        self._identify()
         self._fresh(self._existing_marks())
 
     def commit(self) -> None:
@@ -153,13 +163,42 @@ class TableBatch:
             shapes = self.s.shapes[self.name] = RowShapes()
         return shapes
 
-    def _existing_marks(self) -> dict[TP, int]:
+    def _identify(self) -> None:
+        """Which incarnation of each topic the batch comes from, and what that means for the
+        table's marks (see ``..positions``): looked up from the per-container cache, asked
+        afresh only when the batch looks like a redelivery or the stored identity differs."""
         assert self.table is not None
-        marks, _ = marks_.read_marks(self.table.metadata, self.s.connector)
+        marks, snapshot = marks_.read_marks(self.table.metadata, self.s.connector)
+        stored = marks_.read_identities(snapshot, self.s.connector)
+        lowest: dict[TP, int] = {}
+        for tp, run in groupby(self.records, _coordinates):
+            first = next(run).original_kafka_offset  # a partition's records arrive in offset order
+            lowest[tp] = min(first, lowest.get(tp, first))
+        current = positions.current_identities(lowest, {tp: m - 1 for tp, m in marks.items()},
+                                               {tp: stored.get(tp[0]) for tp in lowest}, self.s.identity)
+        self.identities = {t: i for t, i in current.items() if i is not None}
+        moved = {t: i for t, i in self.identities.items() if not marks_.agree(stored.get(t), i)}
+        if not moved:
+            return
+        resets = [positions.Reset(tp, stored[tp[0]], moved[tp[0]], m - 1)
+                  for tp, m in sorted(marks.items()) if tp[0] in moved]
+        resets += [positions.Reset(tp, stored[tp[0]], moved[tp[0]], -1)
+                   for tp in sorted(lowest) if tp[0] in moved and tp not in marks]
+        positions.warn_resets(self.s.connector, resets, f"the snapshots of Iceberg table {self.name}")
+        if self.s.deferred:  # what the old incarnation left pending was acknowledged: commit it first
+            commit_pending(self.s, self.name, force=True)
+        start_over(self.s, self.name, moved)
+        self.table = self._load()
+
+    def _existing_marks(self) -> dict[TP, int]:
+        """The marks that filter this batch: the table's and those of pending files, in the
+        batch's incarnation of each topic."""
+        assert self.table is not None
+        marks, snapshot = marks_.read_marks(self.table.metadata, self.s.connector)
+        marks = marks_.applicable(marks, marks_.read_identities(snapshot, self.s.connector), self.identities)
         if self.s.deferred:
             for entry in self._pending():
-                if not entry.covered_by(marks):
-                    marks = marks_.merge(marks, entry.ends)
+                marks = marks_.merge(marks, marks_.applicable(entry.ends, entry.identities, self.identities))
         return marks
 
     def _pending(self) -> list[PendingEntry]:
@@ -377,19 +416,24 @@ class TableBatch:
             out[tp] = (low, high)
         return out
 
-    def _props(self, marks: dict[TP, int], ranges: dict[TP, tuple[int, int]]) -> dict[str, str]:
-        merged = marks_.merge(marks, {tp: end for tp, (_, end) in ranges.items()})
-        return {marks_.summary_key(self.s.connector): marks_.encode(merged),
-                marks_.COMMIT_ID_KEY: str(uuid.uuid4()), COMMITTED_MS: str(int(self.s.clock() * 1000))}
+    def _props(self, state: tuple[dict[TP, int], dict[str, str]], ranges: dict[TP, tuple[int, int]]) -> dict[str, str]:
+        marks, stored = state
+        ends = {tp: end for tp, (_, end) in ranges.items()}
+        merged, identities = marks_.advance(marks, stored, ends, self.identities)
+        return _summary(self.s.connector, merged, identities, self.s.clock())
 
-    def _check_marks(self, table: Table, ranges: dict[TP, tuple[int, int]]) -> dict[TP, int] | None:
-        """Current marks, or None when they already cover all of ``ranges``; raises _Overlap on a part."""
-        marks, _ = marks_.read_marks(table.metadata, self.s.connector)
-        if all(marks.get(tp, 0) >= end for tp, (_, end) in ranges.items()):
+    def _check_marks(self, table: Table,
+                     ranges: dict[TP, tuple[int, int]]) -> tuple[dict[TP, int], dict[str, str]] | None:
+        """The table's marks and identities, or None when they already cover all of ``ranges``;
+        raises _Overlap when they cover a part."""
+        marks, snapshot = marks_.read_marks(table.metadata, self.s.connector)
+        stored = marks_.read_identities(snapshot, self.s.connector)
+        mine = marks_.applicable(marks, stored, self.identities)
+        if all(mine.get(tp, 0) >= end for tp, (_, end) in ranges.items()):
             return None
-        if any(marks.get(tp, 0) > start for tp, (start, _) in ranges.items()):
+        if any(mine.get(tp, 0) > start for tp, (start, _) in ranges.items()):
             raise _Overlap
-        return marks
+        return marks, stored
 
     def _write_files(self) -> list[Any]:
         from pyiceberg.io.pyarrow import _dataframe_to_data_files
@@ -406,13 +450,13 @@ class TableBatch:
         assert self.table is not None
         ranges = self._ranges()
         view = no_retry(self.table)
-        marks = self._check_marks(view, ranges)
-        if marks is None:
+        state = self._check_marks(view, ranges)
+        if state is None:
             self.skipped_ids.update(map(id, self.kept))
             self.kept = []
             return
         tx = view.transaction()
-        with tx.update_snapshot(snapshot_properties=self._props(marks, ranges)).fast_append() as append:
+        with tx.update_snapshot(snapshot_properties=self._props(state, ranges)).fast_append() as append:
             for data_file in files:
                 append.append_data_file(data_file)
         try:
@@ -428,8 +472,8 @@ class TableBatch:
         assert self.table is not None
         ranges = self._ranges()
         view = no_retry(self.table)
-        marks = self._check_marks(view, ranges)
-        if marks is None:
+        state = self._check_marks(view, ranges)
+        if state is None:
             self.skipped_ids.update(map(id, self.kept))
             self.kept = []
             return
@@ -439,7 +483,7 @@ class TableBatch:
             last.pop(key, None)
             last[key] = row
         rows = [r for r in last.values() if r is not None]
-        props = self._props(marks, ranges)
+        props = self._props(state, ranges)
         tx = view.transaction()
         if view.current_snapshot() is not None:
             with warnings.catch_warnings():
@@ -457,8 +501,10 @@ class TableBatch:
     def _write_pending(self) -> None:
         assert self.table is not None and self.s.storage is not None
         files = self._write_files()
-        entry = PendingEntry(f"{table_prefix(self.name)}{uuid.uuid4()}", self.name, self._ranges(),
-                             [encode_file(f, self.table) for f in files], int(self.s.clock() * 1000))
+        ranges = self._ranges()
+        entry = PendingEntry(f"{table_prefix(self.name)}{uuid.uuid4()}", self.name, ranges,
+                             [encode_file(f, self.table) for f in files], int(self.s.clock() * 1000),
+                             identities={t: i for t, i in self.identities.items() if any(tp[0] == t for tp in ranges)})
         entry.store_files(self.table)  # a large list goes to a file first: the entry then names it
         self.s.storage.put(entry.key, entry.to_item())
         self.kept = []
@@ -502,9 +548,10 @@ def commit_pending(shared: Shared, name: str, table: Table | None = None, *, for
         if not entries:
             return 0
         view = no_retry(table)
-        marks, _ = marks_.read_marks(view.metadata, shared.connector)
-        done = [e for e in entries if e.covered_by(marks)]
-        todo = [e for e in entries if not e.covered_by(marks)]
+        marks, snapshot = marks_.read_marks(view.metadata, shared.connector)
+        stored = marks_.read_identities(snapshot, shared.connector)
+        done = [e for e in entries if e.covered_by(marks, stored)]
+        todo = [e for e in entries if not e.covered_by(marks, stored)]
         if done:  # committed by someone who died before cleaning up: never commit them again
             shared.storage.delete([e.key for e in done])
             for entry in done:
@@ -513,9 +560,10 @@ def commit_pending(shared: Shared, name: str, table: Table | None = None, *, for
         if not todo or not (force or _due(shared, table, todo)):
             return 0
         if todo:
-            merged = marks_.merge(marks, *[e.ends for e in todo])
-            props = {marks_.summary_key(shared.connector): marks_.encode(merged),
-                     marks_.COMMIT_ID_KEY: str(uuid.uuid4()), COMMITTED_MS: str(int(shared.clock() * 1000))}
+            merged, identities = marks, stored
+            for entry in todo:  # an entry of another incarnation than the table's commits its files only
+                merged, identities = marks_.advance(merged, identities, entry.ends, entry.identities)
+            props = _summary(shared.connector, merged, identities, shared.clock())
             tx = view.transaction()
             with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
                 for entry in todo:
@@ -539,6 +587,47 @@ def _sleep_backoff(shared: Shared, attempt: int) -> None:
     shared.sleep(min(0.05 * 2 ** attempt, 2.0) * (0.5 + random.random()))
 
 
+def _summary(connector: str, marks: dict[TP, int], identities: dict[str, str], now: float | None) -> dict[str, str]:
+    """Snapshot properties of a commit: marks, identities, a commit id (and when, for the interval)."""
+    props = {marks_.summary_key(connector): marks_.encode(marks), marks_.COMMIT_ID_KEY: str(uuid.uuid4())}
+    if identities:
+        props[marks_.identities_key(connector)] = marks_.encode_identities(identities)
+    if now is not None:
+        props[COMMITTED_MS] = str(int(now * 1000))
+    return props
+
+
+def start_over(shared: Shared, name: str, moved: dict[str, str]) -> None:
+    """Forget the marks of the ``moved`` topics and name their new identities, in a snapshot
+    without files: the new incarnation then counts from nothing (see ``_identify``). The time
+    of the last real commit is carried over, so the commit interval is not pushed back."""
+    from pyiceberg.exceptions import CommitFailedException
+
+    for attempt in range(MAX_ATTEMPTS):
+        table = load_table(shared.catalog, name)
+        if table is None:
+            return
+        marks, snapshot = marks_.read_marks(table.metadata, shared.connector)
+        stored = marks_.read_identities(snapshot, shared.connector)
+        if all(stored.get(t) == i for t, i in moved.items()):
+            return  # another invocation got there first
+        kept = {tp: m for tp, m in marks.items() if tp[0] not in moved}
+        props = _summary(shared.connector, kept, {**stored, **moved}, None)
+        last = (snapshot.summary or {}).get(COMMITTED_MS) if snapshot is not None else None
+        if last:
+            props[COMMITTED_MS] = last
+        tx = no_retry(table).transaction()
+        with tx.update_snapshot(snapshot_properties=props).fast_append():
+            pass
+        try:
+            tx.commit_transaction()
+            return
+        except CommitFailedException:
+            _sleep_backoff(shared, attempt)
+    raise RetriableException(f"Iceberg table {name}: could not start the marks of a recreated topic over, "
+                             "the table kept changing; the batch is redelivered")
+
+
 
 
 def move_marks(catalog: Catalog, name: str, connector: str, offsets: dict[TP, int | None]) -> bool:
@@ -550,14 +639,15 @@ def move_marks(catalog: Catalog, name: str, connector: str, offsets: dict[TP, in
         table = load_table(catalog, name)
         if table is None:
             return False
-        marks, _ = marks_.read_marks(table.metadata, connector)
+        marks, snapshot = marks_.read_marks(table.metadata, connector)
         for tp, offset in offsets.items():
             if offset is None:
                 marks.pop(tp, None)
             else:
                 marks[tp] = int(offset)
         tx = no_retry(table).transaction()
-        props = {marks_.summary_key(connector): marks_.encode(marks), marks_.COMMIT_ID_KEY: str(uuid.uuid4())}
+        # The identities stay: the offsets were moved within the topics' current incarnations.
+        props = _summary(connector, marks, marks_.read_identities(snapshot, connector), None)
         with tx.update_snapshot(snapshot_properties=props).fast_append():
             pass
         try:

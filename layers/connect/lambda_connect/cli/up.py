@@ -119,6 +119,27 @@ def _busy_ports(args: argparse.Namespace) -> list[str]:
     return busy
 
 
+def summary_interval_of(flag: float | None) -> float:
+    """Seconds between the per-connector summaries: ``--summary-interval``, else
+    ``$LAMBDA_CONNECT_SUMMARY_INTERVAL``, else 60; 0 turns them off."""
+    from lambda_connect.local.summary import DEFAULT_SUMMARY_INTERVAL_S, SUMMARY_INTERVAL_ENV
+
+    if flag is not None:
+        value, source = float(flag), "--summary-interval"
+    else:
+        raw = os.environ.get(SUMMARY_INTERVAL_ENV, "").strip()
+        if not raw:
+            return DEFAULT_SUMMARY_INTERVAL_S
+        source = f"${SUMMARY_INTERVAL_ENV}"
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{source}={raw!r} is not a number of seconds (0 turns the summaries off)") from None
+    if value < 0 or value != value:
+        raise ValueError(f"{source} must be 0 (no summaries) or a positive number of seconds, got {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from lambda_connect.local.runtime import LocalRuntime, RuntimeOptions
 
@@ -134,12 +155,18 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"Error: {line}\n")
         return 1
     bootstrap = args.bootstrap_servers or (worker.bootstrap_servers if worker else None)
+    try:
+        summary_interval = summary_interval_of(args.summary_interval)
+    except ValueError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return 2
     options = RuntimeOptions(
         connectors=connectors, bootstrap_servers=bootstrap, broker_storage=args.broker_storage,
         broker_port=args.broker_port,
         state_url=args.state, port=args.port,
         bind=args.bind, root=Path(args.root) if args.root else None, json_logs=args.log_format == "json",
         sink_timeout_seconds=args.sink_timeout, source_timeout_seconds=args.source_timeout,
+        summary_interval=summary_interval,
     )
     stop = threading.Event()
     presses = 0
@@ -191,7 +218,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=8083, help="REST port (default 8083)")
     p.add_argument("--bind", default="127.0.0.1", help="REST address (default 127.0.0.1)")
     p.add_argument("--log-format", choices=["human", "json"], default="human")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="INFO (default): state changes, errors and a summary per connector; DEBUG adds every "
+                        "reconcile pass and idle tick")
+    p.add_argument("--summary-interval", type=float, metavar="SECONDS",
+                   help="seconds between the one-line INFO summaries per connector (default 60, or "
+                        "$LAMBDA_CONNECT_SUMMARY_INTERVAL; 0 turns them off)")
     p.add_argument("--sink-timeout", type=int, metavar="SECONDS",
                    help="sink function timeout (default: the template's Timeout)")
     p.add_argument("--source-timeout", type=int, default=4, metavar="SECONDS",

@@ -74,6 +74,8 @@ class RuntimeOptions:
     #: ``topics.regex`` is reconciled at once; see ``local.topic_watch``).
     topic_watch_interval: float = 2.0
     json_logs: bool = False
+    #: Seconds between two one-line summaries per connector at INFO (0: none); see ``local.summary``.
+    summary_interval: float = 60.0
     broker_log: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     #: Consumer settings of the emulated mappings; None: quick group joins on the embedded
@@ -121,6 +123,9 @@ class LocalRuntime:
         #: What a new in-memory broker means for each connector, when an earlier run's is gone.
         self.previous_run_report: list[str] = []
         self._positions_thread: threading.Thread | None = None
+        self._summaries: Any = None
+        #: The last reconcile outcome logged per connector: only a change is worth an INFO line.
+        self._outcomes: dict[str, tuple[str, str | None, str | None]] = {}
         self._admin: Any = None
         self._stopping = threading.Event()
         self._stopped = False
@@ -230,6 +235,10 @@ class LocalRuntime:
         if self.broker is not None and self.broker.in_memory:
             self._positions_thread = threading.Thread(target=self._count_loop, name="positions", daemon=True)
             self._positions_thread.start()
+        from .summary import ConnectorSummaries
+
+        self._summaries = ConnectorSummaries(self.store.list_connectors, self.service.status,
+                                             opts.summary_interval).start()
         log.info("Kafka Connect REST API on %s", self.url)
 
     def _server_extra(self) -> dict[str, str]:
@@ -398,11 +407,17 @@ class LocalRuntime:
         except Exception:  # keep reconciling the others; the next pass retries
             log.exception("reconciling %s failed", name)
             return
-        if not result.ok:
-            log.warning("connector %s: %s", name, (result.error or "").strip().splitlines()[-1:])
+        error = ((result.error or "").strip().splitlines() or [""])[-1] if not result.ok else None
+        outcome = (result.action, result.state, error)
+        changed = self._outcomes.get(name) != outcome
+        self._outcomes[name] = outcome
+        # A state change or a new error is news; the same outcome again (every periodic pass) is not.
+        if error is not None:
+            log.log(logging.WARNING if changed else logging.DEBUG, "connector %s: %s", name, error)
+        elif result.action == "removed":
+            log.log(logging.INFO if changed else logging.DEBUG, "connector %s: removed", name)
         else:
-            level = logging.DEBUG if result.action == "ensured" else logging.INFO  # a no-op pass is noise
-            log.log(level, "connector %s: %s%s", name, result.action, f" ({result.state})" if result.state else "")
+            log.log(logging.INFO if changed else logging.DEBUG, "connector %s: %s", name, result.state or result.action)
 
     def _reconcile_all(self) -> None:
         try:
@@ -429,6 +444,8 @@ class LocalRuntime:
             self.server.stop()
         if self._topic_watch is not None:
             self._topic_watch.stop()
+        if self._summaries is not None:
+            self._summaries.stop()
         if self._reconcile_thread is not None:
             self._reconcile_thread.join(timeout or 30)
         if self._positions_thread is not None:

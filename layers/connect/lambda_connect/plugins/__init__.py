@@ -42,6 +42,14 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "lambda_connect.plugins.converters.glue_avro:AWSKafkaAvroConverter",
     ),
     (
+        "com.amazonaws.services.schemaregistry.kafkaconnect.jsonschema.JsonSchemaConverter",
+        "lambda_connect.plugins.converters.glue_json_schema:JsonSchemaConverter",
+    ),
+    (
+        "com.amazonaws.services.schemaregistry.kafkaconnect.protobuf.ProtobufSchemaConverter",
+        "lambda_connect.plugins.converters.glue_protobuf:ProtobufSchemaConverter",
+    ),
+    (
         "io.confluent.connect.json.JsonSchemaConverter",
         "lambda_connect.plugins.converters.json_schema:JsonSchemaConverter",
     ),

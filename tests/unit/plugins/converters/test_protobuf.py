@@ -79,7 +79,10 @@ def test_round_trip_every_family_through_wire_format() -> None:
     data = build(url).from_connect_data("orders", SCHEMA, value())
     assert data is not None and data[0] == 0 and data[5] == 0  # magic, id, single-zero index shortcut
     schema, got = build(url).to_connect_data("orders", data)
-    assert schema is not None and schema.name == "com.example.Order"
+    assert schema is not None and schema.name == "Order"  # Confluent's default: the bare message name
+    assert build(url, **{"enhanced.protobuf.schema.support": "true"}).to_connect_data("orders", data).schema.name == (
+        "com.example.Order"
+    )
     assert got.get("text") == "héllo" and got.get("i64") == 2**40 and got.get("i32") == -5
     assert got.get("opt") is None and got.get("blob") == b"\x00\x01" and got.get("flag") is True
     assert got.get("ts") == dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
@@ -112,7 +115,9 @@ def test_field_added_reads_old_and_new_records() -> None:
     new = conv.from_connect_data("evo", v2, Struct(v2, {"id": 2, "note": "n"}))
     reader = build(url)
     assert reader.to_connect_data("evo", old).value.to_dict() == {"id": 1}
-    assert reader.to_connect_data("evo", new).value.to_dict() == {"id": 2, "note": "n"}
+    read_new = reader.to_connect_data("evo", new)
+    assert read_new.value.to_dict() == {"id": 2, "note": "n"}
+    assert read_new.schema.field("note").schema.parameters == {"io.confluent.connect.protobuf.Tag": "2"}
 
 
 def test_unknown_id_and_corrupt_frames_are_clear_errors() -> None:
@@ -180,10 +185,202 @@ def test_reads_from_http_registry_with_format_serialized_and_enum() -> None:
         conv = build(f"http://127.0.0.1:{server.server_address[1]}")
         # second message of the file: index array [1], then field 1 varint 1 (BLUE)
         schema, got = conv.to_connect_data("t", _schema_registry.frame(7, write_indexes([1]) + b"\x08\x01"))
-        assert schema.name == "shop.Item" and got.get("color") == "BLUE"
+        assert schema.name == "Item" and got.get("color") == "BLUE"
+        assert schema.field("color").schema.parameters["io.confluent.connect.protobuf.Enum.BLUE"] == "1"
         assert any("format=serialized" in p for p in _Registry.seen)
         with pytest.raises(DataException, match="id 8"):
             conv.to_connect_data("t", _schema_registry.frame(8, b"\x00"))
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- registry features: references, .proto text, bearer auth -------------------------------------
+class _FullRegistry(BaseHTTPRequestHandler):
+    """Ids and subject versions, each with references; answers in .proto text unless
+    ``format=serialized`` is asked and the entry has a serialized form. Records headers."""
+
+    ids: dict[int, dict[str, Any]] = {}
+    versions: dict[tuple[str, int], dict[str, Any]] = {}
+    auth: list[str | None] = []
+
+    def do_GET(self) -> None:
+        self.auth.append(self.headers.get("Authorization"))
+        path, _, query = self.path.partition("?")
+        parts = path.strip("/").split("/")
+        entry = None
+        if parts[:2] == ["schemas", "ids"]:
+            entry = self.ids.get(int(parts[2]))
+        elif parts[0] == "subjects" and len(parts) == 4:
+            entry = self.versions.get((parts[1], int(parts[3])))
+        if entry is None:
+            body, code = json.dumps({"error_code": 40403, "message": "not found"}).encode(), 404
+        else:
+            text = entry["serialized"] if "format=serialized" in query and "serialized" in entry else entry["text"]
+            doc = {"schema": text, "schemaType": "PROTOBUF", "references": entry.get("refs", [])}
+            if parts[0] == "subjects":
+                doc.update(subject=parts[1], version=int(parts[3]), id=entry.get("id", 99))
+            body, code = json.dumps(doc).encode(), 200
+        self.send_response(code)
+        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def registry() -> Any:
+    _FullRegistry.ids, _FullRegistry.versions, _FullRegistry.auth = {}, {}, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FullRegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+COMMON = 'syntax = "proto3";\npackage common;\nimport "google/type/date.proto";\nmessage Money { int64 cents = 1; string currency = 2; google.type.Date booked = 3; }\n'  # noqa: E501
+ORDER = """
+syntax = "proto3";
+package shop;
+import "common/money.proto";
+import "google/protobuf/timestamp.proto";
+message Order {
+  int64 id = 1;
+  common.Money total = 2;
+  oneof payment { string card = 3; int64 account = 4; }
+  google.protobuf.Timestamp at = 5;
+  enum State { NEW = 0; PAID = 1; }
+  State state = 6;
+}
+"""
+
+
+def _ser(text: str, name: str) -> str:
+    from lambda_connect.plugins.converters._proto_text import parse_proto
+
+    return base64.b64encode(parse_proto(text, name).SerializeToString()).decode()
+
+
+def _order_bytes() -> bytes:
+    from google.protobuf import message_factory
+    from lambda_connect.plugins.converters import _proto_text, _protobuf_schemas
+
+    common = _proto_text.parse_proto(COMMON, "common/money.proto")
+    desc = _protobuf_schemas.build_file(
+        _proto_text.parse_proto(ORDER, "shop/order.proto"), lambda name: common
+    ).message_types_by_name["Order"]
+    msg = message_factory.GetMessageClass(desc)(id=5, account=77, state=1)
+    msg.total.cents = 1250
+    msg.total.currency = "EUR"
+    msg.total.booked.year, msg.total.booked.month, msg.total.booked.day = 2024, 2, 29
+    msg.at.seconds, msg.at.nanos = 1_700_000_000, 123_456_789
+    return msg.SerializeToString()
+
+
+@pytest.mark.parametrize("serialized", [True, False], ids=["format=serialized", "proto-text"])
+def test_references_oneof_enum_and_well_known_types(registry: str, serialized: bool) -> None:
+    ref = [{"name": "common/money.proto", "subject": "money", "version": 3}]
+    _FullRegistry.ids[11] = {"text": ORDER, "refs": ref}
+    _FullRegistry.versions[("money", 3)] = {"text": COMMON}
+    if serialized:
+        _FullRegistry.ids[11]["serialized"] = _ser(ORDER, "shop/order.proto")
+        _FullRegistry.versions[("money", 3)]["serialized"] = _ser(COMMON, "common/money.proto")
+    schema, got = build(registry).to_connect_data("orders", _schema_registry.frame(11, b"\x00" + _order_bytes()))
+    assert [f.name for f in schema.fields] == ["payment_0", "id", "total", "at", "state"]
+    union = schema.field("payment_0").schema
+    assert union.name == "io.confluent.connect.protobuf.Union.payment" and union.optional
+    assert got.get("payment_0").to_dict() == {"card": None, "account": 77}
+    assert got.get("total").get("booked") == dt.date(2024, 2, 29) and got.get("total").get("cents") == 1250
+    assert schema.field("total").schema.field("booked").schema.name == "org.apache.kafka.connect.data.Date"
+    assert got.get("at") == dt.datetime.fromtimestamp(1_700_000_000.123, tz=UTC)  # millisecond precision
+    assert got.get("state") == "PAID"
+    # what was read writes back through the mock registry and reads the same
+    url = f"mock://{uuid.uuid4().hex}"
+    again = build(url).to_connect_data("o2", build(url).from_connect_data("o2", schema, got))
+    assert again.value.to_dict() == got.to_dict()
+
+
+def test_missing_reference_and_recursive_message_are_clear(registry: str) -> None:
+    _FullRegistry.ids[12] = {"text": ORDER}  # imports common/money.proto but lists no reference
+    with pytest.raises(DataException, match=r"id 12 imports common/money.proto, which has no schema reference"):
+        build(registry).to_connect_data("t", _schema_registry.frame(12, b"\x00"))
+    _FullRegistry.ids[13] = {"text": 'syntax = "proto3"; message Node { Node next = 1; }'}
+    with pytest.raises(DataException, match="Node contains itself"):
+        build(registry).to_connect_data("t", _schema_registry.frame(13, b"\x00"))
+
+
+def test_bearer_static_token_is_sent(registry: str) -> None:
+    _FullRegistry.ids[14] = {"text": 'syntax = "proto3"; message A { string s = 1; }'}
+    conv = build(registry, **{"bearer.auth.credentials.source": "STATIC_TOKEN", "bearer.auth.token": "tok-1"})
+    assert conv.to_connect_data("t", _schema_registry.frame(14, b"\x00\x0a\x01z")).value.get("s") == "z"
+    assert _FullRegistry.auth == ["Bearer tok-1"]
+    from lambda_connect.api.errors import ConfigException
+
+    with pytest.raises(ConfigException, match=r"bearer\.auth\.token"):
+        build(registry, **{"bearer.auth.credentials.source": "STATIC_TOKEN"})
+    with pytest.raises(ConfigException, match=r"bearer\.auth\.issuer\.endpoint\.url"):
+        build(registry, **{"bearer.auth.credentials.source": "OAUTHBEARER"})
+
+
+def test_logical_types_narrow_ints_and_unions_round_trip() -> None:
+    from decimal import Decimal as D
+
+    from lambda_connect.api.data import Date, Decimal, Time
+
+    union = Schema.struct(
+        [("email", Schema(Type.STRING, optional=True)), ("phone", Schema(Type.INT64, optional=True))],
+        name="io.confluent.connect.protobuf.Union.contact",
+        optional=True,
+    )
+    color = Schema(
+        Type.STRING,
+        optional=True,
+        parameters={
+            "io.confluent.connect.protobuf.Enum": "Color",
+            "io.confluent.connect.protobuf.Enum.RED": "0",
+            "io.confluent.connect.protobuf.Enum.GREEN": "1",
+        },
+    )
+    s = Schema.struct(
+        [
+            ("day", Date.schema(optional=True)),
+            ("at", Time.schema(optional=True)),
+            ("price", Decimal.schema(2, optional=True, precision=10)),
+            ("tiny", Schema(Type.INT8)),
+            ("small", Schema(Type.INT16)),
+            ("contact_0", union),
+            ("color", color),
+            ("days", Schema.array(Date.schema(optional=True), optional=True)),
+        ],
+        name="com.example.Kinds",
+    )
+    v = Struct(
+        s,
+        {
+            "day": dt.date(1999, 12, 31),
+            "at": dt.time(23, 59, 58, 123000),
+            "price": D("-12.34"),
+            "tiny": -8,
+            "small": 300,
+            "contact_0": Struct(union, {"phone": 5551234}),
+            "color": "GREEN",
+            "days": [dt.date(2020, 1, 1)],
+        },
+    )
+    url = f"mock://{uuid.uuid4().hex}"
+    schema, got = build(url).to_connect_data("k", build(url).from_connect_data("k", s, v))
+    assert got.get("day") == dt.date(1999, 12, 31) and got.get("at") == dt.time(23, 59, 58, 123000)
+    assert got.get("price") == D("-12.34") and schema.field("price").schema.parameters["scale"] == "2"
+    assert schema.field("price").schema.parameters["connect.decimal.precision"] == "10"
+    assert schema.field("tiny").schema.type is Type.INT8 and schema.field("small").schema.type is Type.INT16
+    assert got.get("tiny") == -8 and got.get("small") == 300
+    assert got.get("contact_0").to_dict() == {"email": None, "phone": 5551234}
+    assert got.get("color") == "GREEN" and got.get("days") == [dt.date(2020, 1, 1)]
+    bad = Struct(s, {**{f.name: v.get(f.name) for f in s.fields}, "color": "PURPLE"})
+    with pytest.raises(DataException, match="PURPLE"):
+        build(url).from_connect_data("k", s, bad)

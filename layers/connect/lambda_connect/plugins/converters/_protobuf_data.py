@@ -1,19 +1,40 @@
-"""Connect schemas and values <-> Protobuf descriptors and dynamic messages.
+"""Connect schemas and values <-> Protobuf descriptors and dynamic messages, mapped the way
+Confluent's ``ProtobufData`` maps them.
 
 Everything is built at run time with the ``protobuf`` runtime (no generated code): the
-write side turns a Connect STRUCT schema into a ``FileDescriptorProto``; the read side
-turns any message descriptor fetched from the registry into a Connect schema.
+read side turns a message descriptor into a Connect schema plus a compiled reader (one
+closure per field, built once per schema id, so decoding a record walks no descriptors);
+the write side turns a Connect STRUCT schema into a ``FileDescriptorProto`` and fills a
+dynamic message from a Struct.
+
+Shapes, as Confluent produces them: a message is a STRUCT named after the message (its
+full name with ``enhanced.protobuf.schema.support``); a real ``oneof`` is an optional STRUCT
+field ``<oneof>_<index>`` named ``io.confluent.connect.protobuf.Union.<oneof>`` holding its
+members; an enum is a STRING with ``io.confluent.connect.protobuf.Enum`` parameters;
+``google.protobuf.Timestamp``, ``google.type.Date``, ``google.type.TimeOfDay`` and
+``confluent.type.Decimal`` are the Connect logical types; every field schema carries its
+field number as ``io.confluent.connect.protobuf.Tag``, which writing honours.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import decimal as _decimal
+from collections.abc import Callable
 from typing import Any
 
-from lambda_connect.api.data import Schema, Struct, Timestamp, Type
+from lambda_connect.api.data import Date, Decimal, Schema, Struct, Time, Timestamp, Type
 from lambda_connect.api.errors import DataException
 
-_TS = "google.protobuf.Timestamp"
+from ._protobuf_schemas import DATE_TYPE, DECIMAL_TYPE, TIME_TYPE, TIMESTAMP_TYPE, add_meta_params, meta_params
+
+__all__ = ["ENUM_PARAM", "TAG_PARAM", "UNION_PREFIX", "file_for", "fill", "message_reader", "message_schema"]
+
+_NS = "io.confluent.connect.protobuf"
+ENUM_PARAM = _NS + ".Enum"
+UNION_PREFIX = _NS + ".Union."
+TAG_PARAM = _NS + ".Tag"
+
 _WRAPPERS = {
     "google.protobuf.DoubleValue": Type.FLOAT64,
     "google.protobuf.FloatValue": Type.FLOAT32,
@@ -27,6 +48,8 @@ _WRAPPERS = {
 }
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
+Reader = Callable[[Any], Any]
+
 
 def _fd() -> Any:
     from google.protobuf import descriptor
@@ -34,23 +57,16 @@ def _fd() -> Any:
     return descriptor.FieldDescriptor
 
 
-# --- descriptor -> Connect ----------------------------------------------------------------
+# --- descriptor -> Connect schema ---------------------------------------------------------
 def _scalar_type(fd: Any) -> Type:
     f = _fd()
     t = fd.type
-    if t in (f.TYPE_DOUBLE,):
+    if t == f.TYPE_DOUBLE:
         return Type.FLOAT64
-    if t in (f.TYPE_FLOAT,):
+    if t == f.TYPE_FLOAT:
         return Type.FLOAT32
-    if t in (
-        f.TYPE_INT64,
-        f.TYPE_SINT64,
-        f.TYPE_SFIXED64,
-        f.TYPE_UINT64,
-        f.TYPE_FIXED64,
-        f.TYPE_UINT32,
-        f.TYPE_FIXED32,
-    ):
+    if t in (f.TYPE_INT64, f.TYPE_SINT64, f.TYPE_SFIXED64, f.TYPE_UINT64, f.TYPE_FIXED64, f.TYPE_UINT32,
+             f.TYPE_FIXED32):
         return Type.INT64
     if t in (f.TYPE_INT32, f.TYPE_SINT32, f.TYPE_SFIXED32):
         return Type.INT32
@@ -71,73 +87,182 @@ def _is_repeated(fd: Any) -> bool:
     return bool(fd.is_repeated) if hasattr(fd, "is_repeated") else fd.label == _fd().LABEL_REPEATED
 
 
-def _field_schema(fd: Any) -> Schema:
+def _real_oneof(fd: Any) -> Any:
+    """The field's oneof unless it is the synthetic one protoc makes for a proto3 ``optional``
+    (named ``_<field>``, holding that field alone)."""
+    oneof = fd.containing_oneof
+    if oneof is None or (len(oneof.fields) == 1 and oneof.name == "_" + fd.name):
+        return None
+    return oneof
+
+
+def _tagged(schema: Schema, number: int) -> Schema:
+    return schema.copy(parameters={**(schema.parameters or {}), TAG_PARAM: str(number)})
+
+
+class _Ctx:
+    """Per-schema build state: naming, and the message names on the current path (a
+    recursive message cannot become a finite Connect schema)."""
+
+    def __init__(self, enhanced: bool) -> None:
+        self.enhanced = enhanced
+        self.path: list[str] = []
+
+
+def message_schema(desc: Any, *, enhanced: bool = False, optional: bool = False) -> Schema:
+    """The Connect STRUCT schema of a message descriptor."""
+    return _message_schema(desc, _Ctx(enhanced), optional)
+
+
+def _message_schema(desc: Any, ctx: _Ctx, optional: bool) -> Schema:
+    if desc.full_name in ctx.path:
+        raise DataException(
+            f"Protobuf message {desc.full_name} contains itself ({' -> '.join(ctx.path)}); "
+            "recursive messages have no Connect schema"
+        )
+    ctx.path.append(desc.full_name)
+    fields: list[tuple[str, Schema]] = []
+    for index, oneof in enumerate(desc.oneofs):
+        if not oneof.fields or _real_oneof(oneof.fields[0]) is None:
+            continue
+        members = [(f.name, _field_schema(f, ctx)) for f in oneof.fields]
+        fields.append((f"{oneof.name}_{index}", Schema.struct(members, name=UNION_PREFIX + oneof.name, optional=True)))
+    for f in desc.fields:
+        if _real_oneof(f) is None:
+            fields.append((f.name, _field_schema(f, ctx)))
+    ctx.path.pop()
+    return Schema.struct(fields, name=desc.full_name if ctx.enhanced else desc.name, optional=optional)
+
+
+def _field_schema(fd: Any, ctx: _Ctx) -> Schema:
     if _is_map(fd):
         entry = fd.message_type
-        return Schema.map(
-            _single_schema(entry.fields_by_name["key"]), _single_schema(entry.fields_by_name["value"]), optional=True
+        schema = Schema.map(
+            _single_schema(entry.fields_by_name["key"], ctx),
+            _single_schema(entry.fields_by_name["value"], ctx),
+            optional=True,
         )
-    single = _single_schema(fd)
-    if _is_repeated(fd):
-        return Schema.array(single, optional=True)
-    return single
+    elif _is_repeated(fd):
+        schema = Schema.array(_single_schema(fd, ctx), optional=True)
+    else:
+        schema = _single_schema(fd, ctx)
+    return _tagged(schema, fd.number)
 
 
-def _single_schema(fd: Any) -> Schema:
+def _single_schema(fd: Any, ctx: _Ctx) -> Schema:
     msg = fd.message_type
     if msg is not None:
-        if msg.full_name == _TS:
+        name = msg.full_name
+        if name == TIMESTAMP_TYPE:
             return Timestamp.schema(optional=True)
-        if msg.full_name in _WRAPPERS:
-            return Schema(_WRAPPERS[msg.full_name], optional=True)
-        return message_schema(msg, optional=True)
-    params = None
+        if name == DATE_TYPE:
+            return Date.schema(optional=True)
+        if name == TIME_TYPE:
+            return Time.schema(optional=True)
+        if name == DECIMAL_TYPE:
+            meta = meta_params(fd.GetOptions())
+            precision = meta.get("precision")
+            return Decimal.schema(
+                int(meta.get("scale", "0")), optional=True, precision=int(precision) if precision else None
+            )
+        if name in _WRAPPERS:
+            return Schema(_WRAPPERS[name], optional=True)
+        return _message_schema(msg, ctx, True)
     if fd.type == _fd().TYPE_ENUM:
-        params = {"protobuf.enum": fd.enum_type.full_name}
-    in_oneof = fd.containing_oneof is not None or getattr(fd, "has_presence", False)
-    return Schema(_scalar_type(fd), optional=bool(in_oneof), parameters=params)
+        params = {ENUM_PARAM: fd.enum_type.name}
+        params.update({f"{ENUM_PARAM}.{v.name}": str(v.number) for v in fd.enum_type.values})
+        return Schema(Type.STRING, optional=True, parameters=params)
+    presence = _real_oneof(fd) is not None or getattr(fd, "has_presence", False)
+    kind = _scalar_type(fd)
+    if kind is Type.INT32:
+        kind = _NARROW.get(meta_params(fd.GetOptions()).get("connect.type", ""), kind)
+    return Schema(kind, optional=bool(presence))
 
 
-def message_schema(desc: Any, *, optional: bool = False) -> Schema:
-    """The Connect STRUCT schema of a message descriptor (oneof members become optional fields)."""
-    return Schema.struct([(f.name, _field_schema(f)) for f in desc.fields], name=desc.full_name, optional=optional)
+_NARROW = {"int8": Type.INT8, "int16": Type.INT16}
 
 
-def to_connect(schema: Schema, msg: Any) -> Struct:
-    """A Struct from a dynamic message, following ``message_schema``."""
-    desc = msg.DESCRIPTOR
-    values: dict[str, Any] = {}
+# --- dynamic message -> Connect value -----------------------------------------------------
+def message_reader(schema: Schema, desc: Any) -> Callable[[Any], Struct]:
+    """A function turning a message of ``desc`` into a Struct of ``schema`` (from
+    ``message_schema(desc)``), with every per-field decision taken here, once."""
+    steps: list[Reader] = []
+    oneofs = {f"{o.name}_{i}": o for i, o in enumerate(desc.oneofs)}
     for field in schema.fields:
-        fd = desc.fields_by_name[field.name]
-        raw = getattr(msg, fd.name)
-        if _is_map(fd):
-            vfd = fd.message_type.fields_by_name["value"]
-            values[fd.name] = {k: _single_value(field.schema.value_schema, vfd, raw[k], True) for k in raw}
-        elif _is_repeated(fd):
-            values[fd.name] = [_single_value(field.schema.value_schema, fd, v, True) for v in raw]
-        else:
-            present = msg.HasField(fd.name) if (fd.message_type is not None or field.schema.optional) else True
-            values[fd.name] = _single_value(field.schema, fd, raw, present)
-    return Struct(schema, values)
+        oneof = oneofs.get(field.name)
+        if oneof is not None and field.schema.name == UNION_PREFIX + oneof.name:
+            steps.append(_union_reader(field.schema, oneof))
+            continue
+        steps.append(_field_reader(field.schema, desc.fields_by_name[field.name]))
+
+    def read(msg: Any) -> Struct:
+        return Struct.from_values(schema, [step(msg) for step in steps])
+
+    return read
 
 
-def _single_value(schema: Schema, fd: Any, raw: Any, present: bool) -> Any:
-    if not present:
-        return None
+def _union_reader(schema: Schema, oneof: Any) -> Reader:
+    members = {f.name: (i, _single_reader(schema.fields[i].schema, f)) for i, f in enumerate(oneof.fields)}
+    name, width = oneof.name, len(schema.fields)
+
+    def read(msg: Any) -> Any:
+        which = msg.WhichOneof(name)
+        if which is None:
+            return None
+        i, single = members[which]
+        values: list[Any] = [None] * width
+        values[i] = single(getattr(msg, which))
+        return Struct.from_values(schema, values)
+
+    return read
+
+
+def _field_reader(schema: Schema, fd: Any) -> Reader:
+    name = fd.name
+    if _is_map(fd):
+        value_read = _single_reader(schema.value_schema, fd.message_type.fields_by_name["value"])
+        key_read = _single_reader(schema.key_schema, fd.message_type.fields_by_name["key"])
+        return lambda msg: {key_read(k): value_read(v) for k, v in getattr(msg, name).items()}
+    if _is_repeated(fd):
+        single = _single_reader(schema.value_schema, fd)
+        return lambda msg: [single(v) for v in getattr(msg, name)]
+    single = _single_reader(schema, fd)
+    if fd.message_type is not None or getattr(fd, "has_presence", False):
+        return lambda msg: single(getattr(msg, name)) if msg.HasField(name) else None
+    if fd.type == _fd().TYPE_ENUM:
+        return lambda msg: single(getattr(msg, name))
+    return lambda msg: getattr(msg, name)
+
+
+def _single_reader(schema: Schema, fd: Any) -> Reader:
     msg = fd.message_type
     if msg is not None:
-        if msg.full_name == _TS:
-            return _EPOCH + _dt.timedelta(seconds=raw.seconds, microseconds=raw.nanos // 1000)
-        if msg.full_name in _WRAPPERS:
-            return raw.value
-        return to_connect(schema, raw)
+        name = msg.full_name
+        if name == TIMESTAMP_TYPE:
+            return lambda raw: _EPOCH + _dt.timedelta(seconds=raw.seconds, microseconds=raw.nanos // 1_000_000 * 1000)
+        if name == DATE_TYPE:
+            return _read_date
+        if name == TIME_TYPE:
+            return lambda raw: _dt.time(raw.hours, raw.minutes, raw.seconds, raw.nanos // 1_000_000 * 1000)
+        if name == DECIMAL_TYPE:
+            return lambda raw: _decimal.Decimal(int.from_bytes(raw.value, "big", signed=True)).scaleb(-raw.scale)
+        if name in _WRAPPERS:
+            return lambda raw: raw.value
+        return message_reader(schema, msg)
     if fd.type == _fd().TYPE_ENUM:
-        value = fd.enum_type.values_by_number.get(raw)
-        return value.name if value is not None else str(raw)
-    return raw
+        names = {v.number: v.name for v in fd.enum_type.values}
+        return lambda raw: names.get(raw, str(raw))
+    return lambda raw: raw
 
 
-# --- Connect -> descriptor ----------------------------------------------------------------
+def _read_date(raw: Any) -> _dt.date:
+    try:
+        return _dt.date(raw.year, raw.month, raw.day)
+    except ValueError as e:
+        raise DataException(f"google.type.Date {raw.year}-{raw.month}-{raw.day} is not a calendar date: {e}") from e
+
+
+# --- Connect schema -> descriptor ---------------------------------------------------------
 _PROTO_TYPES = {
     Type.INT8: "TYPE_INT32",
     Type.INT16: "TYPE_INT32",
@@ -149,6 +274,12 @@ _PROTO_TYPES = {
     Type.STRING: "TYPE_STRING",
     Type.BYTES: "TYPE_BYTES",
 }
+_LOGICAL_MESSAGES = {
+    Timestamp.LOGICAL_NAME: (TIMESTAMP_TYPE, "google/protobuf/timestamp.proto"),
+    Date.LOGICAL_NAME: (DATE_TYPE, "google/type/date.proto"),
+    Time.LOGICAL_NAME: (TIME_TYPE, "google/type/timeofday.proto"),
+    Decimal.LOGICAL_NAME: (DECIMAL_TYPE, "confluent/type/decimal.proto"),
+}
 
 
 def _camel(name: str) -> str:
@@ -158,7 +289,8 @@ def _camel(name: str) -> str:
 def file_for(schema: Schema, package: str = "") -> Any:
     """A ``FileDescriptorProto`` whose first message is ``schema`` (a STRUCT).
 
-    Optional Connect primitives become proto3 ``optional`` fields so that null survives.
+    Optional Connect primitives become proto3 ``optional`` fields so that null survives;
+    field numbers come from the ``Tag`` parameter where a schema read from Protobuf has one.
     """
     from google.protobuf import descriptor_pb2
 
@@ -169,28 +301,53 @@ def file_for(schema: Schema, package: str = "") -> Any:
     fdp = descriptor_pb2.FileDescriptorProto(
         name=f"{(schema.name or 'connect_default').replace('.', '_')}.proto", syntax="proto3", package=pkg
     )
-    needs_ts = [False]
-    _message(fdp.message_type.add(), name[-1], schema, needs_ts)
-    if needs_ts[0]:
-        fdp.dependency.append("google/protobuf/timestamp.proto")
+    deps: list[str] = []
+    _message(fdp.message_type.add(), name[-1], schema, deps)
+    fdp.dependency.extend(deps)
     return fdp
 
 
-def _message(mp: Any, name: str, schema: Schema, needs_ts: list[bool]) -> None:
+def _numbers(fields: list[Any]) -> list[int]:
+    """Field numbers: each Tag parameter kept, the rest counted up past the used ones."""
+    tags = [(f.schema.parameters or {}).get(TAG_PARAM) for f in fields]
+    used = {int(t) for t in tags if t is not None}
+    out, n = [], 0
+    for tag in tags:
+        if tag is not None:
+            out.append(int(tag))
+            continue
+        n += 1
+        while n in used:
+            n += 1
+        out.append(n)
+    return out
+
+
+def _message(mp: Any, name: str, schema: Schema, deps: list[str]) -> None:
     from google.protobuf import descriptor_pb2
 
     F = descriptor_pb2.FieldDescriptorProto
     mp.name = name
-    for number, field in enumerate(schema.fields, start=1):
+    flat: list[tuple[Any, int | None]] = []  # (field, oneof index) in declaration order
+    for field in schema.fields:
+        fs = field.schema
+        if fs.type is Type.STRUCT and fs.name and fs.name.startswith(UNION_PREFIX):
+            index = len(mp.oneof_decl)
+            mp.oneof_decl.add(name=fs.name[len(UNION_PREFIX):])
+            flat.extend((member, index) for member in fs.fields)
+        else:
+            flat.append((field, None))
+    synthetic: list[Any] = []
+    for (field, oneof), number in zip(flat, _numbers([f for f, _ in flat]), strict=True):
         fp = mp.field.add(name=field.name, number=number, label=F.LABEL_OPTIONAL)
         fs = field.schema
+        if oneof is not None:
+            fp.oneof_index = oneof
         if fs.type is Type.MAP:
             entry = mp.nested_type.add(name=_camel(field.name) + "Entry")
             entry.options.map_entry = True
-            _entry_field(entry.field.add(name="key", number=1, label=F.LABEL_OPTIONAL), fs.key_schema, entry, needs_ts)
-            _entry_field(
-                entry.field.add(name="value", number=2, label=F.LABEL_OPTIONAL), fs.value_schema, entry, needs_ts
-            )
+            _entry_field(entry.field.add(name="key", number=1, label=F.LABEL_OPTIONAL), fs.key_schema, entry, deps)
+            _entry_field(entry.field.add(name="value", number=2, label=F.LABEL_OPTIONAL), fs.value_schema, entry, deps)
             fp.label = F.LABEL_REPEATED
             fp.type = F.TYPE_MESSAGE
             fp.type_name = entry.name
@@ -199,65 +356,148 @@ def _message(mp: Any, name: str, schema: Schema, needs_ts: list[bool]) -> None:
         if fs.type is Type.ARRAY:
             fp.label = F.LABEL_REPEATED
             item = fs.value_schema
-        _entry_field(fp, item, mp, needs_ts)
-        if fs.type is not Type.ARRAY and fs.optional and item.type in _PROTO_TYPES and item.name is None:
+        _entry_field(fp, item, mp, deps)
+        if (
+            oneof is None
+            and fs.type is not Type.ARRAY
+            and fs.optional
+            and fp.type != F.TYPE_MESSAGE
+            and item.name is None
+        ):
             fp.proto3_optional = True
-            oneof = len(mp.oneof_decl)
-            mp.oneof_decl.add(name=f"_{field.name}")
-            fp.oneof_index = oneof
+            synthetic.append(fp)
+    for fp in synthetic:  # synthetic oneofs follow the real ones, as protoc orders them
+        fp.oneof_index = len(mp.oneof_decl)
+        mp.oneof_decl.add(name=f"_{fp.name}")
 
 
-def _entry_field(fp: Any, schema: Schema, parent: Any, needs_ts: list[bool]) -> None:
+def _entry_field(fp: Any, schema: Schema, parent: Any, deps: list[str]) -> None:
     from google.protobuf import descriptor_pb2
 
     F = descriptor_pb2.FieldDescriptorProto
-    if schema.name == Timestamp.LOGICAL_NAME:
+    logical = _LOGICAL_MESSAGES.get(schema.name or "")
+    if logical is not None:
         fp.type = F.TYPE_MESSAGE
-        fp.type_name = "." + _TS
-        needs_ts[0] = True
+        fp.type_name = "." + logical[0]
+        if logical[1] not in deps:
+            deps.append(logical[1])
+        if schema.name == Decimal.LOGICAL_NAME:
+            params = {"scale": str(Decimal.scale_of(schema))}
+            precision = (schema.parameters or {}).get("connect.decimal.precision")
+            if precision:
+                params["precision"] = precision
+            _meta(fp, params, deps)
     elif schema.type is Type.STRUCT:
         nested = _camel(schema.name.rsplit(".", 1)[-1] if schema.name else fp.name)
+        if nested == fp.name:
+            nested += "Message"  # a message type may not share its field's name
         if not any(n.name == nested for n in parent.nested_type):
-            _message(parent.nested_type.add(), nested, schema, needs_ts)
+            _message(parent.nested_type.add(), nested, schema, deps)
         fp.type = F.TYPE_MESSAGE
         fp.type_name = nested
+    elif schema.type is Type.STRING and schema.parameters and ENUM_PARAM in schema.parameters:
+        enum_name = schema.parameters[ENUM_PARAM]
+        if not any(e.name == enum_name for e in parent.enum_type):
+            prefix = ENUM_PARAM + "."
+            symbols = sorted(
+                ((int(v), k[len(prefix):]) for k, v in schema.parameters.items() if k.startswith(prefix)),
+            )
+            if not symbols or symbols[0][0] != 0:
+                raise DataException(
+                    f"Enum {enum_name} of field {fp.name} needs a symbol numbered 0 to be written as proto3"
+                )
+            ep = parent.enum_type.add(name=enum_name)
+            for number, symbol in symbols:
+                ep.value.add(name=symbol, number=number)
+        fp.type = F.TYPE_ENUM
+        fp.type_name = enum_name
     elif schema.type in _PROTO_TYPES:
         fp.type = getattr(F, _PROTO_TYPES[schema.type])
+        if schema.type in (Type.INT8, Type.INT16):
+            _meta(fp, {"connect.type": schema.type.name.lower()}, deps)
     else:
         raise DataException(f"ProtobufConverter cannot write a nested {schema.type.name} inside field {fp.name}")
 
 
+def _meta(fp: Any, params: dict[str, str], deps: list[str]) -> None:
+    add_meta_params(fp.options, params)
+    if "confluent/meta.proto" not in deps:
+        deps.append("confluent/meta.proto")
+
+
+# --- Connect value -> dynamic message -----------------------------------------------------
+def _needs_message(schema: Schema) -> bool:
+    return schema.type is Type.STRUCT or (schema.name or "") in _LOGICAL_MESSAGES
+
+
 def fill(msg: Any, schema: Schema, value: Struct) -> None:
     """Copy a Struct into a dynamic message built from ``file_for(schema)``."""
+    desc = msg.DESCRIPTOR
     for field in schema.fields:
         v = value.get(field.name)
         if v is None:
             continue
         fs = field.schema
-        if fs.type is Type.MAP:
-            target = getattr(msg, field.name)
-            for k, item in v.items():
-                if fs.value_schema.type is Type.STRUCT or fs.value_schema.name == Timestamp.LOGICAL_NAME:
-                    _fill_single(target[k], fs.value_schema, item)
-                else:
-                    target[k] = item
-        elif fs.type is Type.ARRAY:
-            target = getattr(msg, field.name)
-            for item in v:
-                if fs.value_schema.type is Type.STRUCT or fs.value_schema.name == Timestamp.LOGICAL_NAME:
-                    _fill_single(target.add(), fs.value_schema, item)
-                else:
-                    target.append(item)
-        elif fs.type is Type.STRUCT or fs.name == Timestamp.LOGICAL_NAME:
-            _fill_single(getattr(msg, field.name), fs, v)
-        else:
-            setattr(msg, field.name, v)
+        if fs.type is Type.STRUCT and fs.name and fs.name.startswith(UNION_PREFIX):
+            for member in fs.fields:
+                mv = v.get(member.name)
+                if mv is not None:
+                    _fill_field(msg, desc.fields_by_name[member.name], member.schema, mv)
+                    break
+            continue
+        _fill_field(msg, desc.fields_by_name[field.name], fs, v)
+
+
+def _fill_field(msg: Any, fd: Any, fs: Schema, v: Any) -> None:
+    name = fd.name
+    if fs.type is Type.MAP:
+        target = getattr(msg, name)
+        vfd = fd.message_type.fields_by_name["value"]
+        for k, item in v.items():
+            if _needs_message(fs.value_schema):
+                _fill_single(target[k], fs.value_schema, item)
+            else:
+                target[k] = _scalar(vfd, fs.value_schema, item)
+    elif fs.type is Type.ARRAY:
+        target = getattr(msg, name)
+        for item in v:
+            if _needs_message(fs.value_schema):
+                _fill_single(target.add(), fs.value_schema, item)
+            else:
+                target.append(_scalar(fd, fs.value_schema, item))
+    elif _needs_message(fs):
+        _fill_single(getattr(msg, name), fs, v)
+    else:
+        setattr(msg, name, _scalar(fd, fs, v))
+
+
+def _scalar(fd: Any, schema: Schema, v: Any) -> Any:
+    if fd.enum_type is not None:
+        value = fd.enum_type.values_by_name.get(v)
+        if value is None:
+            raise DataException(f"{v!r} is not a symbol of enum {fd.enum_type.name} (field {fd.name})")
+        return value.number
+    return v
 
 
 def _fill_single(target: Any, schema: Schema, value: Any) -> None:
-    if schema.name == Timestamp.LOGICAL_NAME:
+    name = schema.name
+    if name == Timestamp.LOGICAL_NAME:
         millis = Timestamp.from_logical(schema, value)
         target.seconds, rest = divmod(millis, 1000)
         target.nanos = rest * 1_000_000
+    elif name == Date.LOGICAL_NAME:
+        day = Date.to_logical(schema, Date.from_logical(schema, value))
+        target.year, target.month, target.day = day.year, day.month, day.day
+    elif name == Time.LOGICAL_NAME:
+        t = Time.to_logical(schema, Time.from_logical(schema, value))
+        target.hours, target.minutes, target.seconds = t.hour, t.minute, t.second
+        target.nanos = t.microsecond * 1000
+    elif name == Decimal.LOGICAL_NAME:
+        target.value = Decimal.from_logical(schema, value)
+        target.scale = Decimal.scale_of(schema)
+        precision = (schema.parameters or {}).get("connect.decimal.precision")
+        if precision:
+            target.precision = int(precision)
     else:
         fill(target, schema, value)

@@ -36,6 +36,15 @@ _HEADER = struct.Struct(">bI")
 URL_CONFIG = "schema.registry.url"
 CREDENTIALS_SOURCE_CONFIG = "basic.auth.credentials.source"
 USER_INFO_CONFIG = "basic.auth.user.info"
+BEARER_SOURCE_CONFIG = "bearer.auth.credentials.source"
+BEARER_TOKEN_CONFIG = "bearer.auth.token"
+_BEARER_PASSTHROUGH = (
+    "bearer.auth.logical.cluster",
+    "bearer.auth.identity.pool.id",
+    "bearer.auth.issuer.endpoint.url",
+    "bearer.auth.client.id",
+    "bearer.auth.scope",
+)
 AUTO_REGISTER_CONFIG = "auto.register.schemas"
 USE_LATEST_CONFIG = "use.latest.version"
 KEY_STRATEGY_CONFIG = "key.subject.name.strategy"
@@ -69,6 +78,43 @@ SR_CONFIG_DEF = ConfigDef(
         default="",
         importance=Importance.MEDIUM,
         doc="Specify the user info for Basic Auth in the form of {username}:{password}.",
+    ),
+    ConfigKey(
+        name=BEARER_SOURCE_CONFIG,
+        type=ConfigType.STRING,
+        default="",
+        validator=ValidString("", "STATIC_TOKEN", "OAUTHBEARER"),
+        importance=Importance.MEDIUM,
+        doc="Where the registry's bearer token comes from: STATIC_TOKEN (bearer.auth.token) or OAUTHBEARER "
+        "(client credentials against bearer.auth.issuer.endpoint.url). Empty: no bearer token is sent.",
+    ),
+    ConfigKey(
+        name=BEARER_TOKEN_CONFIG,
+        type=ConfigType.PASSWORD,
+        default="",
+        importance=Importance.MEDIUM,
+        doc="The token sent as Authorization: Bearer when the source is STATIC_TOKEN.",
+    ),
+    *(
+        ConfigKey(name=key, type=ConfigType.STRING, default="", importance=Importance.LOW, doc=doc)
+        for key, doc in zip(
+            _BEARER_PASSTHROUGH,
+            (
+                "Confluent Cloud logical cluster id of the registry (sent as target-sr-cluster).",
+                "Identity pool id(s) for Confluent Cloud, comma-separated.",
+                "Token endpoint of the identity provider, for OAUTHBEARER.",
+                "OAuth client id, for OAUTHBEARER.",
+                "OAuth scope requested with the token, for OAUTHBEARER.",
+            ),
+            strict=True,
+        )
+    ),
+    ConfigKey(
+        name="bearer.auth.client.secret",
+        type=ConfigType.PASSWORD,
+        default="",
+        importance=Importance.LOW,
+        doc="OAuth client secret, for OAUTHBEARER.",
     ),
     ConfigKey(
         name=AUTO_REGISTER_CONFIG,
@@ -142,7 +188,42 @@ def client_for(config: Config) -> Any:
                 USER_INFO_CONFIG, "[hidden]", "basic.auth.user.info must be set when the source is USER_INFO"
             )
         conf["basic.auth.user.info"] = user_info
-    return _schema_registry_module().SchemaRegistryClient(conf)
+    conf.update(_bearer_settings(config))
+    try:
+        return _schema_registry_module().SchemaRegistryClient(conf)
+    except (ValueError, TypeError) as e:
+        if config[BEARER_SOURCE_CONFIG]:
+            raise ConfigException.for_key(BEARER_SOURCE_CONFIG, config[BEARER_SOURCE_CONFIG], str(e)) from e
+        raise ConfigException.for_key(URL_CONFIG, ",".join(urls), str(e)) from e
+
+
+def _bearer_settings(config: Config) -> dict[str, Any]:
+    """The registry client's bearer keys for ``bearer.auth.*`` (none when no source is set).
+
+    The client insists on a logical cluster; outside Confluent Cloud there is none, so an
+    empty one is passed (the header it becomes is ignored by self-managed registries)."""
+    source: str = config[BEARER_SOURCE_CONFIG]
+    if not source:
+        return {}
+    out: dict[str, Any] = {"bearer.auth.credentials.source": source}
+    out["bearer.auth.logical.cluster"] = config["bearer.auth.logical.cluster"]
+    if config["bearer.auth.identity.pool.id"]:
+        out["bearer.auth.identity.pool.id"] = config["bearer.auth.identity.pool.id"]
+    if source == "STATIC_TOKEN":
+        token = config.password(BEARER_TOKEN_CONFIG)
+        if not token:
+            raise ConfigException.for_key(BEARER_TOKEN_CONFIG, "[hidden]", "it must be set for STATIC_TOKEN")
+        out["bearer.auth.token"] = token
+    else:
+        for key in ("bearer.auth.issuer.endpoint.url", "bearer.auth.client.id", "bearer.auth.scope"):
+            if not config[key]:
+                raise ConfigException.for_key(key, "", f"{key} must be set for OAUTHBEARER")
+            out[key] = config[key]
+        secret = config.password("bearer.auth.client.secret")
+        if not secret:
+            raise ConfigException.for_key("bearer.auth.client.secret", "[hidden]", "must be set for OAUTHBEARER")
+        out["bearer.auth.client.secret"] = secret
+    return out
 
 
 def subject_name(strategy: str, topic: str, is_key: bool, record_name: str | None) -> str:

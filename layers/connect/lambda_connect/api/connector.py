@@ -207,6 +207,18 @@ class SinkConnector(Connector):
         """
         return self.alter_offsets(props, dict.fromkeys(partitions))
 
+    def stored_offsets(self, props: Mapping[str, str]) -> tuple[str, dict[TopicPartition, int]] | None:
+        """lambda-connect: the positions the target already holds for a connector named
+        ``props["name"]`` — where they are and the highest offset written per partition — or None
+        when there are none (the default: the connector keeps no positions of its own).
+
+        Read when a connector is created: positions left there by an earlier connector of the
+        same name would make the new one skip records as already written, and the create says
+        so. Keep it to a read or two; raise anything when the target cannot be reached (the
+        create goes on regardless).
+        """
+        return None
+
 
 class OffsetStorageReader(ABC):
     """Committed source offsets, by source partition (Kafka's ``OffsetStorageReader``)."""

@@ -12,7 +12,7 @@ import json
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -35,6 +35,8 @@ class ConnectError(Exception):
 class _Reply:
     status: int
     body: Any
+    #: Response headers, names lower-cased (``x-lambda-connect-warning`` carries a create's warning).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def quote_name(name: str) -> str:
@@ -96,7 +98,7 @@ class ConnectClient:
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return _Reply(resp.status, _parse(resp.read()))
+                return _Reply(resp.status, _parse(resp.read()), {k.lower(): v for k, v in resp.headers.items()})
         except urllib.error.HTTPError as e:
             payload = _parse(e.read())
             message = payload.get("message") if isinstance(payload, dict) else None

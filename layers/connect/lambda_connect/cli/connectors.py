@@ -110,12 +110,20 @@ def _create(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"name": name, "config": config}
     if args.initial_state:
         body["initial_state"] = args.initial_state
-    info = client_of(args).request("POST", "/connectors", body)
+    reply = client_of(args).call("POST", "/connectors", body)
     if args.output == "json":
-        print_json(info)
+        print_json(reply.body)
     else:
         sys.stdout.write(f"Created connector {name}\n")
+    _print_warning(reply.headers)
     return 0
+
+
+def _print_warning(headers: dict[str, str]) -> None:
+    """A create's warning (its response header): on stderr, so ``-o json`` output stays JSON."""
+    warning = headers.get("x-lambda-connect-warning")
+    if warning:
+        sys.stderr.write(f"Warning: {warning}\n")
 
 
 def _update(args: argparse.Namespace) -> int:
@@ -125,6 +133,7 @@ def _update(args: argparse.Namespace) -> int:
         print_json(reply.body)
     else:
         sys.stdout.write(f"{'Created' if reply.status == 201 else 'Updated'} connector {name}\n")
+    _print_warning(reply.headers)
     return 0
 
 

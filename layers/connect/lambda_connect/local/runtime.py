@@ -360,6 +360,7 @@ class LocalRuntime:
             raise ValueError("a connector file must give the connector's name ('name')")
         created, _ = self.service.put_config(name, dict(config))
         log.info("connector %s %s", name, "created" if created else "updated")
+        self.service.take_create_warning(name)  # the service logged it; no response to carry it here
         return name
 
     def nudge(self, name: str) -> None:

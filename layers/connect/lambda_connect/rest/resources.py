@@ -11,6 +11,7 @@ the router the way Kafka's exception mapper does.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -46,6 +47,11 @@ _NOT_STOPPED = (
 _HEALTHY = "The worker has started and is serving requests."
 _UNHEALTHY = "Worker was unable to handle this request and may be unable to handle other requests"
 _SECRET_HINTS = ("password", "secret", "token", "credential")
+#: Seconds a create waits for the sink's target to say whether it holds an earlier connector's
+#: positions; a slower (or unreachable) target costs the create no more than this.
+TARGET_CHECK_TIMEOUT_S = 3.0
+#: The response header of a create that has something to warn about (Kafka's body has no field for it).
+WARNING_HEADER = "X-Lambda-Connect-Warning"
 
 
 def _looks_secret(key: str) -> bool:
@@ -93,6 +99,19 @@ def _strip_connector(name: str) -> str:
     return name[: -len("Connector")] if name.endswith("Connector") else name
 
 
+def inherited_positions_message(name: str, where: str, marks: Mapping[tuple[str, int], int]) -> str:
+    """The create-time warning of a sink whose target holds an earlier connector's positions."""
+    shown = sorted(marks.items())[:5]
+    listed = ", ".join(f"{t}-{p} at offset {o}" for (t, p), o in shown)
+    if len(marks) > len(shown):
+        listed += f" and {len(marks) - len(shown)} more partition(s)"
+    return (f"Connector {name} was created, but its target already holds sink positions under that name ({where}: "
+            f"{listed}), left by an earlier connector of the same name: records at or below those offsets will be "
+            f"skipped as already written. If it should start over: PUT /connectors/{name}/stop, then DELETE "
+            f"/connectors/{name}/offsets, then PUT /connectors/{name}/resume (or create it with "
+            '"initial_state": "STOPPED" and reset the offsets before its first run).')
+
+
 class ConnectService:
     """Kafka Connect's REST operations over a :class:`StateStore`."""
 
@@ -128,6 +147,8 @@ class ConnectService:
         self.loggers = LoggerLevels()
         #: Fields ``GET /`` adds to Kafka's three (the local runtime says where its topics live).
         self.server_extra = dict(server_extra or {})
+        #: Warnings of the last create per connector, for the router's response header.
+        self._create_warnings: dict[str, str] = {}
 
     # --- helpers ------------------------------------------------------------------------------
     def _changed(self, name: str) -> None:
@@ -227,7 +248,49 @@ class ConnectService:
         self._save_secrets(name, pending)
         self._publish_task_configs(entry)
         self._changed(name)
+        warning = self._inherited_positions(name, config)
+        if warning:
+            log.warning("%s", warning)
+            self._create_warnings[name] = warning
         return self._info(entry)
+
+    def take_create_warning(self, name: str) -> str | None:
+        """The warning of ``name``'s create, once (the router puts it in a response header)."""
+        return self._create_warnings.pop(name, None)
+
+    def _inherited_positions(self, name: str, config: Mapping[str, str]) -> str | None:
+        """A warning when a new sink connector's target already holds positions under its name
+        (an earlier connector of that name wrote them): the new one would skip records at or
+        below them as already written. Bounded by ``TARGET_CHECK_TIMEOUT_S``; a target that is
+        unreachable or slow only costs a DEBUG line, never the create."""
+        try:
+            cls = self._connector_class(config)
+            if "sink" not in kinds_of(cls) or getattr(cls, "stored_offsets", None) is None:
+                return None
+            props = resolve_config(dict(config))
+        except Exception as e:
+            log.debug("connector %s: not checking its target for earlier positions: %s", name, e)
+            return None
+        props.setdefault("name", name)
+        found: list[Any] = []
+
+        def read() -> None:
+            try:
+                found.append(cls().stored_offsets(props))
+            except Exception as e:  # an unreachable target must not fail (or slow) the create
+                log.debug("connector %s: cannot read the positions its target holds: %s", name, e)
+
+        reader = threading.Thread(target=read, name=f"positions-check-{name}", daemon=True)
+        reader.start()
+        reader.join(TARGET_CHECK_TIMEOUT_S)
+        if reader.is_alive():
+            log.debug("connector %s: its target did not say within %.0f s whether it holds earlier positions",
+                      name, TARGET_CHECK_TIMEOUT_S)
+            return None
+        stored = found[0] if found else None
+        if not stored or not stored[1]:
+            return None
+        return inherited_positions_message(name, stored[0], stored[1])
 
     def _replace(self, entry: ConnectorEntry, config: dict[str, str], null_keys: Sequence[str]) -> dict[str, Any]:
         stored, pending = self._prepare(entry.name, config, null_keys)

@@ -169,9 +169,21 @@ def _list(s: ConnectService, r: Request, p: Params) -> Response:
     return _json(200, s.list_connectors(list(r.query.get("expand", []))))
 
 
+def _warned(s: ConnectService, name: str, headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` plus the create's warning, if it has one (one latin-1 line, as HTTP wants)."""
+    take = getattr(s, "take_create_warning", None)
+    warning = take(name) if take is not None else None
+    if warning:
+        from .resources import WARNING_HEADER
+
+        line = " ".join(warning.split())
+        headers[WARNING_HEADER] = line.encode("latin-1", "backslashreplace").decode("latin-1")
+    return headers
+
+
 def _create(s: ConnectService, r: Request, p: Params) -> Response:
     name, info = s.create_connector(_body(r))
-    return _json(201, info, _location(name))
+    return _json(201, info, _warned(s, name, _location(name)))
 
 
 def _get(s: ConnectService, r: Request, p: Params) -> Response:
@@ -190,7 +202,7 @@ def _get_config(s: ConnectService, r: Request, p: Params) -> Response:
 def _put_config(s: ConnectService, r: Request, p: Params) -> Response:
     created, info = s.put_config(p["connector"], _body(r))
     if created:
-        return _json(201, info, _location(p["connector"]))
+        return _json(201, info, _warned(s, p["connector"], _location(p["connector"])))
     return _json(200, info)
 
 

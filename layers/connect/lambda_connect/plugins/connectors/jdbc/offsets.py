@@ -190,6 +190,24 @@ class OffsetStore:
 
         self._run(work)
 
+    def stored(self) -> dict[Partition, int]:
+        """Every mark (>= 0) of the connector; empty when the table does not exist (yet). One
+        read, for the create-time check of a connector that inherits an earlier one's marks."""
+        if not self._exists():
+            return {}
+        q, table_sql = self.dialect.quote, self.dialect.table(self.table)
+        sql = (f"SELECT {q('topic')}, {q('kafka_partition')}, {q('kafka_offset')} FROM {table_sql} "
+               f"WHERE {q('connector')}={self.dialect.placeholder} AND {q('kafka_offset')} >= 0")
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(sql, (self.connector,))
+            rows = cur.fetchall()
+            raw.rollback()
+        finally:
+            raw.close()
+        return {(str(t), int(p)): int(o) for t, p, o in rows}
+
     def forget(self) -> None:
         """Every mark of the connector back to -1 (KIP-875 reset): its next batches are all new."""
         self.ensure_table()

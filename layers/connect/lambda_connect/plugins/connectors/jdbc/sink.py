@@ -321,6 +321,12 @@ class JdbcSinkConnector(SinkConnector):
                                    f"{store.table}: {e}") from e
         return True
 
+    def stored_offsets(self, props: Mapping[str, str]) -> tuple[str, dict[TopicPartition, int]] | None:
+        """The marks ``offsets.table.name`` holds for a connector of this name (create-time check)."""
+        store = self._offset_store(props)
+        marks = store.stored()
+        return (f"table {store.table}", marks) if marks else None
+
     @staticmethod
     def _offset_store(props: Mapping[str, str]) -> Any:
         from .offsets import OffsetStore

@@ -518,6 +518,19 @@ class S3SinkConnector(SinkConnector):
             task._write_mark(key, mark)
         return True
 
+    def stored_offsets(self, props: Mapping[str, str]) -> tuple[str, dict[TopicPartition, int]] | None:
+        """The connector's mark files that hold an offset (the first 20 listed: enough to warn)."""
+        task = self._marks_task(props)
+        listed = task.s3.list_objects_v2(Bucket=task.bucket, Prefix=task.marks_prefix, MaxKeys=20)
+        marks: dict[TopicPartition, int] = {}
+        for item in listed.get("Contents", []):
+            name = item["Key"][len(task.marks_prefix):].removesuffix(".json")
+            topic, _, partition = name.rpartition("+")
+            offset = task._read_mark(item["Key"]).offset
+            if topic and partition.isdigit() and offset >= 0:
+                marks[(topic, int(partition))] = offset
+        return (f"s3://{task.bucket}/{task.marks_prefix}", marks) if marks else None
+
     @staticmethod
     def _marks_task(props: Mapping[str, str]) -> S3SinkTask:
         """A task started on ``props`` that only reads and writes marks."""

@@ -93,7 +93,7 @@ class PartitionTrack:
     no handle object, no copied dicts — which matters at a million records an invocation.
     """
 
-    __slots__ = ("base", "done", "early", "offsets", "partition")
+    __slots__ = ("barrier", "base", "done", "early", "offsets", "partition")
 
     def __init__(self, partition: dict[str, Any] | None) -> None:
         self.partition = partition
@@ -101,12 +101,41 @@ class PartitionTrack:
         self.base = 0
         self.done = 0
         self.early: set[int] = set()
+        #: The first record ``settle`` must not pass (its delivery failed, or it was never sent).
+        self.barrier: int | None = None
 
     def submit(self, offset: Mapping[str, Any] | None) -> int:
         """Register the next record (by reference: records are values); its sequence number."""
         offsets = self.offsets
         offsets.append(offset)
         return self.base + len(offsets) - 1
+
+    def submit_many(self, offsets: list[Mapping[str, Any] | None]) -> int:
+        """Register consecutive records at once (the batch path); the first one's sequence number."""
+        first = self.base + len(self.offsets)
+        self.offsets.extend(offsets)
+        return first
+
+    def block(self, seq: int) -> None:
+        """``settle`` stops before record ``seq``: its fate is unknown or it failed for good."""
+        if self.barrier is None or seq < self.barrier:
+            self.barrier = seq
+
+    def settle(self) -> None:
+        """Every record submitted so far, up to the barrier, is acknowledged: the batch path calls
+        this once the producer holds no record any more (``flush`` returned 0) — every delivery
+        outcome is then known, and a failed one has set the barrier."""
+        end = self.base + len(self.offsets)
+        if self.barrier is not None and self.barrier < end:
+            end = self.barrier
+        if end > self.done:
+            self.done = end
+            early = self.early
+            if early:
+                self.early = {s for s in early if s > end}
+                while self.done in self.early:
+                    self.early.discard(self.done)
+                    self.done += 1
 
     def ack(self, seq: int) -> None:
         """Record ``seq`` was confirmed, filtered or skipped; acknowledging twice is harmless."""
@@ -212,3 +241,8 @@ class SubmittedOffsets:
         has committed (its delivery reports say nothing a commit does not)."""
         for track in self._tracks.values():
             track.ack_all()
+
+    def settle(self) -> None:
+        """``PartitionTrack.settle`` of every partition: the producer holds nothing any more."""
+        for track in self._tracks.values():
+            track.settle()

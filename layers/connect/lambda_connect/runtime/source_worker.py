@@ -61,12 +61,16 @@ acknowledge N record(s) before the deadline") with the acknowledged prefix commi
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from itertools import groupby, repeat
+from operator import attrgetter
 from typing import Any, Protocol
 
 from lambda_connect.api.connector import SourceConnector, SourceTask, SourceTaskContext
@@ -81,6 +85,7 @@ from .errors import ErrorPolicy, Stage, StageError
 from .gc_tuning import GcGuard, relaxed_gc
 from .offsets import PartitionTrack, StoreOffsetReader, SubmittedOffsets
 from .registry import Registry
+from .source_batch import BatchSerializer
 from .topic_creation import CreateTopic, TopicCreation, TopicCreator
 from .validation import ConnectorConfig, parse_connector_config
 
@@ -102,6 +107,17 @@ KAFKA_PRODUCER_CLASS = "org.apache.kafka.clients.producer.KafkaProducer"
 RUNNING = "RUNNING"
 #: Task statuses that mean "a restart of this task was asked for" (see module docstring).
 RESTART_STATES = ("RESTARTING", "UNASSIGNED")
+
+#: ``LAMBDA_CONNECT_SOURCE_BATCH=off`` sends every record down the per-record path (see ``_send_batch``).
+BATCH_ENV = "LAMBDA_CONNECT_SOURCE_BATCH"
+#: The producer setting the batch path asks for: confluent-kafka then calls a delivery callback
+#: only for failed records (it handles the setting itself, freeing every record's state).
+REPORT_ONLY_ERRORS = "delivery.report.only.error"
+_SOURCE_PARTITION = attrgetter("source_partition")
+_SOURCE_OFFSET = attrgetter("source_offset")
+_TOPIC = attrgetter("topic")
+_KAFKA_PARTITION = attrgetter("kafka_partition")
+_TIMESTAMP = attrgetter("timestamp")
 
 #: ``factory(overrides, transactional_id) -> confluent_kafka.Producer`` (or a twin).
 ProducerFactory = Callable[[Mapping[str, Any], "str | None"], Any]
@@ -220,6 +236,7 @@ class _Pipeline:
     policy: ErrorPolicy
     creation: TopicCreation | None
     creator: TopicCreator | None = None
+    serializer: BatchSerializer | None = None
 
     def close(self) -> None:
         self.chain.close()
@@ -234,6 +251,21 @@ class _Deliveries:
         self.failed = 0
         self.error: StageError | None = None
         self.topics: set[str] = set()
+        #: Polls sent on the batch path whose deliveries are not settled yet (``_TaskRun._settle``).
+        self.unsettled: list[_SentPoll] = []
+
+
+class _SentPoll:
+    """What one poll handed to the producer on the batch path: where its records start in each
+    source partition (so a failed delivery can hold them all back), and counts per topic."""
+
+    __slots__ = ("failed", "failed_topics", "firsts", "sent")
+
+    def __init__(self) -> None:
+        self.firsts: list[tuple[PartitionTrack, int]] = []
+        self.sent: Counter[str] = Counter()
+        self.failed = 0
+        self.failed_topics: Counter[str] = Counter()
 
 
 class SourceWorker:
@@ -257,6 +289,7 @@ class SourceWorker:
         control_check_interval_s: float = 1.0,
         wall_clock: Callable[[], float] = time.time,
         gc_tuning: bool | None = None,
+        batch: bool | None = None,
     ) -> None:
         if producer_factory is None:
             raise ConfigException("SourceWorker needs a producer factory")
@@ -279,6 +312,8 @@ class SourceWorker:
         #: Automatic GC off while a task runs (``runtime.gc_tuning``); None reads
         #: ``LAMBDA_CONNECT_GC_TUNING`` at each run.
         self.gc_tuning = gc_tuning
+        #: The batch path (``_TaskRun._send_batch``); None reads ``LAMBDA_CONNECT_SOURCE_BATCH`` at each run.
+        self.batch = batch
         self._pipelines: dict[str, _Pipeline] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -368,7 +403,14 @@ class SourceWorker:
         if creation is not None and self.topic_creator_factory is not None:
             overrides = {k[len(ADMIN_OVERRIDE):]: v for k, v in props.items() if k.startswith(ADMIN_OVERRIDE)}
             creator = TopicCreator(creation, self.topic_creator_factory(overrides))
-        return _Pipeline(entry.version, config, props, converters, chain, policy, creation, creator)
+        return _Pipeline(entry.version, config, props, converters, chain, policy, creation, creator,
+                         BatchSerializer(converters))
+
+    def batch_enabled(self) -> bool:
+        """Whether runs take the batch path (the constructor's ``batch``, else the environment)."""
+        if self.batch is not None:
+            return self.batch
+        return os.environ.get(BATCH_ENV, "on").strip().lower() not in ("off", "false", "0", "no")
 
     def task_configs(self, name: str, entry: Any, pipeline: _Pipeline) -> list[dict[str, str]]:
         """The stored task configs of ``entry``'s version, generating them first when missing."""
@@ -425,6 +467,9 @@ class _TaskRun:
         self.next_check = worker.clock() + worker.control_check_interval_s
         self.started_wall = worker.wall_clock()
         self.lease_lost = False
+        #: Records go through ``_send_batch`` (decided in ``_start``: not for tasks that want
+        #: ``commit_record`` per delivered record, which needs every delivery report).
+        self.batch = False
 
     # --- lifecycle ----------------------------------------------------------------------
     def execute(self) -> None:
@@ -456,7 +501,13 @@ class _TaskRun:
 
     def _start(self, raw_task_config: Mapping[str, str]) -> None:
         task_config = resolve_config(raw_task_config, owner=self.name)
-        overrides = {k[len(PRODUCER_OVERRIDE):]: v for k, v in self.p.props.items() if k.startswith(PRODUCER_OVERRIDE)}
+        overrides: dict[str, Any] = {k[len(PRODUCER_OVERRIDE):]: v for k, v in self.p.props.items()
+                                     if k.startswith(PRODUCER_OVERRIDE)}
+        task_class = self.p.config.connector_class.task_class()
+        self.batch = (self.w.batch_enabled() and isinstance(task_class, type)
+                      and getattr(task_class, "commit_record", None) is SourceTask.commit_record)
+        if self.batch:
+            overrides.setdefault(REPORT_ONLY_ERRORS, True)
         transactional_id = f"{self.name}-{self.task_id}" if self.eos else None
         self.producer = self.w.producer_factory(overrides, transactional_id)
         if self.eos:
@@ -466,7 +517,7 @@ class _TaskRun:
             except Exception as e:
                 raise self._kafka_failure("Could not initialise the transactional producer", e) from e
         reader = StoreOffsetReader(self.w.store, self.name)
-        task = self.p.config.connector_class.task_class()()
+        task = task_class()
         if not isinstance(task, SourceTask):
             raise ConfigException(f"{self.p.config.class_name} is not a source connector")
         task.initialize(SourceTaskContext(self.name, self.task_id, task_config, reader))
@@ -497,6 +548,8 @@ class _TaskRun:
                     break
             if now >= self.next_commit:
                 if not self.eos:
+                    if self.batch and self.deliveries.unsettled:
+                        self._settle(self.producer.flush(max(self.poll_deadline - now, 0.0)))
                     self._commit_offsets()
                 self._renew_lease()
                 self.next_commit = now + self.w.commit_interval_s
@@ -516,7 +569,10 @@ class _TaskRun:
             if self.eos and not self.in_transaction:
                 self._begin()
                 txn_started = clock()
-            self._send(records, task, notify)
+            if self.batch:
+                self._send_batch(records)
+            else:
+                self._send(records, task, notify)
             del records  # confirmed records die by refcount as their delivery reports arrive
             self.gc_guard.check()
             if self.deliveries.error is not None:
@@ -569,7 +625,7 @@ class _TaskRun:
             # flush only serves the delivery reports still due before the deadline (an outage
             # has already spent the budget); offsets stop before the first unconfirmed record.
             try:
-                self.producer.flush(max(self.deadline - self.w.clock(), 0.0))
+                self._settle(self.producer.flush(max(self.deadline - self.w.clock(), 0.0)))
                 self._commit_offsets()
             except _Fenced as e:
                 log.warning("Task %s-%s: not committing after failure: %s", self.name, self.task_id, e)
@@ -659,6 +715,160 @@ class _TaskRun:
                     break
         producer.poll(0)
 
+    def _send_batch(self, records: list[SourceRecord]) -> None:
+        """One poll on the batch path: the same steps and outcomes as ``_send``, a poll at a time.
+
+        Offsets are registered per run of one source partition; the chain runs per record; the
+        converters' batch writers turn whole runs into bytes (``source_batch``); then one loop
+        produces. Delivery: one callback object for the whole poll, and the producer reports
+        failures only (``delivery.report.only.error``), so a delivered record costs no Python
+        call — its success is known once a flush leaves nothing in flight (``_settle``). A
+        failed delivery in a mode that does not tolerate it holds back the *whole poll* in every
+        source partition it touched (the callback cannot tell which record it was): commits stay
+        at or before what the per-record path commits, and the task fails as there. A record
+        that fails in a transform or converter without being tolerated stops the poll there, as
+        in ``_send``: the records before it are produced, then the error is raised.
+        """
+        p, producer, offsets = self.p, self.producer, self.offsets
+        policy, result = p.policy, self.result
+        tolerates = policy.tolerates()
+        sent = _SentPoll()
+        # 1. Offsets, in submission order, per run of one source partition.
+        track_of: list[PartitionTrack] = []
+        seq_of: list[int] = []
+        partitions = list(map(_SOURCE_PARTITION, records))
+        source_offsets = list(map(_SOURCE_OFFSET, records))
+        start = 0
+        for partition, group in groupby(partitions):
+            count = sum(1 for _ in group)
+            track = offsets.track(partition)
+            first = track.submit_many(source_offsets[start:start + count])
+            sent.firsts.append((track, first))
+            track_of.extend(repeat(track, count))
+            seq_of.extend(range(first, first + count))
+            start += count
+        del partitions, source_offsets
+        # 2. Transforms and predicates, record by record.
+        fatal: tuple[int, StageError] | None = None
+        index: list[int] | None = None  # position in ``records`` of each output (None: the same)
+        outs: list[SourceRecord] = records
+        filtered: list[int] = []
+        if len(p.chain) > 0:
+            apply = p.chain.apply
+            outs, index = [], []
+            for i, record in enumerate(records):
+                try:
+                    out = apply(record)
+                except StageError as e:
+                    if not tolerates:
+                        fatal = (i, e)
+                        break
+                    self._tolerate(e, record, track_of[i], seq_of[i])
+                    continue
+                if out is None:
+                    filtered.append(i)
+                    continue
+                outs.append(out)
+                index.append(i)
+        # 3. Converters, a run at a time.
+        assert p.serializer is not None
+        data = p.serializer.serialize(outs, stop_at_error=not tolerates)
+        limit = len(outs)
+        for k in sorted(data.errors):
+            i = k if index is None else index[k]
+            if not tolerates:
+                fatal, limit = (i, data.errors[k]), k
+                break
+            self._tolerate(data.errors[k], records[i], track_of[i], seq_of[i])
+        skip = data.errors if tolerates else {}
+        # Filtered records are done with — up to where the per-record loop would have stopped.
+        if fatal is not None:
+            filtered = [i for i in filtered if i < fatal[0]]
+        for i in filtered:
+            track_of[i].ack(seq_of[i])
+        result.records_filtered += len(filtered)
+        # 4. Produce.
+        topics = list(map(_TOPIC, outs[:limit]))
+        if p.creator is not None:
+            for topic in dict.fromkeys(topics):
+                p.creator.ensure(topic)
+        kafka_partitions: Any = list(map(_KAFKA_PARTITION, outs[:limit]))
+        if kafka_partitions.count(None) == limit:
+            kafka_partitions = repeat(-1)
+        else:
+            kafka_partitions = [-1 if x is None else x for x in kafka_partitions]
+        timestamps: Any = list(map(_TIMESTAMP, outs[:limit]))
+        timestamps = repeat(0) if timestamps.count(None) == limit else [t or 0 for t in timestamps]
+        callback = partial(self._batch_delivered, sent)
+        produce, clock, poll_deadline = producer.produce, self.w.clock, self.poll_deadline
+        self.deliveries.unsettled.append(sent)
+        k = 0
+        try:
+            for k, (topic, value, key, partition, timestamp, headers) in enumerate(
+                    zip(topics, data.values, data.keys, kafka_partitions, timestamps, data.headers)):
+                if skip and k in skip:
+                    continue
+                while True:
+                    try:
+                        produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
+                                on_delivery=callback)
+                        break
+                    except BufferError:  # local queue full: serve delivery reports, then retry
+                        if clock() >= poll_deadline:
+                            raise self._unacknowledged(_queued(producer)) from None
+                        producer.poll(0.05)
+                    except Exception as e:
+                        i = k if index is None else index[k]
+                        topics[k] = ""  # not sent: not counted
+                        self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, e),
+                                             track_of[i], seq_of[i])
+                        if not tolerates or self.eos:
+                            track_of[i].block(seq_of[i])
+                        break
+            k = limit
+        finally:
+            handed = topics[:k]
+            if skip:
+                handed = [t for j, t in enumerate(handed) if j not in skip]
+            sent.sent.update(filter(None, handed))
+            if k < limit or fatal is not None:
+                # Records never handed to the producer: settling must not pass the first of them.
+                first_unsent = fatal[0] if k >= limit and fatal is not None else (
+                    k if index is None else index[k])
+                self._block_from(track_of, seq_of, first_unsent)
+        producer.poll(0)
+        if fatal is not None:
+            raise fatal[1]
+
+    @staticmethod
+    def _block_from(track_of: list[PartitionTrack], seq_of: list[int], start: int) -> None:
+        """Hold every source partition back at its first record from position ``start`` on."""
+        seen: set[int] = set()
+        for track, seq in zip(track_of[start:], seq_of[start:]):
+            if id(track) not in seen:
+                seen.add(id(track))
+                track.block(seq)
+
+    def _batch_delivered(self, sent: _SentPoll, err: Any, msg: Any) -> None:
+        """Delivery report on the batch path: only failures matter (successes are settled after a
+        flush; a producer that reports them anyway changes nothing)."""
+        if err is None:
+            return
+        sent.failed += 1
+        try:
+            sent.failed_topics[msg.topic()] += 1
+        except Exception:  # a report without a message: the topic stays counted as active
+            log.debug("delivery report without a topic", exc_info=True)
+        error = StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, ConnectException(str(err)))
+        if self.p.policy.tolerates() and not self.eos:
+            self.deliveries.failed += 1
+            self._log_tolerated(error, None)
+            return
+        for track, first in sent.firsts:
+            track.block(first)
+        if self.deliveries.error is None:
+            self.deliveries.error = error
+
     def _delivered(self, track: PartitionTrack, seq: int, topic: str, err: Any, msg: Any) -> None:
         """Delivery report of one record (producer thread, inside ``poll``/``flush``)."""
         if err is None:
@@ -714,8 +924,25 @@ class _TaskRun:
     def _flush(self) -> None:
         remaining = max(self.deadline - self.w.clock(), 0.5)
         left = self.producer.flush(remaining)
+        self._settle(left)
         if left:
             raise self._unacknowledged(left)
+
+    def _settle(self, left: Any) -> None:
+        """After a flush that left nothing in the producer (``left`` 0): every record the batch
+        path sent has its outcome — failures were reported to ``_batch_delivered``, so the rest was
+        delivered. Counts them, and acknowledges them in their source partitions up to any barrier
+        a failure set. With records still in flight nothing is settled (we cannot tell which)."""
+        deliveries = self.deliveries
+        if left or not deliveries.unsettled:
+            return
+        for sent in deliveries.unsettled:
+            deliveries.produced += sum(sent.sent.values()) - sent.failed
+            for topic, count in sent.sent.items():
+                if count > sent.failed_topics.get(topic, 0):
+                    deliveries.topics.add(topic)
+        deliveries.unsettled = []
+        self.offsets.settle()
 
     def _unacknowledged(self, left: int) -> _KafkaUnavailable:
         return _KafkaUnavailable(
@@ -754,6 +981,7 @@ class _TaskRun:
         self.result.transactions += 1
         if self.deliveries.error is not None:
             raise self.deliveries.error
+        self._settle(0)  # the commit delivered every record of the transaction
         self.offsets.ack_all()
         self._commit_offsets()
 

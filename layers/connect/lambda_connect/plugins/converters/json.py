@@ -12,18 +12,20 @@ import base64
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, Generic, TypeVar
 
 import orjson
 
 from lambda_connect.api.config import CaseInsensitiveValidString, Config, ConfigDef, ConfigKey, ConfigType, Importance
 from lambda_connect.api.converter import Converter, HeaderConverter
-from lambda_connect.api.data import Schema, SchemaAndValue
+from lambda_connect.api.data import Schema, SchemaAndValue, Type
 from lambda_connect.api.errors import DataException
 from lambda_connect.api.records import Headers
 
 from . import _json_text
+from ._json_batch import StructColumns, all_structs_of
 from ._json_codec import Codec, contains_decimal, java_class, schemaless_to_json
 
 __all__ = ["JsonConverter"]
@@ -179,6 +181,7 @@ class JsonConverter(Converter, HeaderConverter):
         # schema is recognised by comparing bytes instead of parsing and re-serialising it.
         self._prefixes: _Lru[bytes, _Incoming] = _Lru(size)
         self._last_in: tuple[bytes, _Incoming] | None = None
+        self._batch_writers: _Lru[int, tuple[Schema, Callable[[Sequence[Any]], list[bytes | None]]]] = _Lru(size)
 
     # --- Connect -> bytes -------------------------------------------------------------------
     def from_connect_data(
@@ -256,6 +259,48 @@ class JsonConverter(Converter, HeaderConverter):
         if self.schemas_enabled or type(self).from_connect_data is not JsonConverter.from_connect_data:
             return None
         return None, functools.partial(orjson.dumps, default=_fast_default, option=_FAST_OPTIONS)
+
+    def batch_writer(self, schema: Schema | None) -> Callable[[Sequence[Any]], list[bytes | None]] | None:
+        """Writing many values of one schema at once: the source runtime's batch path.
+
+        Returns a function from a list of values whose record schema *is* ``schema`` to their
+        bytes, equal to ``from_connect_data`` of each (the output does not depend on topic or
+        headers). Struct batches are converted a column at a time (``_json_batch``); it raises
+        for any batch it does not take whole (a value of another type or schema object, an
+        integer beyond 64 bits, a failing field), and the runtime then converts record by
+        record, which reports the failing record. None for subclasses that write otherwise."""
+        if type(self).from_connect_data is not JsonConverter.from_connect_data:
+            return None
+        if schema is None:
+            return self._schemaless_batch
+        hit = self._batch_writers.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        out = self._outgoing_for(schema)
+        columns = StructColumns(self.codec, schema) if schema.type is Type.STRUCT else None
+        prefix = b'{"schema":' + out.schema_json + b',"payload":' if self.schemas_enabled else None
+        convert, dumps, default = out.convert, orjson.dumps, _json_text.dump_default
+
+        def write(values: Sequence[Any]) -> list[bytes | None]:
+            if columns is not None and all_structs_of(schema, values):
+                trees: list[Any] = columns.trees(values)
+            else:
+                trees = list(map(convert, values))
+            payloads = list(map(dumps, trees, repeat(default)))
+            if prefix is None:
+                return payloads  # type: ignore[return-value]
+            return list(map(b"".join, zip(repeat(prefix), payloads, repeat(b"}"))))
+
+        self._batch_writers.put(id(schema), (schema, write))
+        return write
+
+    def _schemaless_batch(self, values: Sequence[Any]) -> list[bytes | None]:
+        """``batch_writer(None)``: nulls stay null, the rest is one fast ``orjson`` call each."""
+        dumps, default, option = orjson.dumps, _fast_default, _FAST_OPTIONS
+        payloads = [None if v is None else dumps(v, default, option) for v in values]
+        if not self.schemas_enabled:
+            return payloads
+        return [None if p is None else b'{"schema":null,"payload":' + p + b"}" for p in payloads]
 
     # --- bytes -> Connect -------------------------------------------------------------------
     def to_connect_data(self, topic: str, data: bytes | None, headers: Headers | None = None) -> SchemaAndValue:

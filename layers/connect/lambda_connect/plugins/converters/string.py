@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import codecs
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import is_
 from typing import Any
 
 from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance, LambdaValidator
@@ -120,6 +122,24 @@ class StringConverter(Converter, HeaderConverter):
             return None if data is None else data.decode(encoding)
 
         return OPTIONAL_STRING_SCHEMA, read
+
+    def batch_writer(self, schema: Schema | None) -> Callable[[Sequence[Any]], list[bytes | None]] | None:
+        """Many values at once for the source runtime's batch path (see ``JsonConverter.batch_writer``):
+        all nulls, or all ``str`` encoded by one C-level ``map``; anything else raises and is
+        converted record by record."""
+        if type(self).from_connect_data is not StringConverter.from_connect_data:
+            return None
+        encoding = self.encoding
+
+        def write(values: Sequence[Any]) -> list[bytes | None]:
+            n = len(values)
+            if values.count(None) == n:
+                return [None] * n
+            if all(map(is_, map(type, values), repeat(str))):
+                return list(map(str.encode, values, repeat(encoding)))
+            raise LookupError("not all text")
+
+        return write
 
     def identity_check(self) -> Callable[[bytes], bool] | None:
         """ASCII bytes decode and encode back unchanged in every ASCII-compatible charset

@@ -1,0 +1,139 @@
+"""Serialising a whole source poll at once: the converters' batch writers over runs of records.
+
+Why: the per-record path (``RecordConverters.serialize`` per record) costs several Python calls
+per record before any JSON is written; for a JDBC or CDC poll of thousands of records with one
+value schema object that is most of the runtime's time. This module cuts a poll (after the
+transform chain) into *runs* of consecutive records that share key schema, value schema (by
+identity) and carry no headers, and asks the key and value converters for a ``batch_writer``
+of each run's schema: a function from the run's keys (values) to their bytes. Converters that
+offer none, runs with headers, and runs a writer refuses (it raises for any batch it does not
+take whole) are serialised record by record with ``RecordConverters.serialize`` — the very
+per-record path, with its stage order, retries and ``StageError``s.
+
+The hook, optional and duck-typed like ``direct_writer`` (``runtime/conversion.py``):
+``converter.batch_writer(schema) -> Callable[[list], list[bytes | None]] | None``. The function
+must return, for every value, exactly what ``from_connect_data(topic, schema, value, headers)``
+returns for it, for any topic and headers, and must have no effect when it raises. JsonConverter
+and StringConverter offer it. ``tests/unit/runtime/test_source_batch.py`` checks that the batch
+path produces what the per-record path produces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
+
+from lambda_connect.api.records import EMPTY_HEADERS, ConnectRecord
+
+from .conversion import RecordConverters
+from .errors import StageError
+
+__all__ = ["BatchSerializer", "Serialized"]
+
+Writer = Callable[[Sequence[Any]], list["bytes | None"]]
+_Headers = list[tuple[str, "bytes | None"]] | None
+
+_KEY = attrgetter("key")
+_VALUE = attrgetter("value")
+_KEY_SCHEMA = attrgetter("key_schema")
+_VALUE_SCHEMA = attrgetter("value_schema")
+_HEADERS = attrgetter("headers")
+
+
+class Serialized:
+    """The bytes of a list of records, in parallel lists: ``keys[i]``, ``values[i]`` and
+    ``headers[i]`` (None for none) of record ``i``, or ``errors[i]`` when its conversion failed
+    (its other entries are then None)."""
+
+    __slots__ = ("errors", "headers", "keys", "values")
+
+    def __init__(self, n: int) -> None:
+        self.keys: list[bytes | None] = [None] * n
+        self.values: list[bytes | None] = [None] * n
+        self.headers: list[_Headers] = [None] * n
+        self.errors: dict[int, StageError] = {}
+
+
+class BatchSerializer:
+    """The key and value converters of a connector, applied to whole runs of records."""
+
+    def __init__(self, converters: RecordConverters) -> None:
+        self.converters = converters
+        self._key_writers: dict[int, tuple[Any, Writer | None]] = {}
+        self._value_writers: dict[int, tuple[Any, Writer | None]] = {}
+
+    def serialize(self, records: Sequence[ConnectRecord], stop_at_error: bool = False) -> Serialized:
+        """Bytes for every record. With ``stop_at_error`` nothing after the first failed record
+        is converted (its entries stay None): the caller fails there, as the per-record loop does."""
+        n = len(records)
+        out = Serialized(n)
+        if not n:
+            return out
+        key_schemas = list(map(_KEY_SCHEMA, records))
+        value_schemas = list(map(_VALUE_SCHEMA, records))
+        headers = list(map(_HEADERS, records))
+        # Sources share one empty Headers object across records (not always EMPTY_HEADERS):
+        # look at each distinct object once rather than calling ``Headers.__bool__`` per record.
+        distinct = dict(zip(map(id, headers), headers))
+        empty = {i for i, h in distinct.items() if h is EMPTY_HEADERS or h is None or not h}
+        plain = list(map(empty.__contains__, map(id, headers)))
+        del headers, distinct
+        signature = zip(map(id, key_schemas), map(id, value_schemas), plain)
+        start = 0
+        for (_, _, no_headers), group in groupby(signature):
+            end = start + sum(1 for _ in group)
+            done = no_headers and self._run(records, start, end, key_schemas[start], value_schemas[start], out)
+            if not done and not self._each(records, start, end, out, stop_at_error):
+                break
+            start = end
+        return out
+
+    def _run(self, records: Sequence[ConnectRecord], start: int, end: int, key_schema: Any, value_schema: Any,
+             out: Serialized) -> bool:
+        """Records ``start:end`` through the batch writers; False when a writer is missing or refused."""
+        key_writer = self._writer(self._key_writers, self.converters.key, key_schema)
+        value_writer = self._writer(self._value_writers, self.converters.value, value_schema)
+        if key_writer is None or value_writer is None:
+            return False
+        run = records[start:end]
+        try:
+            keys = key_writer(list(map(_KEY, run)))
+            values = value_writer(list(map(_VALUE, run)))
+        except Exception:  # refused: the per-record path converts (and reports) these records
+            return False
+        if len(keys) != len(run) or len(values) != len(run):
+            return False
+        out.keys[start:end] = keys
+        out.values[start:end] = values
+        return True
+
+    def _each(self, records: Sequence[ConnectRecord], start: int, end: int, out: Serialized,
+              stop_at_error: bool) -> bool:
+        """Records ``start:end`` one by one; False when stopped at a failed record."""
+        serialize = self.converters.serialize
+        keys, values, headers = out.keys, out.values, out.headers
+        for i in range(start, end):
+            try:
+                keys[i], values[i], hs = serialize(records[i])
+            except StageError as e:
+                out.errors[i] = e
+                if stop_at_error:
+                    return False
+                continue
+            headers[i] = hs or None
+        return True
+
+    @staticmethod
+    def _writer(cache: dict[int, tuple[Any, Writer | None]], converter: Any, schema: Any) -> Writer | None:
+        """The converter's batch writer for ``schema`` (by identity), asked once per schema object."""
+        hit = cache.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        offer = getattr(converter, "batch_writer", None)
+        writer: Writer | None = offer(schema) if callable(offer) else None
+        if len(cache) > 256:
+            cache.clear()
+        cache[id(schema)] = (schema, writer)  # the entry holds the schema, so its id is not reused
+        return writer

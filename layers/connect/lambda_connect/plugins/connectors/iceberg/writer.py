@@ -106,8 +106,10 @@ class TableBatch:
     def prepare(self) -> None:
         """Steps 1 and 2 (see the module docstring): nothing is written yet."""
         self.table = self._load()
-        self._identify()
-        self._fresh(self._existing_marks())
+        # Partition runs, grouped once: the identity check and the filter both walk them.
+        runs = [(tp, list(group)) for tp, group in groupby(self.records, _coordinates)]
+        self._identify(runs)
+        self._fresh(self._existing_marks(), runs)
 
     def commit(self) -> None:
         """Step 3, with retries on conflicts."""
@@ -163,7 +165,7 @@ class TableBatch:
             shapes = self.s.shapes[self.name] = RowShapes()
         return shapes
 
-    def _identify(self) -> None:
+    def _identify(self, runs: list[tuple[TP, list[SinkRecord]]]) -> None:
         """Which incarnation of each topic the batch comes from, and what that means for the
         table's marks (see ``..positions``): looked up from the per-container cache, asked
         afresh only when the batch looks like a redelivery or the stored identity differs."""
@@ -171,8 +173,8 @@ class TableBatch:
         marks, snapshot = marks_.read_marks(self.table.metadata, self.s.connector)
         stored = marks_.read_identities(snapshot, self.s.connector)
         lowest: dict[TP, int] = {}
-        for tp, run in groupby(self.records, _coordinates):
-            first = next(run).original_kafka_offset  # a partition's records arrive in offset order
+        for tp, run in runs:
+            first = run[0].original_kafka_offset  # a partition's records arrive in offset order
             lowest[tp] = min(first, lowest.get(tp, first))
         current = positions.current_identities(lowest, {tp: m - 1 for tp, m in marks.items()},
                                                {tp: stored.get(tp[0]) for tp in lowest}, self.s.identity)
@@ -212,7 +214,7 @@ class TableBatch:
     rows: list[dict[str, Any] | None]
     keys: list[tuple[Any, ...]]
 
-    def _fresh(self, marks: dict[TP, int]) -> None:
+    def _fresh(self, marks: dict[TP, int], runs: list[tuple[TP, list[SinkRecord]]]) -> None:
         """Keep the records above the marks, fitted to the schema (evolving it when allowed).
 
         The common case — a map of a shape already seen, fitting the table — costs two tuple
@@ -234,9 +236,8 @@ class TableBatch:
         evolve: dict[int, Any] = {}
         skipped = self.skipped_ids
         fits = flat.compiled() if flat is not None else None
-        for tp, group in groupby(self.records, _coordinates):
+        for tp, run in runs:
             mark = marks.get(tp, 0)
-            run = list(group)
             if fits is not None and min(map(_offset, run)) >= mark:
                 # The usual run: nothing below the mark, and every value a map that fits as it is.
                 values = list(map(_value, run))

@@ -47,3 +47,28 @@ def test_warehouse_on_s3_with_deferred_commit(s3_endpoint: str, tmp_path: Path, 
     assert sorted(r["id"] for r in tbl.scan().to_arrow().to_pylist()) == list(range(8))
     assert all(t.file.file_path.startswith("s3://lake/") for t in tbl.scan().plan_files())
     assert len(h.snapshots(table)) == 1 and h.pending() == {}
+
+
+def test_glue_catalog_with_the_warehouse_on_s3(s3_endpoint: str, unique_name: str) -> None:
+    """``iceberg.catalog.type=glue``: tables in the Glue Data Catalog (moto), data on S3, exactly once."""
+    h = IcebergHarness(unique_name, {
+        "type": "glue", "glue.endpoint": s3_endpoint, "glue.region": "us-east-1",
+        "glue.access-key-id": "test", "glue.secret-access-key": "test",
+        "warehouse": f"s3://lake/{unique_name}", "s3.endpoint": s3_endpoint, "s3.access-key-id": "test",
+        "s3.secret-access-key": "test", "s3.region": "us-east-1",
+    })
+    table = f"{h.name}.orders"
+    task = h.task(iceberg__tables=table)
+    h.deliver(task, [rec("o", i, {"id": i, "item": f"sku-{i}"}) for i in range(5)])
+    h.deliver(task, [rec("o", i, {"id": i, "item": f"sku-{i}"}) for i in range(3, 9)])  # overlaps 3 and 4
+    assert [r["id"] for r in h.rows(table)] == list(range(9))
+    assert task.skipped_duplicates == 2
+    tbl = h.table(table)
+    assert tbl.location().startswith(f"s3://lake/{unique_name}")
+    assert tbl.current_snapshot().summary[f"kafka.connect.offsets.{h.name}"] == '{"o":{"0":9}}'
+    import boto3
+
+    glue = boto3.client("glue", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test")
+    entry = glue.get_table(DatabaseName=h.name, Name="orders")["Table"]
+    assert entry["Parameters"]["table_type"].upper() == "ICEBERG"

@@ -467,9 +467,11 @@ class _TaskRun:
         self.next_check = worker.clock() + worker.control_check_interval_s
         self.started_wall = worker.wall_clock()
         self.lease_lost = False
-        #: Records go through ``_send_batch`` (decided in ``_start``: not for tasks that want
-        #: ``commit_record`` per delivered record, which needs every delivery report).
+        #: Records go through ``_send_batch`` (decided in ``_start``).
         self.batch = False
+        #: On the batch path, deliveries are settled after flushes instead of reported per
+        #: record — not for tasks that want ``commit_record`` per delivered record.
+        self.settled = False
 
     # --- lifecycle ----------------------------------------------------------------------
     def execute(self) -> None:
@@ -504,9 +506,9 @@ class _TaskRun:
         overrides: dict[str, Any] = {k[len(PRODUCER_OVERRIDE):]: v for k, v in self.p.props.items()
                                      if k.startswith(PRODUCER_OVERRIDE)}
         task_class = self.p.config.connector_class.task_class()
-        self.batch = (self.w.batch_enabled() and isinstance(task_class, type)
-                      and getattr(task_class, "commit_record", None) is SourceTask.commit_record)
-        if self.batch:
+        self.batch = self.w.batch_enabled()
+        self.settled = self.batch and getattr(task_class, "commit_record", None) is SourceTask.commit_record
+        if self.settled:
             overrides.setdefault(REPORT_ONLY_ERRORS, True)
         transactional_id = f"{self.name}-{self.task_id}" if self.eos else None
         self.producer = self.w.producer_factory(overrides, transactional_id)
@@ -570,7 +572,7 @@ class _TaskRun:
                 self._begin()
                 txn_started = clock()
             if self.batch:
-                self._send_batch(records)
+                self._send_batch(records, task)
             else:
                 self._send(records, task, notify)
             del records  # confirmed records die by refcount as their delivery reports arrive
@@ -715,22 +717,24 @@ class _TaskRun:
                     break
         producer.poll(0)
 
-    def _send_batch(self, records: list[SourceRecord]) -> None:
+    def _send_batch(self, records: list[SourceRecord], task: SourceTask) -> None:
         """One poll on the batch path: the same steps and outcomes as ``_send``, a poll at a time.
 
         Offsets are registered per run of one source partition; the chain runs per record; the
         converters' batch writers turn whole runs into bytes (``source_batch``); then one loop
-        produces. Delivery: one callback object for the whole poll, and the producer reports
-        failures only (``delivery.report.only.error``), so a delivered record costs no Python
-        call — its success is known once a flush leaves nothing in flight (``_settle``). A
+        produces. Delivery (``settled``): one callback object for the whole poll, and the producer
+        reports failures only (``delivery.report.only.error``), so a delivered record costs no
+        Python call — its success is known once a flush leaves nothing in flight (``_settle``). A
         failed delivery in a mode that does not tolerate it holds back the *whole poll* in every
         source partition it touched (the callback cannot tell which record it was): commits stay
-        at or before what the per-record path commits, and the task fails as there. A record
+        at or before what the per-record path commits, and the task fails as there. Tasks that
+        override ``commit_record`` get ``_send``'s per-record delivery reports instead. A record
         that fails in a transform or converter without being tolerated stops the poll there, as
         in ``_send``: the records before it are produced, then the error is raised.
         """
         p, producer, offsets = self.p, self.producer, self.offsets
         policy, result = p.policy, self.result
+        notify = not self.settled
         tolerates = policy.tolerates()
         sent = _SentPoll()
         # 1. Offsets, in submission order, per run of one source partition.
@@ -786,6 +790,8 @@ class _TaskRun:
             filtered = [i for i in filtered if i < fatal[0]]
         for i in filtered:
             track_of[i].ack(seq_of[i])
+            if notify:
+                task.commit_record(records[i], None)
         result.records_filtered += len(filtered)
         # 4. Produce.
         topics = list(map(_TOPIC, outs[:limit]))
@@ -801,13 +807,19 @@ class _TaskRun:
         timestamps = repeat(0) if timestamps.count(None) == limit else [t or 0 for t in timestamps]
         callback = partial(self._batch_delivered, sent)
         produce, clock, poll_deadline = producer.produce, self.w.clock, self.poll_deadline
-        self.deliveries.unsettled.append(sent)
+        if notify:
+            report, orig = self._delivered_notify, (range(limit) if index is None else index)
+        else:
+            self.deliveries.unsettled.append(sent)
         k = 0
         try:
             for k, (topic, value, key, partition, timestamp, headers) in enumerate(
                     zip(topics, data.values, data.keys, kafka_partitions, timestamps, data.headers)):
                 if skip and k in skip:
                     continue
+                if notify:
+                    i = orig[k]
+                    callback = partial(report, track_of[i], seq_of[i], topic, records[i])
                 while True:
                     try:
                         produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
@@ -836,9 +848,9 @@ class _TaskRun:
                 first_unsent = fatal[0] if k >= limit and fatal is not None else (
                     k if index is None else index[k])
                 self._block_from(track_of, seq_of, first_unsent)
-        producer.poll(0)
-        if fatal is not None:
+        if fatal is not None:  # before serving delivery reports, as ``_send`` raises at once
             raise fatal[1]
+        producer.poll(0)
 
     @staticmethod
     def _block_from(track_of: list[PartitionTrack], seq_of: list[int], start: int) -> None:

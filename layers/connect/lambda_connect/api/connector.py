@@ -275,6 +275,13 @@ class SourceTask(Task):
         it was filtered by a transform or skipped by ``errors.tolerance=all``. Sources whose
         system wants an acknowledgement (MQTT, AMQP) give it here."""
 
+    def lag_metrics(self) -> Mapping[str, float]:
+        """Figures the source itself knows about how far it trails its system, by metric name
+        (``{"source_lag_bytes": 12345.0}``: a replication slot's bytes behind). The runtime
+        reads them once per run, after ``stop``, and publishes each as a gauge next to its own
+        metrics; a task that knows nothing of the kind keeps this default."""
+        return {}
+
 
 class SourceConnector(Connector):
     """A connector whose tasks write to Kafka."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from lambda_connect.runtime.task_metrics import COLLECTOR
@@ -103,7 +103,8 @@ def sink_batch_metrics(
     return out
 
 
-def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str]], task: int | None = None) -> None:
+def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str]], task: int | None = None,
+         gauges: Collection[str] = ()) -> None:
     """Write ``values`` as one EMF blob with the ``connector`` dimension, now, and add them to
     the process's totals (``runtime.task_metrics``: ``lambda-connect up`` serves them at ``/metrics``).
 
@@ -113,13 +114,14 @@ def emit(metrics: Metrics, connector: str, values: Mapping[str, tuple[float, str
     the previous batch stayed behind — one container serving several connectors then
     warned "Dimension 'connector' has already been added" on every batch — and the values
     piled up until Powertools' 100-value overflow printed EMF lines despite the switch.
-    Clearing also recovers from a batch whose metrics failed half-way.
+    Clearing also recovers from a batch whose metrics failed half-way. Names in ``gauges`` are
+    levels (a source's lag): EMF carries them like any value, the process's totals keep their last.
     """
     if not values:  # Powertools warns about an empty flush; nothing to report anyway
         return
     from aws_lambda_powertools.metrics import MetricUnit
 
-    COLLECTOR.record(connector or "unknown", task, values)
+    COLLECTOR.record(connector or "unknown", task, values, gauges)
 
     with _EMIT_LOCK:
         try:

@@ -34,7 +34,7 @@ from .kafka_clients import KafkaSettings, ensure_topic, kafka_settings_from_env,
 from .metrics import emit, make_metrics, worker_id
 from .sink_handler import DEADLINE_MARGIN_ENV, StoreStatusReporter
 
-__all__ = ["InvalidTriggerError", "KafkaClients", "SourceHandler", "parse_trigger", "source_run_metrics"]
+__all__ = ["InvalidTriggerError", "KafkaClients", "SourceHandler", "lag_unit", "parse_trigger", "source_run_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,20 @@ def parse_trigger(event: Any) -> tuple[str, int]:
     return name.strip(), int(raw_task)
 
 
+def lag_unit(name: str) -> str:
+    """The EMF unit of a figure a task reports (``SourceTask.lag_metrics``), from its name's suffix."""
+    for suffix, unit in (("_bytes", "Bytes"), ("_seconds", "Seconds"), ("_ms", "Milliseconds"),
+                         ("_milliseconds", "Milliseconds")):
+        if name.endswith(suffix):
+            return unit
+    return "None"
+
+
 def source_run_metrics(result: SourceRunResult) -> dict[str, tuple[float, str]]:
-    """The metrics of one source invocation: name → (value, unit)."""
-    return {
+    """The metrics of one source invocation: name → (value, unit); the task's own figures
+    (``result.lag_metrics``, gauges) under the names it gave them."""
+    lag = {name: (value, lag_unit(name)) for name, value in result.lag_metrics.items()}
+    return {**lag, **{
         "RecordsPolled": (result.records_polled, "Count"),
         "RecordsProduced": (result.records_produced, "Count"),
         "RecordsFiltered": (result.records_filtered, "Count"),
@@ -76,7 +87,7 @@ def source_run_metrics(result: SourceRunResult) -> dict[str, tuple[float, str]]:
         "LeaseHeld": (1 if result.outcome == "lease_held" else 0, "Count"),
         "Fenced": (1 if result.outcome == "fenced" else 0, "Count"),
         "RunDuration": (result.duration_ms, "Milliseconds"),
-    }
+    }}
 
 
 class KafkaClients:
@@ -161,7 +172,7 @@ class SourceHandler:
                 result.records_filtered, result.records_failed, result.offsets_committed,
                 extra={"connector": name, "task": task})
         try:
-            emit(self.metrics, name, source_run_metrics(result), task=task)
+            emit(self.metrics, name, source_run_metrics(result), task=task, gauges=result.lag_metrics.keys())
         except Exception:  # metrics must never turn a finished run into a failed invocation
             log.warning("Emitting metrics failed", exc_info=True)
         return result.to_dict()

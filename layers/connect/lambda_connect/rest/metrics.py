@@ -4,7 +4,10 @@ connector's status JSON: the task handlers' figures under one set of names.
 A metric keeps its EMF name in the status JSON (``RecordsIn``) and becomes snake case in
 Prometheus (``lambda_connect_records_in_total``): counts are counters (``_total``), durations
 summaries in milliseconds (``_milliseconds_sum``/``_count``). Consumer lag is a gauge per
-partition, read from the cluster when asked.
+partition, read from the cluster when asked. Figures a source task reports about itself
+(``SourceTask.lag_metrics``, e.g. ``source_lag_bytes``) are gauges of their last value under
+their own name (``lambda_connect_source_lag_bytes``; in the status JSON per task, and summed
+over tasks for the connector).
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ _HELP = {
     "RecordsFiltered": "Records a source transform dropped", "OffsetsCommitted": "Source offsets committed",
     "TaskFailed": "Source runs that failed", "LeaseHeld": "Source runs skipped: another run held the task",
     "Fenced": "Source runs fenced by a newer one", "RunDuration": "Time a source run took",
+    "source_lag_bytes": "Bytes of log the source trails its system by, as the task last reported",
 }
 
 
-def prometheus_name(emf_name: str, unit: str) -> str:
-    """``RecordsDeadLettered``/Count → ``lambda_connect_records_dead_lettered_total``."""
+def prometheus_name(emf_name: str, unit: str, gauge: bool = False) -> str:
+    """``RecordsDeadLettered``/Count → ``lambda_connect_records_dead_lettered_total``; a gauge
+    keeps its (snake case) name: ``source_lag_bytes`` → ``lambda_connect_source_lag_bytes``."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", emf_name).lower()
+    if gauge:
+        return PREFIX + re.sub(r"[^a-z0-9_]", "_", snake)
     return PREFIX + snake + ("_milliseconds" if unit == "Milliseconds" else "_total")
 
 
@@ -58,6 +65,8 @@ def _number(value: float) -> str:
 
 
 def _figure_json(figure: Figure) -> Any:
+    if figure.gauge:
+        return int(figure.last) if figure.last.is_integer() else figure.last
     if figure.unit == "Milliseconds":
         return {"sum": round(figure.total, 3), "count": figure.count, "last": round(figure.last, 3)}
     return int(figure.total) if figure.total.is_integer() else figure.total
@@ -85,8 +94,9 @@ class MetricsView:
         totals: dict[str, Figure] = {}
         for figures in tasks.values():
             for name, f in figures.items():
-                t = totals.setdefault(name, Figure(f.unit))
-                t.total, t.count, t.last = t.total + f.total, t.count + f.count, f.last
+                t = totals.setdefault(name, Figure(f.unit, gauge=f.gauge))
+                t.total, t.count = t.total + f.total, t.count + f.count
+                t.last = t.last + f.last if f.gauge else f.last  # a connector's level: its tasks' levels added
         out: dict[str, Any] = {
             "metrics": {name: _figure_json(f) for name, f in sorted(totals.items())},
             "task_metrics": {("unknown" if task is None else str(task)): {n: _figure_json(f) for n, f in
@@ -104,11 +114,13 @@ class MetricsView:
                                                  key=lambda kv: (kv[0][0], kv[0][1] is None, kv[0][1] or 0)):
             labels = {"connector": connector, "task": "unknown" if task is None else task}
             for emf, figure in sorted(figures.items()):
-                name = prometheus_name(emf, figure.unit)
-                kind = "summary" if figure.unit == "Milliseconds" else "counter"
+                name = prometheus_name(emf, figure.unit, figure.gauge)
+                kind = "gauge" if figure.gauge else "summary" if figure.unit == "Milliseconds" else "counter"
                 help_ = f"{_HELP.get(emf, emf)} (EMF metric {emf})"
                 lines = families.setdefault(name, (kind, help_, []))[2]
-                if kind == "summary":
+                if kind == "gauge":
+                    lines.append(f"{name}{_labels(**labels)} {_number(figure.last)}")
+                elif kind == "summary":
                     lines.append(f"{name}_sum{_labels(**labels)} {_number(round(figure.total, 3))}")
                     lines.append(f"{name}_count{_labels(**labels)} {figure.count}")
                 else:

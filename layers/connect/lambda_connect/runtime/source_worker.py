@@ -177,6 +177,8 @@ class SourceRunResult:
     topics: list[str] = field(default_factory=list)
     error: str | None = None
     duration_ms: float = 0.0
+    #: What the task reported through ``SourceTask.lag_metrics`` after this run (name → value).
+    lag_metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -494,6 +496,7 @@ class _TaskRun:
             self._fail(e)
         finally:
             self._stop_task()
+            self._read_lag_metrics()
             self.result.records_produced = self.deliveries.produced
             self.result.records_failed += self.deliveries.failed
             if self.deliveries.topics:
@@ -660,6 +663,29 @@ class _TaskRun:
                 self.producer.flush(0)
             except Exception:  # the producer is discarded anyway
                 log.debug("flush on close failed", exc_info=True)
+
+    def _read_lag_metrics(self) -> None:
+        """The task's own figures (``SourceTask.lag_metrics``), read after ``stop`` — a CDC task
+        measures its slot once it has confirmed. A failing hook or a value that is not a finite
+        number is logged and left out: a metric must never fail a run."""
+        if self.task is None:
+            return
+        try:
+            reported = self.task.lag_metrics()
+            items = list(reported.items()) if reported else []
+        except Exception:
+            log.warning("Task %s-%s: lag_metrics() failed", self.name, self.task_id, exc_info=True)
+            return
+        for name, value in items:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not isinstance(name, str) or not name or number != number or number in (float("inf"), float("-inf")):
+                log.warning("Task %s-%s: lag_metrics() reported %r = %r, not a metric name and finite number; "
+                            "left out", self.name, self.task_id, name, value)
+                continue
+            self.result.lag_metrics[name] = number
 
     def release(self) -> None:
         if self.lease_lost:

@@ -9,7 +9,7 @@ JSON can show the figures under the EMF names without another store.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 __all__ = ["COLLECTOR", "Figure", "TaskMetrics"]
@@ -17,12 +17,16 @@ __all__ = ["COLLECTOR", "Figure", "TaskMetrics"]
 
 @dataclass
 class Figure:
-    """Running total of one metric: ``total`` of the values, ``count`` of invocations, ``last`` value."""
+    """Running total of one metric: ``total`` of the values, ``count`` of invocations, ``last`` value.
+
+    A ``gauge`` (a level a task reports, such as a source's lag) is read by its ``last`` value:
+    adding up levels of successive runs means nothing."""
 
     unit: str
     total: float = 0.0
     count: int = 0
     last: float = 0.0
+    gauge: bool = False
 
 
 class TaskMetrics:
@@ -33,13 +37,15 @@ class TaskMetrics:
         self._lock = threading.Lock()
         self._figures: dict[tuple[str, int | None], dict[str, Figure]] = {}
 
-    def record(self, connector: str, task: int | None, values: Mapping[str, tuple[float, str]]) -> None:
+    def record(self, connector: str, task: int | None, values: Mapping[str, tuple[float, str]],
+               gauges: Collection[str] = ()) -> None:
+        """Add one invocation's ``values`` (name → (value, unit)); names in ``gauges`` are levels."""
         with self._lock:
             figures = self._figures.setdefault((connector, task), {})
             for name, (value, unit) in values.items():
                 figure = figures.get(name)
                 if figure is None:
-                    figure = figures[name] = Figure(unit)
+                    figure = figures[name] = Figure(unit, gauge=name in gauges)
                 figure.total += float(value)
                 figure.count += 1
                 figure.last = float(value)
@@ -47,7 +53,7 @@ class TaskMetrics:
     def snapshot(self) -> dict[tuple[str, int | None], dict[str, Figure]]:
         """A copy, safe to read while handlers go on recording."""
         with self._lock:
-            return {k: {n: Figure(f.unit, f.total, f.count, f.last) for n, f in v.items()}
+            return {k: {n: Figure(f.unit, f.total, f.count, f.last, f.gauge) for n, f in v.items()}
                     for k, v in self._figures.items()}
 
     def of(self, connector: str) -> dict[int | None, dict[str, Figure]]:

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +25,7 @@ import pytest
 from lambda_connect.api.data import INT64_SCHEMA, STRING_SCHEMA, UTC, Decimal, Schema, Struct, Timestamp, Type
 
 from tests.fixtures.broker import consume_all
+from tests.fixtures.glue import glue_registry  # noqa: F401 - the "glue" fixture
 
 ROOT = Path(__file__).parents[2]
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:lambda-connect-sink"
@@ -92,19 +92,6 @@ def load(function: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bootstr
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from moto import mock_aws
-
-    for k, v in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        import boto3
-
-        boto3.client("glue").create_registry(RegistryName="reg")
-        yield
 
 
 def converter_props(kind: str) -> dict[str, str]:

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from lambda_connect.api.data import INT64_SCHEMA, STRING_SCHEMA, Schema, Struct, Type
 from lambda_connect.api.errors import DataException
 from lambda_connect.plugins.converters.glue_avro import AWSKafkaAvroConverter, glue_frame
 
+from tests.fixtures.glue import glue_registry  # noqa: F401 - the "glue" fixture
+
 V1 = Schema.struct([("id", INT64_SCHEMA), ("name", STRING_SCHEMA)], name="com.example.User")
 V2 = Schema.struct(
     [("id", INT64_SCHEMA), ("name", STRING_SCHEMA), ("email", Schema(Type.STRING, optional=True))],
     name="com.example.User",
 )
-
-
-@pytest.fixture
-def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from moto import mock_aws
-
-    for k, v in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        import boto3
-
-        boto3.client("glue").create_registry(RegistryName="reg")
-        yield
 
 
 def build(**props: str) -> AWSKafkaAvroConverter:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,8 @@ from lambda_connect.plugins.converters.avro import AvroConverter
 from lambda_connect.plugins.converters.glue_avro import AWSKafkaAvroConverter
 from lambda_connect.plugins.converters.glue_json_schema import JsonSchemaConverter
 from lambda_connect.plugins.converters.glue_protobuf import ProtobufSchemaConverter
+
+from tests.fixtures.glue import glue_registry  # noqa: F401 - the "glue" fixture
 
 ITEM = Schema.struct([("sku", STRING_SCHEMA), ("qty", INT64_SCHEMA)], name="shop.Item", optional=True)
 ORDER = Schema.struct(
@@ -41,20 +42,6 @@ def order(**over: Any) -> Struct:
     }
     v.update(over)
     return Struct(ORDER, v)
-
-
-@pytest.fixture
-def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from moto import mock_aws
-
-    for k, v in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        import boto3
-
-        client = boto3.client("glue")
-        client.create_registry(RegistryName="reg")
-        yield client
 
 
 def build(cls: type, is_key: bool = False, **props: str) -> Any:
@@ -184,3 +171,11 @@ def test_plugin_names_resolve() -> None:
     for cls in (JsonSchemaConverter, ProtobufSchemaConverter):
         assert reg.resolve(cls.name, {"converter"}) is cls
     assert _glue_registry._converter_class("KafkaProtobufDeserializer").__name__ == "ProtobufConverter"
+
+
+@pytest.mark.parametrize("cls", [JsonSchemaConverter, ProtobufSchemaConverter, AWSKafkaAvroConverter])
+def test_corrupt_body_names_topic_and_version(glue: Any, cls: type) -> None:
+    good = build(cls, schemaAutoRegistrationEnabled="true").from_connect_data("orders", ORDER, order())
+    version = str(uuid.UUID(bytes=good[2:18]))
+    with pytest.raises(DataException, match=f"data for topic orders with Glue schema version {version}"):
+        build(cls).to_connect_data("orders", good[:18] + b"\x00\xff\xff\xfe")

@@ -140,61 +140,6 @@ def test_message_indexes_zigzag_round_trip() -> None:
         assert got == idx and bytes(rest) == b"z"
 
 
-class _Registry(BaseHTTPRequestHandler):
-    """A registry that serves one schema id only in ``format=serialized`` (no .proto text)."""
-
-    schemas: dict[int, str] = {}
-    seen: list[str] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        path, _, query = self.path.partition("?")
-        sid = int(path.rsplit("/", 1)[-1]) if path.startswith("/schemas/ids/") else -1
-        if sid in self.schemas and "format=serialized" in query:
-            body = json.dumps({"schema": self.schemas[sid], "schemaType": "PROTOBUF"}).encode()
-            self.send_response(200)
-        else:
-            body = json.dumps({"error_code": 40403, "message": f"Schema {sid} not found"}).encode()
-            self.send_response(404)
-        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def test_reads_from_http_registry_with_format_serialized_and_enum() -> None:
-    from google.protobuf import descriptor_pb2
-
-    fdp = descriptor_pb2.FileDescriptorProto(name="shop.proto", package="shop", syntax="proto3")
-    enum = fdp.enum_type.add(name="Color")
-    enum.value.add(name="RED", number=0)
-    enum.value.add(name="BLUE", number=1)
-    first = fdp.message_type.add(name="Unused")
-    first.field.add(name="z", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING, label=1)
-    msg = fdp.message_type.add(name="Item")
-    msg.field.add(
-        name="color", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_ENUM, type_name=".shop.Color", label=1
-    )
-    _Registry.schemas = {7: base64.b64encode(fdp.SerializeToString()).decode()}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        conv = build(f"http://127.0.0.1:{server.server_address[1]}")
-        # second message of the file: index array [1], then field 1 varint 1 (BLUE)
-        schema, got = conv.to_connect_data("t", _schema_registry.frame(7, write_indexes([1]) + b"\x08\x01"))
-        assert schema.name == "Item" and got.get("color") == "BLUE"
-        assert schema.field("color").schema.parameters["io.confluent.connect.protobuf.Enum.BLUE"] == "1"
-        assert any("format=serialized" in p for p in _Registry.seen)
-        with pytest.raises(DataException, match="id 8"):
-            conv.to_connect_data("t", _schema_registry.frame(8, b"\x00"))
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 # --- registry features: references, .proto text, bearer auth -------------------------------------
 class _FullRegistry(BaseHTTPRequestHandler):
     """Ids and subject versions, each with references; answers in .proto text unless
@@ -241,6 +186,30 @@ def registry() -> Any:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_reads_from_http_registry_with_format_serialized_and_enum(registry: str) -> None:
+    from google.protobuf import descriptor_pb2
+
+    fdp = descriptor_pb2.FileDescriptorProto(name="shop.proto", package="shop", syntax="proto3")
+    enum = fdp.enum_type.add(name="Color")
+    enum.value.add(name="RED", number=0)
+    enum.value.add(name="BLUE", number=1)
+    first = fdp.message_type.add(name="Unused")
+    first.field.add(name="z", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING, label=1)
+    msg = fdp.message_type.add(name="Item")
+    msg.field.add(
+        name="color", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_ENUM, type_name=".shop.Color", label=1
+    )
+    # the text form is unreadable on purpose: only format=serialized can succeed
+    _FullRegistry.ids[7] = {"text": "not proto", "serialized": base64.b64encode(fdp.SerializeToString()).decode()}
+    conv = build(registry)
+    # second message of the file: index array [1], then field 1 varint 1 (BLUE)
+    schema, got = conv.to_connect_data("t", _schema_registry.frame(7, write_indexes([1]) + b"\x08\x01"))
+    assert schema.name == "Item" and got.get("color") == "BLUE"
+    assert schema.field("color").schema.parameters["io.confluent.connect.protobuf.Enum.BLUE"] == "1"
+    with pytest.raises(DataException, match="id 8"):
+        conv.to_connect_data("t", _schema_registry.frame(8, b"\x00"))
 
 
 COMMON = 'syntax = "proto3";\npackage common;\nimport "google/type/date.proto";\nmessage Money { int64 cents = 1; string currency = 2; google.type.Date booked = 3; }\n'  # noqa: E501

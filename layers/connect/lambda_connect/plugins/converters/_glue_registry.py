@@ -372,14 +372,26 @@ def secondary_converter(config: Config, is_key: bool) -> Converter | None:
 
 # --- the converter skeleton --------------------------------------------------------------
 class GlueConverter(Converter):
-    """Framing, fallback and Glue calls for the three formats; a subclass supplies
-    ``_writer(schema) -> (definition, encode)`` and ``_reader(definition) -> decode``
-    where ``encode(value) -> body`` and ``decode(body, topic, version) -> SchemaAndValue``."""
+    """Framing, fallback, error wrapping and Glue calls for the three formats.
+
+    A subclass names its ``data_format`` and the module it needs (``requires``: import name,
+    pip extra; imported here, when a config names the converter, and kept as ``self._lib``),
+    and supplies ``_writer(schema) -> (definition, encode)`` and ``_reader(definition) ->
+    decode``, where ``encode(value) -> body`` and ``decode(body) -> SchemaAndValue``. Any
+    error they raise becomes a DataException naming the topic and the schema version."""
 
     data_format: str = ""
+    requires: tuple[str, str] | None = None
 
     def __init__(self, config: Config, *, is_key: bool = False) -> None:
         super().__init__(config, is_key=is_key)
+        self._lib: Any = None
+        if self.requires is not None:
+            module, extra = self.requires
+            try:
+                self._lib = importlib.import_module(module)
+            except ImportError as e:  # pragma: no cover - depends on the installed extras
+                raise DataException(f"{type(self).__name__} needs {module}: pip install '{extra}'") from e
         self._registry = GlueRegistry(config, self.data_format, type(self).__name__)
         self._schema_name: str = config["schemaName"]
         self._zlib = config["compression"] == "ZLIB"
@@ -413,13 +425,19 @@ class GlueConverter(Converter):
             return self._secondary.to_connect_data(topic, data, headers)
         version_id, body = glue_unframe(data)
         decode = self._registry.reader(version_id, self._reader)
-        result: SchemaAndValue = decode(body, topic, version_id)
+        try:
+            result: SchemaAndValue = decode(body)
+        except Exception as e:  # the format libraries raise their own types for a bad body
+            raise DataException(
+                f"Failed to deserialize {self.data_format} data for topic {topic} with Glue schema version "
+                f"{version_id}: {e}"
+            ) from e
         return result
 
     def _writer(self, schema: Schema) -> tuple[str, Callable[[Any], bytes]]:
         raise NotImplementedError
 
-    def _reader(self, definition: str) -> Callable[[bytes, str, uuid.UUID], SchemaAndValue]:
+    def _reader(self, definition: str) -> Callable[[bytes], SchemaAndValue]:
         raise NotImplementedError
 
     def close(self) -> None:

@@ -8,7 +8,6 @@ mapping of the schema document is the one the Confluent JSON Schema converter us
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -38,21 +37,11 @@ class JsonSchemaConverter(GlueConverter):
         convert = _CODEC.to_json(schema)
         return orjson.dumps(connect_to_json_schema(schema)).decode(), lambda value: _json_text.dumps(convert(value))
 
-    def _reader(self, definition: str) -> Callable[[bytes, str, uuid.UUID], SchemaAndValue]:
+    def _reader(self, definition: str) -> Callable[[bytes], SchemaAndValue]:
         try:
             schema = json_schema_to_connect(orjson.loads(definition))
         except orjson.JSONDecodeError as e:
             raise DataException(f"The Glue JSON schema definition is not JSON: {e}") from e
         convert = _CODEC.to_connect(schema)
         loads = _json_text.loads_exact if contains_decimal(schema) else _json_text.loads
-
-        def decode(body: bytes, topic: str, version_id: uuid.UUID) -> SchemaAndValue:
-            try:
-                tree = loads(body)
-            except ValueError as e:
-                raise DataException(
-                    f"Failed to deserialize JSON data for topic {topic} with Glue schema version {version_id}: {e}"
-                ) from e
-            return SchemaAndValue(schema, convert(tree))
-
-        return decode
+        return lambda body: SchemaAndValue(schema, convert(loads(body)))

@@ -11,11 +11,9 @@ either registry.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from lambda_connect.api.config import Config
 from lambda_connect.api.data import Schema, SchemaAndValue
 from lambda_connect.api.errors import DataException
 
@@ -31,21 +29,14 @@ class ProtobufSchemaConverter(GlueConverter):
     name = "com.amazonaws.services.schemaregistry.kafkaconnect.protobuf.ProtobufSchemaConverter"
     config_def = glue_config_def("PROTOBUF")
     data_format = "PROTOBUF"
-
-    def __init__(self, config: Config, *, is_key: bool = False) -> None:
-        try:
-            from google.protobuf import message_factory
-        except ImportError as e:  # pragma: no cover - depends on the installed extras
-            raise DataException("ProtobufSchemaConverter needs protobuf: pip install 'lambda-connect[aws]'") from e
-        self._factory = message_factory
-        super().__init__(config, is_key=is_key)
+    requires = ("google.protobuf.message_factory", "lambda-connect[aws,schema-registry]")
 
     def _writer(self, schema: Schema) -> tuple[str, Callable[[Any], bytes]]:
         fdp = _protobuf_data.file_for(schema)
         file_desc = _protobuf_schemas.build_file(fdp, what=fdp.name)
         desc = file_desc.message_types_by_name[fdp.message_type[0].name]
         prefix = _protobuf_schemas.encode_varint(_protobuf_schemas.glue_message_order(file_desc).index(desc))
-        cls = self._factory.GetMessageClass(desc)
+        cls = self._lib.GetMessageClass(desc)
 
         def encode(value: Any) -> bytes:
             msg = cls()
@@ -54,36 +45,21 @@ class ProtobufSchemaConverter(GlueConverter):
 
         return _proto_text.print_proto(fdp), encode
 
-    def _reader(self, definition: str) -> Callable[[bytes, str, uuid.UUID], SchemaAndValue]:
+    def _reader(self, definition: str) -> Callable[[bytes], SchemaAndValue]:
         fdp = _proto_text.parse_proto(definition, "glue_schema.proto", "from Glue")
         order = _protobuf_schemas.glue_message_order(_protobuf_schemas.build_file(fdp, what="from Glue"))
         types: dict[int, tuple[Any, Schema, Callable[[Any], Any]]] = {}
 
-        def type_at(index: int, version_id: uuid.UUID) -> tuple[Any, Schema, Callable[[Any], Any]]:
+        def decode(body: bytes) -> SchemaAndValue:
+            index, pos = _protobuf_schemas.decode_varint(body, 0, "Glue message index")
             found = types.get(index)
             if found is None:
                 if index >= len(order):
-                    raise DataException(
-                        f"Message index {index} does not exist in Glue Protobuf schema version {version_id} "
-                        f"({len(order)} messages)"
-                    )
+                    raise DataException(f"Message index {index} does not exist in the schema ({len(order)} messages)")
                 schema = _protobuf_data.message_schema(order[index])
-                found = types[index] = (
-                    self._factory.GetMessageClass(order[index]),
-                    schema,
-                    _protobuf_data.message_reader(schema, order[index]),
-                )
-            return found
-
-        def decode(body: bytes, topic: str, version_id: uuid.UUID) -> SchemaAndValue:
-            index, pos = _protobuf_schemas.decode_varint(body, 0, "Glue message index")
-            cls, schema, read = type_at(index, version_id)
-            try:
-                msg = cls.FromString(body[pos:])
-            except Exception as e:
-                raise DataException(
-                    f"Failed to deserialize Protobuf data for topic {topic} with Glue schema version {version_id}: {e}"
-                ) from e
-            return SchemaAndValue(schema, read(msg))
+                reader = _protobuf_data.message_reader(schema, order[index])
+                found = types[index] = (self._lib.GetMessageClass(order[index]), schema, reader)
+            cls, schema, read = found
+            return SchemaAndValue(schema, read(cls.FromString(body[pos:])))
 
         return decode

@@ -8,6 +8,9 @@ over REST, tables read back with pyiceberg from outside the process.
 2. External broker, deferred commits: records produced while ``up`` is down are written after
    the restart, nothing twice, nothing missing; the last files are committed by the
    reconciler's rescan once the topic is quiet.
+3. Poison records take the shared error path: with ``errors.tolerance=all`` and a dead letter
+   queue, the DLQ holds exactly the bad records (one undecodable, one that does not fit the
+   table) with their error headers, and the table exactly the good ones.
 """
 
 from __future__ import annotations
@@ -150,3 +153,39 @@ def test_external_broker_deferred_commits_across_a_restart(
     again.ctrl_c()
     assert again.wait_exit(STOP_TIMEOUT) == 0, again.stderr[-3000:]
     assert "Traceback" not in up.stderr + again.stderr
+
+
+def test_poison_records_go_to_the_dead_letter_queue_and_the_rest_to_the_table(
+    start_up: Callable[..., UpProcess], tmp_path: Path  # noqa: F811
+) -> None:
+    up = start_up("--state", f"sqlite:///{tmp_path}/state.db")
+    create_topic(up.kafka)
+    register(up, sink_config(tmp_path, **{
+        "errors.tolerance": "all", "errors.deadletterqueue.topic.name": f"{TOPIC}-dlq",
+        "errors.deadletterqueue.topic.replication.factor": "1",
+        "errors.deadletterqueue.context.headers.enable": "true"}))
+    good = orders(range(100))
+    bad = [("bad-json", "{not json", None, 0),  # the converter refuses it
+           ("bad-type", json.dumps({"id": "abc", "item": "x", "qty": 1}), None, 0)]  # id is a long column
+    where = produce(up.kafka, TOPIC, good[:50] + bad + good[50:])[50:52]  # (partition, offset) of the bad ones
+
+    def dead() -> list[dict[str, Any]]:
+        r = requests.get(f"{up.rest_url}/connectors/{SINK}/dlq", timeout=30)
+        assert r.status_code == 200, r.text
+        return list(r.json()["entries"])
+
+    try:
+        wait_for(lambda: len(dead()) >= 2, 120, "2 records in the dead letter queue")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nup's log:\n{up.stderr[-6000:]}") from None
+    entries = sorted(dead(), key=lambda e: e["key"])
+    assert [e["key"] for e in entries] == ["bad-json", "bad-type"]
+    assert [(e["partition"], e["offset"]) for e in entries] == where
+    for entry in entries:
+        assert entry["topic"] == TOPIC and entry["error_class"] and entry["message"], entry
+    assert "long" in entries[1]["message"] or "abc" in entries[1]["message"], entries[1]
+    wait_for(lambda: len(ids(tmp_path)) >= 100, 60, "the 100 good rows")
+    assert ids(tmp_path) == list(range(100))
+    assert marks(tmp_path) == {TOPIC: {"0": 52, "1": 50}}  # the bad records' offsets are done with too
+    up.ctrl_c()
+    assert up.wait_exit(STOP_TIMEOUT) == 0, up.stderr[-3000:]

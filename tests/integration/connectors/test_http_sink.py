@@ -381,3 +381,11 @@ def test_requests_go_through_the_configured_proxy(h: Harness) -> None:
     (request,) = h.hook.delivered
     assert request.path == "http://orders.example.invalid/in" and request.body == b"via proxy"
     assert request.headers["proxy-authorization"] == "Basic " + base64.b64encode(b"p:pw").decode()
+
+
+def test_aivens_class_name_loads_the_same_connector() -> None:
+    from lambda_connect.runtime.registry import Registry
+
+    registry = Registry.default()
+    assert registry.resolve("io.aiven.kafka.connect.http.HttpSinkConnector") is HttpSinkConnector
+    assert registry.canonical("HttpSinkConnector") == "io.confluent.connect.http.HttpSinkConnector"

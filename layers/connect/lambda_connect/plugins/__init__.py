@@ -107,6 +107,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
         "lambda_connect.plugins.connectors.iceberg.sink:IcebergSinkConnector",
     ),
     ("io.confluent.connect.http.HttpSinkConnector", "lambda_connect.plugins.connectors.http.sink:HttpSinkConnector"),
+    ("io.aiven.kafka.connect.http.HttpSinkConnector", "lambda_connect.plugins.connectors.http.sink:HttpSinkConnector"),
     (
         "io.confluent.connect.mqtt.MqttSourceConnector",
         "lambda_connect.plugins.connectors.mqtt.source:MqttSourceConnector",

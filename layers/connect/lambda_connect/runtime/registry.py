@@ -106,9 +106,11 @@ class PluginDescriptor:
         return info
 
 
-def _canonical_first(class_name: str) -> tuple[bool, str]:
-    """Of one plugin's several class names, the ``org.apache.`` one owns the aliases."""
-    return (not class_name.startswith("org.apache."), class_name)
+def _canonical_first(class_name: str) -> tuple[int, str]:
+    """Of one plugin's several class names, the ``org.apache.`` one owns the aliases, then the
+    ``io.confluent.`` one (the name most configs in the wild use), then the first by name."""
+    rank = 0 if class_name.startswith("org.apache.") else 1 if class_name.startswith("io.confluent.") else 2
+    return (rank, class_name)
 
 
 class Registry:

@@ -115,3 +115,39 @@ def test_deferred_files_wait_in_the_state_table_and_the_rescan_commits_them(app:
     table = _catalog(tmp_path).load_table("shop.orders")
     assert len(list(table.snapshots())) == before + 1
     assert store.get_offsets("orders-lake") == []
+
+
+@pytest.mark.parametrize("mode", ["rewrite", "tombstone"])
+def test_debezium_change_events_are_applied_through_extract_new_record_state(app: ModuleType, tmp_path: Path,
+                                                                              mode: str) -> None:
+    """Debezium envelopes (the CDC sources' output) flattened by ExtractNewRecordState: creates,
+    snapshot reads and updates replace rows by id, deletes remove them — whether the SMT turns
+    a delete into a marked row (``rewrite``: ``__op`` = ``d``) or into a tombstone."""
+    from lambda_connect.aws.kafka_event import build_kafka_event
+
+    _connector(app, tmp_path, **{
+        "key.converter": "JsonConverter", "key.converter.schemas.enable": "false", "errors.tolerance": "none",
+        "transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "transforms.unwrap.add.fields": "op", "transforms.unwrap.delete.tombstone.handling.mode": mode,
+        "iceberg.tables.cdc-field": "__op", "iceberg.tables.default-id-columns": "id",
+    })
+    source = {"connector": "postgresql", "db": "shop", "schema": "public", "table": "accounts", "ts_ms": 1}
+
+    def change(offset: int, op: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Any, ...]:
+        key = json.dumps({"id": (after or before or {})["id"]}).encode()
+        value = json.dumps({"before": before, "after": after, "op": op, "source": source, "ts_ms": 2}).encode()
+        return ("shop-orders", 0, offset, 1_700_000_000_000, "CREATE_TIME", key, value, [])
+
+    events = [
+        [change(0, "r", None, {"id": 1, "bal": 10}), change(1, "c", None, {"id": 2, "bal": 5}),
+         change(2, "c", None, {"id": 3, "bal": 7})],
+        [change(3, "u", {"id": 1, "bal": 10}, {"id": 1, "bal": 11}), change(4, "d", {"id": 2, "bal": 5}, None),
+         ("shop-orders", 0, 5, 1_700_000_000_000, "CREATE_TIME", json.dumps({"id": 2}).encode(), None, []),
+         change(6, "u", {"id": 3, "bal": 7}, {"id": 3, "bal": 8}), change(7, "d", {"id": 3, "bal": 8}, None)],
+    ]
+    for records in events:
+        assert app.lambda_handler(build_kafka_event(records), Context()) == {"batchItemFailures": []}
+    app.lambda_handler(build_kafka_event(events[1]), Context())  # redelivered: applied once, nothing changes
+    table = _catalog(tmp_path).load_table("shop.orders")
+    assert [(r["id"], r["bal"]) for r in table.scan().to_arrow().to_pylist()] == [(1, 11)]
+    assert table.schema().identifier_field_names() == {"id"}

@@ -76,7 +76,7 @@ def test_sigkill_of_up_mid_pipeline_then_restart(tmp_path: Path, external_broker
 
     up = Up(tmp_path, external_broker, files, 1)
     try:
-        wait_for(lambda: len(rows(db)) >= 300, 150, "300 rows in the target")
+        wait_for(lambda: len(rows(db)) >= 300, 300, "300 rows in the target")
         up.process.send_signal(signal.SIGKILL)
         up.process.wait(30)
         killed_at = len(rows(db))

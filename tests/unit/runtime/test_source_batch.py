@@ -294,3 +294,36 @@ def test_batch_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not SourceWorker(store, registry(), cluster.factory).batch_enabled()
     monkeypatch.setenv("LAMBDA_CONNECT_SOURCE_BATCH", "on")
     assert SourceWorker(store, registry(), cluster.factory).batch_enabled()
+
+
+class _Refusing(FakeCluster):
+    """A twin whose producers refuse calls: every 7th with a full queue (accepted once retried)
+    and values ending in ``3}`` outright (a record the client rejects)."""
+
+    def factory(self, overrides: Mapping[str, Any], transactional_id: str | None) -> Any:
+        producer = super().factory(overrides, transactional_id)
+        produce, calls = producer.produce, [0]
+
+        def refusing(topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> None:
+            calls[0] += 1
+            if calls[0] % 7 == 0:
+                raise BufferError("Local: Queue full")
+            if value is not None and value.endswith(b"3}"):
+                raise ValueError("Broker: Message size too large")
+            produce(topic, value, key, **kwargs)
+
+        producer.produce = refusing
+        return producer
+
+
+@pytest.mark.parametrize("tolerance", ["all", "none"])
+def test_full_queue_and_refused_records_as_on_the_per_record_path(tolerance: str, monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    monkeypatch.setattr(f"{__name__}.FakeCluster", _Refusing)
+    config = {**CONVERTERS["json-off"], "errors.tolerance": tolerance}
+    for s in range(4):
+        fast, plain = run(s, True, config), run(s, False, config)
+        assert fast["logs"] == plain["logs"] and fast["result"] == plain["result"]
+        assert fast["offsets"] == plain["offsets"]
+        if tolerance == "all":
+            assert fast["result"]["records_failed"] > 0 and fast["result"]["outcome"] == "completed"

@@ -832,37 +832,52 @@ class _TaskRun:
         timestamps: Any = list(map(_TIMESTAMP, outs[:limit]))
         timestamps = repeat(0) if timestamps.count(None) == limit else [t or 0 for t in timestamps]
         callback = partial(self._batch_delivered, sent)
-        produce, clock, poll_deadline = producer.produce, self.w.clock, self.poll_deadline
+        produce = producer.produce
         if notify:
             report, orig = self._delivered_notify, (range(limit) if index is None else index)
         else:
             self.deliveries.unsettled.append(sent)
+        values, keys, headers_of = data.values, data.keys, data.headers
+        # The common poll (no notifications, skips, Kafka partitions, timestamps or headers)
+        # calls produce with the fewest arguments: each keyword costs in its argument parsing.
+        plain = (not notify and not skip and isinstance(kafka_partitions, repeat) and isinstance(timestamps, repeat)
+                 and headers_of.count(None) == limit)
         k = 0
         try:
-            for k, (topic, value, key, partition, timestamp, headers) in enumerate(
-                    zip(topics, data.values, data.keys, kafka_partitions, timestamps, data.headers)):
-                if skip and k in skip:
-                    continue
-                if notify:
-                    i = orig[k]
-                    callback = partial(report, track_of[i], seq_of[i], topic, records[i])
-                while True:
+            if plain and keys.count(None) == limit:
+                for k, (topic, value) in enumerate(zip(topics, values)):
+                    try:
+                        produce(topic, value, on_delivery=callback)
+                    except Exception as e:
+                        i = k if index is None else index[k]
+                        if not self._produce_again(e, (topic, value, None, -1, 0, None, callback), track_of[i],
+                                                   seq_of[i], tolerates):
+                            topics[k] = ""  # not sent: not counted
+            elif plain:
+                for k, (topic, value, key) in enumerate(zip(topics, values, keys)):
+                    try:
+                        produce(topic, value, key, on_delivery=callback)
+                    except Exception as e:
+                        i = k if index is None else index[k]
+                        if not self._produce_again(e, (topic, value, key, -1, 0, None, callback), track_of[i],
+                                                   seq_of[i], tolerates):
+                            topics[k] = ""
+            else:
+                for k, (topic, value, key, partition, timestamp, headers) in enumerate(
+                        zip(topics, values, keys, kafka_partitions, timestamps, headers_of)):
+                    if skip and k in skip:
+                        continue
+                    if notify:
+                        i = orig[k]
+                        callback = partial(report, track_of[i], seq_of[i], topic, records[i])
                     try:
                         produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
                                 on_delivery=callback)
-                        break
-                    except BufferError:  # local queue full: serve delivery reports, then retry
-                        if clock() >= poll_deadline:
-                            raise self._unacknowledged(_queued(producer)) from None
-                        producer.poll(0.05)
                     except Exception as e:
                         i = k if index is None else index[k]
-                        topics[k] = ""  # not sent: not counted
-                        self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, e),
-                                             track_of[i], seq_of[i])
-                        if not tolerates or self.eos:
-                            track_of[i].block(seq_of[i])
-                        break
+                        if not self._produce_again(e, (topic, value, key, partition, timestamp, headers, callback),
+                                                   track_of[i], seq_of[i], tolerates):
+                            topics[k] = ""
             k = limit
         finally:
             handed = topics[:k]
@@ -877,6 +892,28 @@ class _TaskRun:
         if fatal is not None:  # before serving delivery reports, as ``_send`` raises at once
             raise fatal[1]
         producer.poll(0)
+
+    def _produce_again(self, error: Exception, message: tuple[Any, ...], track: PartitionTrack, seq: int,
+                       tolerates: bool) -> bool:
+        """``produce`` raised for one record on the batch path: a full local queue is served and
+        the record sent again until polling time is up (then the run ends, as in ``_send``); any
+        other error fails the record as there. True once it is sent."""
+        producer, clock = self.producer, self.w.clock
+        topic, value, key, partition, timestamp, headers, callback = message
+        while isinstance(error, BufferError):  # local queue full: serve delivery reports, then retry
+            if clock() >= self.poll_deadline:
+                raise self._unacknowledged(_queued(producer)) from None
+            producer.poll(0.05)
+            try:
+                producer.produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
+                                 on_delivery=callback)
+                return True
+            except Exception as e:
+                error = e
+        self._produce_failed(StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, error), track, seq)
+        if not tolerates or self.eos:
+            track.block(seq)
+        return False
 
     @staticmethod
     def _block_from(track_of: list[PartitionTrack], seq_of: list[int], start: int) -> None:

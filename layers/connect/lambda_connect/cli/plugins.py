@@ -50,8 +50,10 @@ def _catalogue(url: str | None) -> tuple[list[dict[str, str]], Registry]:
     # A class this installation knows keeps its module target, so one plugin listed under two
     # class names (Iceberg's old and new) shares its aliases as it does offline; any other
     # class is a plugin of its own, and colliding short names are dropped.
+    from lambda_connect.plugins import ALIASES
+
     known = Registry.default().targets()
-    return infos, Registry((info["class"], known.get(info["class"], info["class"])) for info in infos)
+    return infos, Registry(((info["class"], known.get(info["class"], info["class"])) for info in infos), ALIASES)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -30,14 +30,17 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import operator
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from lambda_connect.api import DataException, Date, Decimal, Schema, SinkRecord, Struct, Time, Timestamp, Type
 
 from .dialects import JSON_LOGICAL, Column, TableId
 
-__all__ = ["UNKNOWN", "FieldsExtractor", "RowPlan", "infer_schema", "merge_schemas", "table_name"]
+__all__ = ["UNKNOWN", "Bunch", "Failed", "FieldsExtractor", "RowPlan", "infer_schema", "merge_schemas", "table_name"]
 
 UNKNOWN = Schema(Type.STRING, optional=True, name="lambda_connect.Unknown")
 
@@ -45,6 +48,10 @@ KAFKA_PK_DEFAULTS = ("__connect_topic", "__connect_partition", "__connect_offset
 _KAFKA_PK_SCHEMAS = (Schema(Type.STRING), Schema(Type.INT32), Schema(Type.INT64))
 _INTS = (Type.INT8, Type.INT16, Type.INT32, Type.INT64)
 _NUMERIC = (*_INTS, Type.FLOAT32, Type.FLOAT64)
+
+_VALUE = operator.attrgetter("value")
+_TOPIC = operator.attrgetter("topic")
+_DICT_ONLY = {dict}
 
 # Shapes are cached per extractor; a stream whose shapes never repeat (e.g. ever-new map
 # keys) must not grow the cache without bound.
@@ -84,6 +91,59 @@ class RowPlan:
 
     def __repr__(self) -> str:
         return f"RowPlan(table={self.table}, fields={self.fields}, keys={self.keys}, delete={self.delete})"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A record that could not become a row; reported at flush, once its offset is known to be new."""
+
+    record: SinkRecord
+    error: BaseException
+
+
+class Bunch:
+    """Consecutive records of one table whose values are plain JSON maps of one shape (field
+    names and value types, so one ``_Layout``): two parallel lists instead of a RowPlan each.
+
+    The map itself is each row's values, as on the short way of ``FieldsExtractor.plan``.
+    """
+
+    __slots__ = ("layout", "records", "table", "values")
+
+    def __init__(self, table: TableId, layout: _Layout) -> None:
+        self.table = table
+        self.layout = layout
+        self.records: list[SinkRecord] = []
+        self.values: list[dict[str, Any]] = []
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.layout.columns
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.layout.fields
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.layout.keys
+
+    def field_types(self) -> dict[str, type]:
+        """The Python type of each field's values (one per field: the shape fixes it)."""
+        first = self.values[0]
+        return {f: type(first[f]) for f in self.layout.fields}
+
+    def plans(self) -> list[RowPlan]:
+        """One RowPlan per record, exactly as ``FieldsExtractor.plan`` makes them."""
+        table, layout = self.table, self.layout
+        columns, keys, fields = layout.columns, layout.keys, layout.fields
+        return [RowPlan(r, table, columns, v, keys, False, fields) for r, v in zip(self.records, self.values)]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __repr__(self) -> str:
+        return f"Bunch(table={self.table}, fields={self.layout.fields}, records={len(self.records)})"
 
 
 def table_name(fmt: str, topic: str) -> TableId:
@@ -219,12 +279,85 @@ class FieldsExtractor:
         self._kafka_keys: tuple[Column, ...] | None = None
         # (field names, value types) of a plain JSON map whose row is known to be valid → its layout
         self._fast: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Layout] = {}
+        # Whether the last batch was one topic and one known shape (so the next likely is too).
+        self._uniform_hint = True
 
     def table_for(self, topic: str) -> TableId:
         table = self._tables.get(topic)
         if table is None:
             table = self._tables[topic] = table_name(self.table_format, topic)
         return table
+
+    # --- the per-batch entry point -------------------------------------------------------------
+    def plan_into(self, records: Sequence[SinkRecord], out: list[Any]) -> None:
+        """Append what ``records`` become to ``out``, in record order: a ``Bunch`` for each run of
+        consecutive records that take the short way (see ``plan``) into one table with one layout,
+        a ``RowPlan`` for any other record, a ``Failed`` for a record that cannot become a row.
+
+        Same answers as ``plan`` record by record; a bunch only saves building a RowPlan per
+        record, and lets the writer handle its rows as whole columns.
+        """
+        if self._uniform_hint and self._fast and self._plan_uniform(records, out):
+            return
+        fast = self._fast
+        tables = self._tables
+        bunch: Bunch | None = None
+        first = len(out)
+        for record in records:
+            value = record.value
+            key: Any = None
+            if type(value) is dict:
+                key = (tuple(value), tuple(map(type, value.values())))
+                layout = fast.get(key)
+                if layout is not None:
+                    table = tables.get(record.topic)
+                    if table is not None:
+                        if bunch is None or bunch.layout is not layout or bunch.table is not table:
+                            bunch = Bunch(table, layout)
+                            out.append(bunch)
+                        bunch.records.append(record)
+                        bunch.values.append(value)
+                        continue
+            try:
+                plan = self._plan(record)
+            except DataException as e:
+                out.append(Failed(record, e))
+                bunch = None
+                continue
+            if key is not None and plan.values is value:
+                layout = fast.get(key)  # the long way has just remembered this shape
+                if layout is not None and layout.fields is plan.fields:
+                    bunch = Bunch(plan.table, layout)
+                    bunch.records.append(record)
+                    bunch.values.append(value)
+                    out.append(bunch)
+                    continue
+            out.append(plan)
+            bunch = None
+        # Try the whole-batch check next time only when this batch would have passed it.
+        self._uniform_hint = len(out) == first + 1 and type(out[first]) is Bunch
+
+    def _plan_uniform(self, records: Sequence[SinkRecord], out: list[Any]) -> bool:
+        """The common batch, one topic and one known map shape throughout, as one Bunch, with the
+        shape checked by C-level passes over the batch; False (nothing appended) otherwise."""
+        if not records:
+            return True
+        values = list(map(_VALUE, records))
+        if set(map(type, values)) != _DICT_ONLY:
+            self._uniform_hint = False
+            return False
+        shapes = dict.fromkeys(zip(map(tuple, values), map(tuple, map(map, repeat(type), map(dict.values, values)))))
+        topics = set(map(_TOPIC, records))
+        layout = self._fast.get(next(iter(shapes))) if len(shapes) == 1 and len(topics) == 1 else None
+        table = self._tables.get(next(iter(topics))) if layout is not None else None
+        if layout is None or table is None:
+            self._uniform_hint = False
+            return False
+        bunch = Bunch(table, layout)
+        bunch.records = list(records)
+        bunch.values = values
+        out.append(bunch)
+        return True
 
     # --- the per-record entry point ----------------------------------------------------------
     def plan(self, record: SinkRecord) -> RowPlan:

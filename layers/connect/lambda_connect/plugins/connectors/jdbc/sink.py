@@ -30,7 +30,6 @@ from lambda_connect.api import (
     ConfigType,
     ConfigValue,
     ConnectException,
-    DataException,
     Importance,
     SinkConnector,
     SinkRecord,
@@ -44,7 +43,7 @@ from lambda_connect.api.connector import TopicPartition
 
 from ..positions import IdentityLookup
 from .offsets import DEFAULT_OFFSETS_TABLE
-from .writer import Entry, Failed, JdbcWriter
+from .writer import Entry, JdbcWriter
 
 __all__ = ["JdbcSinkConnector", "JdbcSinkTask"]
 
@@ -257,13 +256,9 @@ class JdbcSinkTask(SinkTask):
         )
 
     def put(self, records: Sequence[SinkRecord]) -> None:
-        """Turn records into rows; nothing touches the database until ``flush``."""
-        plan = self.extractor.plan
-        for record in records:
-            try:
-                self._buffer.append(plan(record))
-            except DataException as e:
-                self._buffer.append(Failed(record, e))
+        """Turn records into rows (a record that cannot become one is kept as ``Failed``);
+        nothing touches the database until ``flush``."""
+        self.extractor.plan_into(records, self._buffer)
 
     def flush(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Write everything put since the last flush in one transaction with its offsets.

@@ -11,14 +11,20 @@ Order of work, and why:
 If a bulk statement fails for a non-transient reason, the transaction is rolled back and
 replayed row by row under savepoints, so the one bad record is reported (or named in the
 error) and the rest of the batch still lands — all in one transaction again.
+
+The short way: a batch of new records that the extractor put into bunches, one per table (the
+usual Lambda batch: one topic, one shape), is written by ``_write_bunches`` with the same steps
+and statements but no per-record objects; anything unusual (a redelivery, a DDL error, marks
+moved under the lock, a refused bulk statement) hands the batch to the general path above.
 """
 
 from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from lambda_connect.api import ConnectException, DataException, RetriableException, SinkRecord
@@ -28,7 +34,7 @@ from .bulk import Run, execute_bulk, execute_row
 from .ddl import TableManager
 from .dialects import Column, Dialect, TableId
 from .offsets import OffsetStore, Partition
-from .schema_mapping import RowPlan, merge_schemas
+from .schema_mapping import Bunch, Failed, RowPlan, merge_schemas
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -40,15 +46,7 @@ log = logging.getLogger(__name__)
 Reporter = Callable[[SinkRecord, BaseException], None]
 
 
-@dataclass(frozen=True)
-class Failed:
-    """A record that could not become a row; reported at flush, once its offset is known to be new."""
-
-    record: SinkRecord
-    error: BaseException
-
-
-Entry = RowPlan | Failed
+Entry = RowPlan | Failed | Bunch
 
 
 @dataclass
@@ -205,6 +203,58 @@ def _pick_key(keys: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return operator.itemgetter(*keys)
 
 
+def _distinct_bunches(entries: Sequence[Entry]) -> list[Bunch] | None:
+    """``entries`` when they are all bunches of distinct tables (the short way), else None."""
+    tables: set[TableId] = set()
+    for e in entries:
+        if type(e) is not Bunch or e.table in tables:
+            return None
+        tables.add(e.table)
+    return entries  # type: ignore[return-value]
+
+
+def _expand(entries: Sequence[Entry]) -> list[RowPlan | Failed]:
+    """Bunches as the RowPlans of their records, for the general path."""
+    if not any(type(e) is Bunch for e in entries):
+        return entries  # type: ignore[return-value]
+    out: list[RowPlan | Failed] = []
+    for e in entries:
+        if type(e) is Bunch:
+            out.extend(e.plans())  # type: ignore[union-attr]
+        else:
+            out.append(e)  # type: ignore[arg-type]
+    return out
+
+
+_COORDS = operator.attrgetter("original_topic", "original_kafka_partition", "original_kafka_offset")
+_TOPIC_PARTITION = operator.itemgetter(0, 1)
+_OFFSET = operator.itemgetter(2)
+
+
+def _bunch_offset_range(bunches: Sequence[Bunch]) -> tuple[dict[Partition, int], dict[Partition, int]]:
+    """``_offset_range`` of the bunches' records, a run of one partition at a time in C."""
+    lowest: dict[Partition, int] = {}
+    highest: dict[Partition, int] = {}
+    for bunch in bunches:
+        for p, run in groupby(map(_COORDS, bunch.records), _TOPIC_PARTITION):
+            offsets = list(map(_OFFSET, run))
+            _widen(lowest, highest, p, min(offsets), max(offsets))
+    return lowest, highest
+
+
+def _last_per_key(values: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The last row of each key, in the order of those last rows (what ``_runs`` keeps): an
+    upsert or update never touches a row twice in one statement."""
+    last = dict(zip(map(operator.itemgetter(*keys), values), range(len(values))))
+    if len(last) == len(values):
+        return values
+    return [values[i] for i in sorted(last.values())]
+
+
+#: ``_write_bunches``: the bulk statement failed, the general path must replay row by row.
+_BULK_FAILED: Any = WriteResult()
+
+
 class JdbcWriter:
     def __init__(
         self,
@@ -231,9 +281,22 @@ class JdbcWriter:
         """Write ``entries`` exactly once; raise RetriableException for transient DB failures."""
         if not entries:
             return WriteResult()
-        lowest, highest = _offset_range(entries)
+        bunches = _distinct_bunches(entries)
+        done: WriteResult | None = None
+        if bunches is None:
+            entries = _expand(entries)
+            lowest, highest = _offset_range(entries)
+        else:
+            lowest, highest = _bunch_offset_range(bunches)
         try:
-            return self._write(entries, lowest, highest)
+            current, stored = self._stored_marks(lowest, highest)
+            if bunches is not None:
+                fresh = all(stored.get(p, -1) < o for p, o in lowest.items())
+                done = self._write_bunches(bunches, highest, stored, current) if fresh else None
+                if done is not None and done is not _BULK_FAILED:
+                    return done
+                entries = _expand(entries)
+            return self._write(entries, lowest, highest, stored, current, bulk=done is not _BULK_FAILED)
         except _Rejected as r:
             raise r.error from r.error.__cause__
         except ConnectException:
@@ -243,9 +306,10 @@ class JdbcWriter:
                 raise RetriableException(f"Transient database error, the batch will be retried: {e}") from e
             raise ConnectException(f"Database error while writing the batch: {e}") from e
 
-    def _write(
-        self, entries: Sequence[Entry], lowest: dict[Partition, int], highest: dict[Partition, int]
-    ) -> WriteResult:
+    def _stored_marks(
+        self, lowest: dict[Partition, int], highest: dict[Partition, int]
+    ) -> tuple[dict[str, str | None], dict[Partition, int]]:
+        """Topic identities of the batch and the marks to filter by, read without a lock."""
         self.offsets.prepare(highest)
         raw = self.engine.raw_connection()
         try:
@@ -254,7 +318,20 @@ class JdbcWriter:
         finally:
             raw.close()
         current = current_identities(lowest, marks.offsets, marks.identities, self.identity)
-        stored = reconcile(marks.offsets, marks.identities, current).offsets
+        return current, reconcile(marks.offsets, marks.identities, current).offsets
+
+    def _write(
+        self,
+        entries: Sequence[Entry],
+        lowest: dict[Partition, int],
+        highest: dict[Partition, int],
+        stored: dict[Partition, int],
+        current: dict[str, str | None],
+        *,
+        bulk: bool = True,
+    ) -> WriteResult:
+        """The general path: any mix of rows, deletes, failures, tables and redelivered records.
+        ``bulk=False`` goes straight to the row-by-row replay (a bulk write already failed)."""
         if all(stored.get(p, -1) < o for p, o in lowest.items()):
             fresh = entries  # the usual case: nothing of this batch was written before
         else:
@@ -265,19 +342,90 @@ class JdbcWriter:
             (plans if type(e) is RowPlan else failed).append(e)  # type: ignore[arg-type]
         prepared, rejected = self._prepare_tables(plans)
         failed = rejected + failed
-        try:
-            result = self._transaction(prepared, failed, highest, stored, current, bulk=True)
-        except _Rejected:
-            raise
-        except Exception as e:
-            if self.dialect.is_transient(e) or isinstance(e, ConnectException):
-                raise
-            log.warning("Bulk write failed (%s); replaying the batch row by row to isolate bad records", e)
-            for table in prepared:
-                self.tables.forget(table)
+        if not bulk:
             result = self._transaction(prepared, failed, highest, stored, current, bulk=False)
+        else:
+            try:
+                result = self._transaction(prepared, failed, highest, stored, current, bulk=True)
+            except _Rejected:
+                raise
+            except Exception as e:
+                if self.dialect.is_transient(e) or isinstance(e, ConnectException):
+                    raise
+                self._bulk_failed(e, prepared)
+                result = self._transaction(prepared, failed, highest, stored, current, bulk=False)
         result.skipped_duplicates += len(entries) - len(fresh)
         return result
+
+    def _bulk_failed(self, error: BaseException, tables: Iterable[TableId]) -> None:
+        log.warning("Bulk write failed (%s); replaying the batch row by row to isolate bad records", error)
+        for table in tables:
+            self.tables.forget(table)
+
+    # --- the short way: bunches only --------------------------------------------------------------
+    def _write_bunches(
+        self,
+        bunches: Sequence[Bunch],
+        highest: dict[Partition, int],
+        stored: dict[Partition, int],
+        current: dict[str, str | None],
+    ) -> WriteResult | None:
+        """Write a batch of new records that are all in bunches, one bunch per table, without a
+        RowPlan per record: the same DDL, statements, marks and transaction as ``_write``, with the
+        rows handled as whole lists. None when the general path must decide (a DDL error, marks
+        that moved under the lock); ``_BULK_FAILED`` when the bulk write was refused (then the
+        general path replays row by row to find the record)."""
+        runs: list[Run] = []
+        for bunch in bunches:
+            try:
+                names = self.tables.ensure(bunch.table, list(bunch.columns))
+            except Exception:
+                return None  # the general path tries again and reports the failure its way
+            runs.append(self._bunch_run(bunch, names))
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            begin = self.dialect.begin()
+            if begin:
+                cur.execute(begin)
+            marks = self.offsets.read(cur, highest, lock=True)
+            check = reconcile(marks.offsets, marks.identities, current)
+            if check.offsets != stored:  # another invocation wrote meanwhile: filter under the lock
+                raw.rollback()
+                return None
+            for run in runs:
+                if not (run.kind == "update" and len(run.columns) == len(run.keys)):
+                    execute_bulk(cur, self.dialect, run, self.batch_size)
+            if check.rekey:
+                self.offsets.rekey(cur, check.rekey)
+            self.offsets.advance(cur, highest)
+            raw.commit()
+        except Exception as e:
+            raw.rollback()
+            if self.dialect.is_transient(e) or isinstance(e, ConnectException):
+                raise
+            self._bulk_failed(e, [b.table for b in bunches])
+            return _BULK_FAILED
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+        if check.resets:
+            warn_resets(self.offsets.connector, check.resets, f"table {self.offsets.table}")
+        return WriteResult(written=sum(map(len, bunches)))
+
+    def _bunch_run(self, bunch: Bunch, names: dict[str, str]) -> Run:
+        """The one run a bunch becomes (``_runs`` for a single shape without deletes)."""
+        keys = bunch.keys
+        values = bunch.values
+        if keys and self.insert_mode != "insert":
+            values = _last_per_key(values, keys)
+        schemas = {c.name: c.schema for c in bunch.columns}
+        run = self._new_run(self.insert_mode, bunch.table, bunch.fields, keys, names, schemas)
+        run.values = values
+        run.types = bunch.field_types()
+        return run
 
     # --- tables ------------------------------------------------------------------------------
     def _prepare_tables(
@@ -470,4 +618,5 @@ class JdbcWriter:
             columns=tuple(names.get(f, f) for f in fields),
             keys=tuple(names.get(k, k) for k in keys),
             schemas=schemas,
+            field_keys=keys,
         )

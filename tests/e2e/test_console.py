@@ -264,3 +264,24 @@ def test_console_signs_in_with_a_bearer_token_behind_a_jwt_authorizer(browser: A
     finally:
         page.close()
         front.close()
+
+
+def test_console_shows_a_sources_reported_lag_with_its_unit(browser: Any, runtime: LocalRuntime) -> None:
+    from lambda_connect.runtime.task_metrics import COLLECTOR
+
+    source = {"connector.class": "FileStreamSource", "topic": "lagging", "file": str(runtime.test_dir / "in.txt")}  # type: ignore[attr-defined]
+    r = requests.post(f"{runtime.url}/connectors", json={"name": "lagging-source", "config": source,
+                                                          "initial_state": "PAUSED"}, timeout=30)
+    assert r.status_code == 201, r.text
+    # what a CDC task reports after a run (SourceTask.lag_metrics), as the source worker records it
+    COLLECTOR.record("lagging-source", 0, {"source_lag_bytes": (5_452_595.0, "Bytes")}, gauges={"source_lag_bytes"})
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(f"{runtime.url}/ui/")
+        row = page.locator("#connectors tr", has_text="lagging-source")
+        row.wait_for()
+        page.wait_for_function("() => [...document.querySelectorAll('#connectors tr')].some(r => "
+                               "r.textContent.includes('lagging-source') && r.textContent.includes('5.2 MiB'))")
+    finally:
+        page.close()

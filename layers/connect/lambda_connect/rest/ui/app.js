@@ -77,6 +77,13 @@ function stateBadge(state) { return h("span", { class: `state ${state}` }, state
 
 function cell(label, value, cls) { return h("td", { "data-label": label, class: cls || null }, value); }
 
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${i ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}
+
 function figures(status) {
   const ext = (status && status.lambda_connect) || {};
   const m = ext.metrics || {};
@@ -86,7 +93,10 @@ function figures(status) {
     in: sink ? m.RecordsIn : m.RecordsPolled,
     out: sink ? m.RecordsWritten : m.RecordsProduced,
     dlq: m.RecordsDeadLettered,
-    lag: lagRows.length ? lagRows.reduce((a, r) => a + r.lag, 0) : null,
+    // a sink's lag is records behind its topics; a source's is what the task reports of its
+    // system (a CDC slot's or binlog's bytes behind), shown with its unit
+    lag: lagRows.length ? lagRows.reduce((a, r) => a + r.lag, 0)
+      : (m.source_lag_bytes !== undefined ? bytes(m.source_lag_bytes) : null),
     lagRows,
     raw: m,
   };

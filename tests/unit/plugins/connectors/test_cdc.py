@@ -34,3 +34,17 @@ def test_an_extra_alias_never_shadows_a_class_name_and_needs_a_known_target():
     assert registry.canonical("a.b.Other") == "a.b.Other"
     assert registry.canonical("ghost") is None
     assert registry.canonical("short") == "a.b.Thing"
+
+
+def test_gtid_position_per_domain():
+    from lambda_connect.plugins.connectors.cdc.mysql.gtid import GtidPosition
+
+    position = GtidPosition.parse("1-3-7, 0-1-42")
+    assert str(position) == "0-1-42,1-3-7"
+    assert position.covers("0-1-42") and position.covers("0-2-10") and not position.covers("0-1-43")
+    assert not position.covers("5-1-1")  # a domain not seen yet
+    position.advance("0-2-43")
+    position.advance("1-3-6")  # older than known: no step back
+    position.advance("5-1-1")
+    assert str(position) == "0-2-43,1-3-7,5-1-1"
+    assert not GtidPosition.parse("") and str(GtidPosition.parse(None)) == ""

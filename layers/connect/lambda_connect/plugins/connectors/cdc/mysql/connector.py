@@ -64,6 +64,7 @@ from ..common import (
     topic_safe,
 )
 from ..postgres.types import Modes
+from .gtid import GtidPosition
 from .types import column_type
 
 __all__ = ["MariaDbConnector", "MySqlConnector", "MySqlTask", "binlog_lag"]
@@ -259,7 +260,12 @@ class MySqlTask(SourceTask):
         mode = snapshot_mode(self._cfg)
         self._target = self._master_status()
         files = [str(r[0]) for r in self._query("SHOW BINARY LOGS")]
-        if stored.get("file") and stored["file"] not in files:
+        self._gtids: GtidPosition | None = None  # MariaDB: GTIDs read to their end, per domain
+        self._use_gtid = False
+        if self.flavour == "mariadb" and stored.get("gtids"):
+            self._gtids = GtidPosition.parse(str(stored["gtids"]))
+            self._use_gtid = bool(self._gtids)
+        if stored.get("file") and stored["file"] not in files and not self._use_gtid:
             if mode != "when_needed":
                 raise ConnectException(
                     f"The stored binlog position {stored['file']}:{stored.get('pos')} is gone: the server purged "
@@ -273,6 +279,11 @@ class MySqlTask(SourceTask):
         else:
             self._pos = self._target
             self._skip = (0, 0)
+        if self.flavour == "mariadb" and self._gtids is None:
+            self._gtids = self._gtid_at(self._pos)
+        self._gtids_text = str(self._gtids) if self._gtids else None
+        self._tx_gtid: str | None = None
+        self._tx_seen = False
         self._snapshot: dict[str, Any] | None = None
         if stored.get("snapshot"):
             self._snapshot = {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
@@ -284,6 +295,16 @@ class MySqlTask(SourceTask):
         self._last_heartbeat = int(stored.get("ts_heartbeat") or 0)
         self._unanchored = not stored.get("file")
         self._produced = 0
+
+    def _gtid_at(self, position: tuple[str, int]) -> GtidPosition:
+        """MariaDB's GTID position at a binlog file/pos (empty before the first GTID, or when the
+        server cannot tell)."""
+        try:
+            rows = self._query("SELECT BINLOG_GTID_POS(%s, %s)", position)
+        except Exception as e:  # an old server or a purged file: resume by file/pos only
+            log.info("No GTID position for %s:%s (%s): resuming by file and position", position[0], position[1], e)
+            return GtidPosition()
+        return GtidPosition.parse(str(rows[0][0] or "")) if rows else GtidPosition()
 
     def _db_captured(self, db: str) -> bool:
         if db.lower() in _SYSTEM_DBS:
@@ -354,33 +375,73 @@ class MySqlTask(SourceTask):
         return out
 
     def _open_reader(self) -> Any:
+        """A reader from the current position: by GTID when the stored offset has one (MariaDB), else
+        by file and pos.
+
+        By file/pos the reader is non-blocking (``is_mariadb=False``: the library's MariaDB mode
+        ignores a file/pos) and ends at the end of the binlog. By GTID, MariaDB drops a non-blocking
+        dump in the middle of a large transaction and the library reconnects from the start position,
+        re-reading it forever (measured on 10.11); so that reader blocks, asks the server for a
+        heartbeat every second of silence, and the read ends at the tick's target position or at
+        the first heartbeat (nothing more to send)."""
         from pymysqlreplication import BinLogStreamReader
-        from pymysqlreplication.event import QueryEvent, RotateEvent, XidEvent
+        from pymysqlreplication.event import (
+            GtidEvent,
+            HeartbeatLogEvent,
+            MariadbGtidEvent,
+            QueryEvent,
+            RotateEvent,
+            XidEvent,
+        )
         from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+        events = [WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent, RotateEvent,
+                  MariadbGtidEvent, GtidEvent]
+        if self._use_gtid:
+            return BinLogStreamReader(
+                connection_settings=self._settings(), server_id=self._server_id, blocking=True, is_mariadb=True,
+                auto_position=self._gtids_text, slave_heartbeat=1.0, only_events=[*events, HeartbeatLogEvent],
+                enable_logging=False)
         return BinLogStreamReader(
             connection_settings=self._settings(), server_id=self._server_id, resume_stream=True,
             log_file=self._pos[0], log_pos=self._pos[1], blocking=False, is_mariadb=False,
-            only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent, RotateEvent],
-            enable_logging=False)
+            only_events=events, enable_logging=False)
 
     def _read_some(self) -> None:
         """Read up to about one batch of rows, or to the target."""
-        from pymysqlreplication.event import QueryEvent, RotateEvent, XidEvent
+        import pymysql
+        from pymysqlreplication.event import (
+            GtidEvent,
+            HeartbeatLogEvent,
+            MariadbGtidEvent,
+            QueryEvent,
+            RotateEvent,
+            XidEvent,
+        )
         from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
         if self._reader is None:
+            if self._use_gtid and self._gtids_text == str(self._gtid_at(self._target)):
+                self._read_done = True  # nothing new: a blocking reader would only wait for its heartbeat
+                return
             self._reader = self._open_reader()
             self._tx_events = 0
+            self._tx_gtid, self._tx_seen = None, False
         reader = self._reader
         produced = 0
         while produced < self._batch:
-            event = reader.fetchone()
-            if event is None:
+            try:
+                event = reader.fetchone()
+            except pymysql.err.OperationalError as e:
+                if e.args and e.args[0] == 1236:  # the server no longer has the position asked for
+                    self._position_lost(e)
+                    return
+                raise
+            kind = type(event)
+            if event is None or kind is HeartbeatLogEvent:
                 self._end_read()
                 return
             here = (reader.log_file, reader.log_pos)
-            kind = type(event)
             if kind is RotateEvent:
                 if event.position and here > self._pos and event.next_binlog != self._pos[0]:
                     self._pos = (event.next_binlog, event.position)
@@ -388,21 +449,54 @@ class MySqlTask(SourceTask):
             if here > self._target or (here[0] == self._target[0] and here[1] > self._target[1]):
                 self._end_read()
                 return
+            if kind is MariadbGtidEvent or kind is GtidEvent:
+                self._tx_gtid = event.gtid
+                # A transaction the position already covers (the server re-sent it): read past it.
+                self._tx_seen = kind is MariadbGtidEvent and self._gtids is not None and self._gtids.covers(event.gtid)
+                continue
             if kind is XidEvent or (kind is QueryEvent and _ends_transaction(event)):
-                self._pos = here
-                self._tx_events = 0
-                self._skip = (0, 0)
+                if not self._tx_seen:
+                    self._pos = here
+                    self._tx_events = 0
+                    self._skip = (0, 0)
+                    if self._gtids is not None and self._tx_gtid is not None:
+                        self._gtids.advance(self._tx_gtid)
+                        self._gtids_text = str(self._gtids)
+                self._tx_gtid, self._tx_seen = None, False
                 if here >= self._target:
                     self._end_read()
                     return
                 continue
             if kind in (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent):
+                if self._tx_seen:
+                    continue
                 index = self._tx_events
                 self._tx_events += 1
                 if index < self._skip[0]:
                     continue
                 produced += self._rows(event, kind, index)
         return
+
+    def _position_lost(self, error: Exception) -> None:
+        """The stored GTID or file/pos is older than anything the server still keeps."""
+        where = (f"GTID position {self._gtids_text}" if self._use_gtid
+                 else f"binlog position {self._pos[0]}:{self._pos[1]}")
+        self._end_read()
+        if snapshot_mode(self._cfg) != "when_needed":
+            raise ConnectException(
+                f"The server no longer has the stored {where} ({error.args[-1]}): the binlog holding it was purged "
+                "and the changes since then are lost. Keep the binlog longer than the tick interval, then reset "
+                "the connector's offsets to copy the tables again (or set snapshot.mode=when_needed).")
+        log.warning("The stored %s is gone from the server: copying the tables again (snapshot.mode=when_needed)",
+                    where)
+        self._use_gtid = False
+        self._pos = self._target
+        self._skip = (0, 0)
+        self._gtids = self._gtid_at(self._pos) if self.flavour == "mariadb" else None
+        self._gtids_text = str(self._gtids) if self._gtids else None
+        self._pending.clear()
+        self._chunk = None
+        self._snapshot = {"tables": self._captured_tables(), "after": None}
 
     def _end_read(self) -> None:
         if self._reader is not None:
@@ -439,7 +533,8 @@ class MySqlTask(SourceTask):
             old_key = shape.key(before) if op == "u" and before is not None else None
             source = Struct.from_values(self._source_schema, [
                 CONNECTOR_VERSION, self.flavour, self._prefix, ts_ms, "false", db, None, ts_ms * 1000,
-                ts_ms * 1_000_000, table, int(event.packet.server_id), None, self._pos[0], int(event.packet.log_pos),
+                ts_ms * 1_000_000, table, int(event.packet.server_id), self._tx_gtid, self._pos[0],
+                int(event.packet.log_pos),
                 i, None, None])
             prior = self._offset(index, i)
             offset = self._offset(index, i + 1)
@@ -457,12 +552,16 @@ class MySqlTask(SourceTask):
     def _offset(self, event: int, row: int) -> dict[str, Any]:
         offset: dict[str, Any] = {"file": self._pos[0], "pos": self._pos[1], "event": event, "row": row,
                                   "server_id": self._server_id, "ts_sec": int(time.time())}
+        if self._gtids_text:
+            offset["gtids"] = self._gtids_text
         self._snapshot_fields(offset)
         return offset
 
     def _position_offset(self) -> dict[str, Any]:
         offset: dict[str, Any] = {"file": self._pos[0], "pos": self._pos[1], "server_id": self._server_id,
                                   "ts_sec": int(time.time())}
+        if self._gtids_text:
+            offset["gtids"] = self._gtids_text
         self._snapshot_fields(offset)
         return offset
 
@@ -537,10 +636,14 @@ class MySqlTask(SourceTask):
         key_idx = shape.key_positions
         for i, raw in enumerate(chunk.rows):
             end = i == len(chunk.rows) - 1
-            offset = final if end else {
-                "file": self._pos[0], "pos": self._pos[1], "server_id": self._server_id, "ts_sec": now_ms // 1000,
-                "snapshot": True, "snapshot_tables": ",".join(tables),
-                "snapshot_after": json.dumps([_jsonable(raw[k]) for k in key_idx])}
+            if end:
+                offset = final
+            else:
+                offset = {"file": self._pos[0], "pos": self._pos[1], "server_id": self._server_id,
+                          "ts_sec": now_ms // 1000, "snapshot": True, "snapshot_tables": ",".join(tables),
+                          "snapshot_after": json.dumps([_jsonable(raw[k]) for k in key_idx])}
+                if self._gtids_text:
+                    offset["gtids"] = self._gtids_text
             source = Struct.from_values(self._source_schema, [
                 CONNECTOR_VERSION, self.flavour, self._prefix, now_ms, "last" if last_chunk and end else "true", db,
                 None, now_ms * 1000, now_ms * 1_000_000, name, 0, None, chunk.at[0], chunk.at[1], 0, None, None])

@@ -179,3 +179,18 @@ def test_corrupt_body_names_topic_and_version(glue: Any, cls: type) -> None:
     version = str(uuid.UUID(bytes=good[2:18]))
     with pytest.raises(DataException, match=f"data for topic orders with Glue schema version {version}"):
         build(cls).to_connect_data("orders", good[:18] + b"\x00\xff\xff\xfe")
+
+
+def test_importing_the_converter_modules_loads_no_format_or_aws_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import lambda_connect.plugins.converters.glue_avro, lambda_connect.plugins.converters.glue_json_schema\n"
+        "import lambda_connect.plugins.converters.glue_protobuf, lambda_connect.plugins.converters.protobuf\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'fastavro', 'google.protobuf', "
+        "'confluent_kafka.schema_registry') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -24,7 +24,6 @@ import logging
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from lambda_connect.api import ConnectException, DataException, RetriableException, SinkRecord
@@ -226,19 +225,25 @@ def _expand(entries: Sequence[Entry]) -> list[RowPlan | Failed]:
     return out
 
 
-_COORDS = operator.attrgetter("original_topic", "original_kafka_partition", "original_kafka_offset")
-_TOPIC_PARTITION = operator.itemgetter(0, 1)
-_OFFSET = operator.itemgetter(2)
-
-
 def _bunch_offset_range(bunches: Sequence[Bunch]) -> tuple[dict[Partition, int], dict[Partition, int]]:
-    """``_offset_range`` of the bunches' records, a run of one partition at a time in C."""
+    """``_offset_range`` of the bunches' records (the same single pass, over the records themselves)."""
     lowest: dict[Partition, int] = {}
     highest: dict[Partition, int] = {}
     for bunch in bunches:
-        for p, run in groupby(map(_COORDS, bunch.records), _TOPIC_PARTITION):
-            offsets = list(map(_OFFSET, run))
-            _widen(lowest, highest, p, min(offsets), max(offsets))
+        topic: str | None = None
+        partition = lo = hi = -1
+        for r in bunch.records:
+            o = r.original_kafka_offset
+            if r.original_kafka_partition != partition or r.original_topic != topic:
+                if topic is not None:
+                    _widen(lowest, highest, (topic, partition), lo, hi)
+                topic, partition, lo, hi = r.original_topic, r.original_kafka_partition, o, o
+            elif o < lo:
+                lo = o
+            elif o > hi:
+                hi = o
+        if topic is not None:
+            _widen(lowest, highest, (topic, partition), lo, hi)
     return lowest, highest
 
 

@@ -9,13 +9,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 from lambda_connect.aws.kafka_clients import KafkaSettings
+from lambda_connect.aws.kafka_event import KafkaRecordTuple, build_kafka_event
 from lambda_connect.local.context import LambdaContext, function_arn
 from lambda_connect.local.esm import EsmEmulator
 from lambda_connect.runtime.lambda_config import LambdaSettings
 
-from tests.fixtures.broker import produce
+from tests.fixtures.broker import consume_all, produce
 
 pytestmark = pytest.mark.broker
 
@@ -208,3 +210,38 @@ def test_handler_returning_after_the_timeout_counts_as_failure(kafka_broker: str
     wait_for(lambda: esm.stats.records_committed == 1)
     assert len(recorder.events) == 2 and esm.stats.failed_invocations == 1
     assert "timed out" in (esm.stats.last_error or "")
+
+
+def _plain_tuple(message: Any) -> KafkaRecordTuple:
+    """A consumed message as the mapping turned it into a record before its fast path (the reference)."""
+    ts_type, ts = message.timestamp()
+    names = {0: "NO_TIMESTAMP_TYPE", 1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
+    return KafkaRecordTuple(message.topic(), message.partition(), message.offset(), ts if ts_type else -1,
+                            names.get(ts_type, "CREATE_TIME"), message.key(), message.value(),
+                            [(k, v) for k, v in (message.headers() or [])])
+
+
+def test_delivered_events_equal_the_plain_event_of_the_same_records(kafka_broker: str, kafka_topic: Any,
+                                                                     esm_factory: Any) -> None:
+    """Differential: every event the mapping delivers (written as JSON text directly, then parsed)
+    is ``orjson.loads(orjson.dumps(build_kafka_event(records)))`` of the very records it carries,
+    and serialises back to the same bytes."""
+    topic = kafka_topic(partitions=3)
+    produce(kafka_broker, topic, [
+        *[(f"k{i}", f'{{"id":{i}}}', [("h", bytes([i % 256, 255]))], i % 3) for i in range(30)],
+        (None, None, None, 0),                                  # tombstone, no key
+        (b"", b"", [("empty", b""), ("null", None), ("é\"", b"\x00")], 1),
+        (b"\xff\xfe", bytes(range(256)), None, 2),
+    ])
+    recorder = Recorder()
+    esm = esm_factory(topic, recorder, LambdaSettings(batch_size=7, batching_window_seconds=0))
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 33)
+    messages = {(m.partition(), m.offset()): m for m in consume_all(kafka_broker, topic, 33)}
+    assert sum(len(rs) for e in recorder.events for rs in e["records"].values()) == 33
+    for event in recorder.events:
+        carried = [messages[(r["partition"], r["offset"])] for rs in event["records"].values() for r in rs]
+        expected = orjson.loads(orjson.dumps(build_kafka_event([_plain_tuple(m) for m in carried],
+                                                               bootstrap_servers=kafka_broker)))
+        assert event == expected
+        assert orjson.dumps(event) == orjson.dumps(expected)

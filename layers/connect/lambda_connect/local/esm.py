@@ -26,6 +26,7 @@ the consumer so the group is empty again.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -36,7 +37,7 @@ from typing import Any
 import orjson
 
 from lambda_connect.aws.kafka_clients import KafkaSettings, make_consumer, make_producer
-from lambda_connect.aws.kafka_event import KafkaRecordTuple, build_kafka_event
+from lambda_connect.aws.kafka_event import KafkaRecordTuple, build_kafka_event, kafka_event_json
 from lambda_connect.runtime.lambda_config import LambdaSettings
 
 from .context import LambdaContext
@@ -61,6 +62,11 @@ TOPIC_METADATA_REFRESH_MS = 2000
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _TIMESTAMP_TYPES = {0: "NO_TIMESTAMP_TYPE", 1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
 _RECORD_OVERHEAD = 200  # JSON field names and numbers around each record
+#: Read the next batch while the handler runs (``bench/drain.py --no-read-ahead`` turns it off to
+#: measure what it brings; semantics are the same either way).
+READ_AHEAD = True
+#: While reading ahead, how often the poller looks whether the invocation has returned.
+_INTERRUPT_CHECK_SECONDS = 0.02
 
 #: ``invoke(event, context) -> result``: the sink handler, or anything shaped like it.
 Invoker = Callable[[dict[str, Any], LambdaContext], Any]
@@ -82,26 +88,78 @@ class EsmStats:
     last_committed: dict[int, int] = field(default_factory=dict)
 
 
+#: A consumed record, as ``build_kafka_event`` / ``kafka_event_json`` take it. A plain tuple:
+#: cheap to make, and (with empty headers as ``()``) untracked by the cycle collector.
+_Record = KafkaRecordTuple
+_new_tuple = tuple.__new__
+
+
+def _size(record: _Record) -> int:
+    """Estimated share of the invoke payload: base64 of key, value and headers, plus JSON around."""
+    key, value, headers = record[5], record[6], record[7]
+    body = (len(key) if key else 0) + (len(value) if value else 0)
+    if headers:
+        body += sum(len(k) + 4 * len(v or b"") for k, v in headers)
+    return body * 4 // 3 + _RECORD_OVERHEAD
+
+
 @dataclass
-class _Record:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    timestamp_type: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes | None]]
-    received: float
+class _Gathering:
+    """A batch being gathered. Kept when a collection is interrupted (the invocation it ran
+    alongside has returned), so that the batch's window still counts from its first record."""
 
-    def size(self) -> int:
-        body = len(self.key or b"") + len(self.value or b"")
-        body += sum(len(k) + 4 * len(v or b"") for k, v in self.headers)
-        return body * 4 // 3 + _RECORD_OVERHEAD
+    records: list[_Record] = field(default_factory=list)
+    size: int = 0
+    first_at: float | None = None
+    complete: bool = False
+    payload: bytes | None = None
 
-    def as_tuple(self) -> KafkaRecordTuple:
-        return KafkaRecordTuple(self.topic, self.partition, self.offset, self.timestamp, self.timestamp_type,
-                                self.key, self.value, self.headers)
+
+@dataclass
+class _Call:
+    """One invocation handed to the invoker thread."""
+
+    event: dict[str, Any]
+    context: LambdaContext
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+    def outcome(self) -> Any:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _InvokerThread:
+    """The thread the handler runs on, one per mapping for as long as the mapping polls (as a Lambda
+    container runs every invocation on its runtime's thread). The mapping's own thread is thereby
+    free to read the next batch while the handler works, as Lambda's pollers do outside the function.
+    """
+
+    def __init__(self, invoke: Invoker, name: str) -> None:
+        self._invoke = invoke
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                call.result = self._invoke(call.event, call.context)
+            except BaseException as e:  # handed to the mapping thread, raised there by outcome()
+                call.error = e
+            finally:
+                call.done.set()
+
+    def submit(self, event: dict[str, Any], context: LambdaContext) -> _Call:
+        call = _Call(event, context)
+        self._calls.put(call)
+        return call
+
+    def close(self) -> None:
+        self._calls.put(None)
 
 
 class EsmEmulator:
@@ -137,6 +195,9 @@ class EsmEmulator:
         self._extra_overrides = dict(consumer_overrides or {})
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._invoker: _InvokerThread | None = None
+        #: The batch read ahead while the handler ran (see ``_read_ahead``).
+        self._next: _Gathering | None = None
         self.stats = EsmStats()
 
     # ------------------------------------------------------------------ lifecycle
@@ -208,55 +269,78 @@ class EsmEmulator:
             self.stats.last_error = f"cannot create consumer: {e}"
             log.error("event source mapping %s (%s) cannot start: %s", self.uuid, self.topic, e)
             return
+        self._invoker = _InvokerThread(self._invoke, f"esm-{self.connector}-{self.topic}-invoke")
+        self._next = None
         try:
             consumer.subscribe([self.topic], on_assign=self._on_assign)
             while not self._stop.is_set():
-                batch = self._collect(consumer)
-                if batch:
-                    self._deliver(consumer, batch)
+                gathering, self._next = self._next, None
+                if gathering is None or not gathering.complete:
+                    gathering = self._collect(consumer, gathering)
+                if gathering.records:
+                    self._deliver(consumer, gathering.records, gathering.payload)
         except Exception as e:  # keep the runtime alive; the mapping shows the error and stops
             self.stats.last_error = repr(e)
             log.exception("event source mapping %s for %s stopped", self.uuid, self.topic)
         finally:
+            # A batch read ahead and not delivered is not committed: the group's next consumer
+            # gets it again.
+            self._next = None
+            self._invoker.close()
             try:
                 consumer.close()
             except Exception as e:  # closing a consumer of a vanished broker: nothing left to do
                 log.debug("closing consumer of %s: %s", self.topic, e)
 
-    def _collect(self, consumer: Any) -> list[_Record]:
+    def _payload(self, records: list[_Record]) -> bytes:
+        """The invoke payload: ``orjson.dumps(build_kafka_event(records))``, written directly."""
+        return kafka_event_json(records, bootstrap_servers=self._kafka.bootstrap_servers)
+
+    def _collect(self, consumer: Any, gathering: _Gathering | None = None,
+                 interrupt: threading.Event | None = None) -> _Gathering:
+        """Gather a batch (or go on with ``gathering``): up to ``batch_size`` records, for up to the
+        batching window after the first, capped by the invoke payload. With ``interrupt``, return
+        (not ``complete``) as soon as it is set; otherwise the batch comes back ``complete``
+        (empty when stopping before any record came)."""
         window = self.settings.batching_window_seconds
         window = DEFAULT_BATCHING_WINDOW_SECONDS if window is None else float(window)
-        batch: list[_Record] = []
-        size = 0
-        first_at: float | None = None
-        while len(batch) < self.settings.batch_size:
-            if first_at is None:
+        g = gathering if gathering is not None else _Gathering()
+        batch, limit = g.records, self.settings.batch_size
+        while len(batch) < limit:
+            if interrupt is not None and interrupt.is_set():
+                return g
+            if g.first_at is None:
                 if self._stop.is_set():
                     break
                 wait = 0.2
             else:
-                wait = first_at + window - time.monotonic()
+                wait = g.first_at + window - time.monotonic()
                 if wait <= 0:
                     break
-            messages = consumer.consume(num_messages=self.settings.batch_size - len(batch), timeout=max(wait, 0.0))
-            for message in messages:
+            if interrupt is not None:
+                wait = min(wait, _INTERRUPT_CHECK_SECONDS)
+            messages = consumer.consume(num_messages=limit - len(batch), timeout=max(wait, 0.0))
+            for index, message in enumerate(messages):
                 error = message.error()
                 if error is not None:
                     if error.fatal():
                         raise RuntimeError(f"consumer of {self.topic} failed: {error}")
                     continue
                 record = _to_record(message)
-                if batch and size + record.size() > MAX_PAYLOAD_BYTES:
-                    # Lambda caps a batch at the 6 MB payload: the rest goes in the next one.
-                    self._rewind(consumer, [record])
-                    return batch
+                record_size = _size(record)
+                if batch and g.size + record_size > MAX_PAYLOAD_BYTES:
+                    # Lambda caps a batch at the 6 MB payload: this record and the rest of what
+                    # was consumed go in the next one.
+                    rest = [_to_record(m) for m in messages[index + 1:] if m.error() is None]
+                    self._rewind(consumer, [record, *rest])
+                    g.complete = True
+                    return g
                 batch.append(record)
-                size += record.size()
-                if first_at is None:
-                    first_at = time.monotonic()
-            if first_at is None and not messages:
-                continue
-        return batch
+                g.size += record_size
+                if g.first_at is None:
+                    g.first_at = time.monotonic()
+        g.complete = True
+        return g
 
     @staticmethod
     def _rewind(consumer: Any, records: Sequence[_Record]) -> None:
@@ -269,8 +353,9 @@ class EsmEmulator:
             consumer.seek(TopicPartition(records[0].topic, partition, offset))
 
     # ------------------------------------------------------------------ delivery
-    def _deliver(self, consumer: Any, batch: list[_Record]) -> None:
-        """Invoke until the batch is done (delivered or given up on), then commit."""
+    def _deliver(self, consumer: Any, batch: list[_Record], payload: bytes | None = None) -> None:
+        """Invoke until the batch is done (delivered or given up on), then commit. ``payload`` is
+        the batch's rendered event, reused while the whole batch is what is invoked."""
         pending: list[list[_Record]] = [batch]
         attempts = 0
         backoff = 0.25
@@ -281,7 +366,9 @@ class EsmEmulator:
                 pending.pop(0)
                 continue
             try:
-                remaining = self._invoke_once(current)
+                first_try = READ_AHEAD and current is batch and attempts == 0
+                remaining = self._invoke_once(current, payload if current is batch else None,
+                                              consumer if first_try else None)
             except _FunctionError as e:
                 self.stats.failed_invocations += 1
                 self.stats.last_error = str(e)
@@ -339,22 +426,46 @@ class EsmEmulator:
         expired_ids = {id(r) for r in expired}
         return [r for r in records if id(r) not in expired_ids]
 
-    def _invoke_once(self, records: list[_Record]) -> list[_Record]:
-        """One invocation; returns the records to retry (empty on full success)."""
-        event = build_kafka_event((r.as_tuple() for r in records), bootstrap_servers=self._kafka.bootstrap_servers)
-        event = orjson.loads(orjson.dumps(event))  # exactly what crosses the Lambda invoke boundary
+    def _invoke_once(self, records: list[_Record], payload: bytes | None = None,
+                     consumer: Any = None) -> list[_Record]:
+        """One invocation; returns the records to retry (empty on full success). With ``consumer``,
+        the next batch is read (and, once whole, rendered) while the handler runs."""
+        # The payload as it crosses the invoke boundary, parsed as the Lambda runtime parses it:
+        # the handler gets objects of its own, never shared with the mapping or another attempt.
+        event = orjson.loads(payload if payload is not None else self._payload(records))
         context = LambdaContext(function_name=self._function_name, timeout_ms=self._timeout_ms,
                                 invoked_function_arn=self._function_arn)
+        poller_error: Exception | None = None
         try:
-            result = self._invoke(event, context)
+            if self._invoker is None:
+                result = self._invoke(event, context)
+            else:
+                call = self._invoker.submit(event, context)
+                if consumer is not None and not self._stop.is_set():
+                    try:
+                        self._read_ahead(consumer, call.done)
+                    except Exception as e:  # the consumer's, not the function's: raised below
+                        poller_error = e
+                result = call.outcome()
         except Exception as e:
+            if poller_error is not None:
+                raise poller_error from e
             raise _FunctionError(f"{type(e).__name__}: {e}") from e
+        if poller_error is not None:
+            raise poller_error  # the batch stays uncommitted; the mapping stops with the error
         if context.timed_out:
             raise _FunctionError(f"Task timed out after {self._timeout_ms / 1000:.2f} seconds")
         self.stats.batches += 1
         if not self.settings.report_batch_item_failures:
             return []
         return self._failed_items(result, records)
+
+    def _read_ahead(self, consumer: Any, invocation_done: threading.Event) -> None:
+        """Gather the next batch until the invocation returns; render it if it is whole by then."""
+        gathering = self._collect(consumer, self._next, interrupt=invocation_done)
+        self._next = gathering
+        if gathering.complete and gathering.records and gathering.payload is None:
+            gathering.payload = self._payload(gathering.records)
 
     @staticmethod
     def _failed_items(result: Any, records: list[_Record]) -> list[_Record]:
@@ -401,7 +512,7 @@ class EsmEmulator:
         topic = destination[len("kafka://"):]
         producer = make_producer(self._kafka)
         for r in records:
-            payload = build_kafka_event([r.as_tuple()], bootstrap_servers=self._kafka.bootstrap_servers)
+            payload = build_kafka_event([r], bootstrap_servers=self._kafka.bootstrap_servers)
             body = {
                 "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": self._function_arn,
                                    "condition": condition.split(":", 1)[0], "approximateInvokeCount": 1},
@@ -419,10 +530,10 @@ class EsmEmulator:
 
 
 def _to_record(message: Any) -> _Record:
+    """The fields of a consumed message; the tuple is made directly (a NamedTuple's own
+    constructor costs twice as much, and this runs for every record)."""
     ts_type, ts = message.timestamp()
-    headers = [(k, v) for k, v in (message.headers() or [])]
-    return _Record(
-        topic=message.topic(), partition=message.partition(), offset=message.offset(),
-        timestamp=ts if ts_type else -1, timestamp_type=_TIMESTAMP_TYPES.get(ts_type, "CREATE_TIME"),
-        key=message.key(), value=message.value(), headers=headers, received=time.monotonic(),
-    )
+    return _new_tuple(_Record, (
+        message.topic(), message.partition(), message.offset(), ts if ts_type else -1,
+        _TIMESTAMP_TYPES.get(ts_type, "CREATE_TIME"), message.key(), message.value(), message.headers() or (),
+    ))

@@ -31,7 +31,7 @@ from typing import Any
 
 from lambda_connect.api import ConnectException, Headers, SourceRecord, Struct
 
-from .columns import RowShape, shape_from_description
+from .columns import RowShape, convert_column, shape_from_description
 
 __all__ = ["Mode", "Querier", "TsKind", "offset_from_map", "offset_to_map"]
 
@@ -278,19 +278,20 @@ class Querier:
         return self._records(rows, exhausted), exhausted
 
     def _values(self, rows: Sequence[Any]) -> list[list[Any]]:
-        """Driver rows → Connect field values; the hot loop, so it only touches columns
-        that need converting."""
+        """Driver rows → Connect field values; the hot loop, so it only touches columns that
+        need converting, a column at a time (``convert_column``: C-level checks first)."""
         assert self._shape is not None
         converters = self._shape.converters
-        if not converters:
-            return [list(row) for row in rows]
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, convert in converters:
-                values[i] = convert(values[i])
-            out.append(values)
-        return out
+        if not converters or not rows:
+            return list(map(list, rows))
+        columns: list[Any] = list(zip(*rows))
+        changed = False
+        for i, convert in converters:
+            converted = convert_column(convert, columns[i])
+            if converted is not None:
+                columns[i] = converted
+                changed = True
+        return list(map(list, zip(*columns) if changed else rows))
 
     def _records(self, rows: Sequence[Any], exhausted: bool) -> list[SourceRecord]:
         shape = self._shape

@@ -38,6 +38,7 @@ __all__ = [
     "ChangeEmitter",
     "TableFilter",
     "TableShape",
+    "TransactionMetadata",
     "envelope_schema",
     "parse_skipped",
     "snapshot_mode",
@@ -158,7 +159,12 @@ COMMON_KEYS = ConfigDef(
     ConfigKey(name="topic.heartbeat.prefix", type=ConfigType.STRING, default="__debezium-heartbeat", group=_EVENTS,
               importance=Importance.LOW, doc="Heartbeats go to <this>.<topic.prefix>."),
     ConfigKey(name="provide.transaction.metadata", type=ConfigType.BOOLEAN, default=False, group=_EVENTS,
-              importance=Importance.LOW, doc="Accepted; transaction boundary events are not produced yet."),
+              importance=Importance.LOW,
+              doc="When true, each database transaction with captured changes is framed by a BEGIN and an END "
+                  "record on <topic.prefix>.<topic.transaction>, and every change event names its transaction "
+                  "and its place in it (the transaction field of the envelope)."),
+    ConfigKey(name="topic.transaction", type=ConfigType.STRING, default="transaction", group=_EVENTS,
+              importance=Importance.LOW, doc="Last part of the transaction topic's name (after topic.prefix)."),
     ConfigKey(name="signal.data.collection", type=ConfigType.STRING, default=None, group=_SNAP,
               importance=Importance.LOW, doc="Accepted; ad hoc snapshots through a signal table are not "
                                              "supported yet."),
@@ -326,16 +332,17 @@ class ChangeEmitter:
 
     def records(self, shape: TableShape, op: str, before: Struct | None, after: Struct | None, source: Struct,
                 key: Struct | None, old_key: Struct | None, offset_before: Mapping[str, Any] | None,
-                offset: Mapping[str, Any]) -> list[SourceRecord]:
+                offset: Mapping[str, Any], transaction: Struct | None = None) -> list[SourceRecord]:
         """The records of one change. All but the last carry ``offset_before`` (the position
-        before this change), so a resume after a partial acknowledgement replays the whole change."""
+        before this change), so a resume after a partial acknowledgement replays the whole change.
+        ``transaction`` is the envelope's ``transaction`` block (see :class:`TransactionMetadata`)."""
         if op in self.skipped:
             return []
         now_ns = time.time_ns()
         out: list[SourceRecord] = []
         if op == "u" and old_key is not None and key is not None and old_key != key:
-            d = self._envelope(shape, "d", before, None, source, now_ns)
-            c = self._envelope(shape, "c", None, after, source, now_ns)
+            d = self._envelope(shape, "d", before, None, source, now_ns, transaction)
+            c = self._envelope(shape, "c", None, after, source, now_ns, transaction)
             new_key_header = Header("__debezium.newkey", key, shape.key_schema)
             old_key_header = Header("__debezium.oldkey", old_key, shape.key_schema)
             out.append(SourceRecord(self.partition, offset_before, shape.topic, None, shape.key_schema, old_key,
@@ -346,7 +353,7 @@ class ChangeEmitter:
             out.append(SourceRecord(self.partition, offset, shape.topic, None, shape.key_schema, key, shape.envelope,
                                     c, headers=[old_key_header]))
             return out
-        value = self._envelope(shape, op, before, after, source, now_ns)
+        value = self._envelope(shape, op, before, after, source, now_ns, transaction)
         if op == "d" and self.tombstones and key is not None:
             out.append(SourceRecord(self.partition, offset_before, shape.topic, None, shape.key_schema, key,
                                     shape.envelope, value))
@@ -358,9 +365,76 @@ class ChangeEmitter:
 
     @staticmethod
     def _envelope(shape: TableShape, op: str, before: Struct | None, after: Struct | None, source: Struct,
-                  now_ns: int) -> Struct:
-        return Struct.from_values(shape.envelope, [before, after, source, None, op, now_ns // 1_000_000,
+                  now_ns: int, transaction: Struct | None = None) -> Struct:
+        return Struct.from_values(shape.envelope, [before, after, source, transaction, op, now_ns // 1_000_000,
                                                    now_ns // 1_000, now_ns])
+
+
+# --- transaction metadata ----------------------------------------------------------------------
+
+TX_KEY_SCHEMA = Schema.struct([("id", _S)], name="io.debezium.connector.common.TransactionMetadataKey")
+_TX_COLLECTION = Schema.struct([("data_collection", _S), ("event_count", _I64)])
+TX_VALUE_SCHEMA = Schema.struct(
+    [("status", _S), ("id", _S), ("event_count", _OI64),
+     ("data_collections", Schema.array(_TX_COLLECTION, optional=True)), ("ts_ms", _I64)],
+    name="io.debezium.connector.common.TransactionMetadataValue",
+)
+
+
+class TransactionMetadata:
+    """``provide.transaction.metadata``: the BEGIN/END records of a transaction and the
+    ``transaction`` block of its change events.
+
+    BEGIN is produced at the transaction's first captured change, so transactions that touch no
+    captured table leave no trace; END at its commit, when a BEGIN was produced. A tick that
+    resumes inside a transaction whose BEGIN is already published calls ``count`` for each change
+    it skips, so the orders in the block continue where the earlier tick left them.
+    """
+
+    def __init__(self, partition: Mapping[str, Any], topic: str) -> None:
+        self.partition = dict(partition)
+        self.topic = topic
+        self.id: str | None = None
+        self.total = 0
+        self.per_collection: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self.id = None
+        self.total = 0
+        self.per_collection = {}
+
+    def begin(self, tx_id: str, ts_ms: int, offset: Mapping[str, Any]) -> SourceRecord:
+        self.reset()
+        self.id = tx_id
+        value = Struct.from_values(TX_VALUE_SCHEMA, ["BEGIN", tx_id, None, None, ts_ms])
+        return self._record(value, offset)
+
+    def resume(self, tx_id: str) -> None:
+        """Continue a transaction whose BEGIN an earlier tick published."""
+        self.reset()
+        self.id = tx_id
+
+    def count(self, collection: str) -> Struct:
+        """Count one change of ``collection``; returns its ``transaction`` block."""
+        self.total += 1
+        n = self.per_collection.get(collection, 0) + 1
+        self.per_collection[collection] = n
+        return Struct.from_values(TRANSACTION_SCHEMA, [self.id, self.total, n])
+
+    def end(self, ts_ms: int, offset: Mapping[str, Any]) -> SourceRecord | None:
+        """The END record (None when the transaction had no BEGIN)."""
+        if self.id is None:
+            return None
+        collections = [Struct.from_values(_TX_COLLECTION, [name, n]) for name, n in self.per_collection.items()]
+        value = Struct.from_values(TX_VALUE_SCHEMA, ["END", self.id, self.total, collections, ts_ms])
+        record = self._record(value, offset)
+        self.reset()
+        return record
+
+    def _record(self, value: Struct, offset: Mapping[str, Any]) -> SourceRecord:
+        key = Struct.from_values(TX_KEY_SCHEMA, [value.get("id")])
+        return SourceRecord(self.partition, dict(offset), self.topic, None, TX_KEY_SCHEMA, key, TX_VALUE_SCHEMA,
+                            value)
 
 
 # --- acknowledgements ------------------------------------------------------------------------

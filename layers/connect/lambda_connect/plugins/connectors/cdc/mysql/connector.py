@@ -57,6 +57,7 @@ from ..common import (
     ChangeEmitter,
     TableFilter,
     TableShape,
+    TransactionMetadata,
     build_shape,
     parse_skipped,
     snapshot_mode,
@@ -179,6 +180,8 @@ class MySqlTask(SourceTask):
         self._emitter = ChangeEmitter(self._partition, cfg["tombstones.on.delete"],
                                       parse_skipped(cfg["skipped.operations"]))
         self._source_schema = source_schema(self.flavour)
+        self._txmeta = (TransactionMetadata(self._partition, topic_safe(f"{self._prefix}.{cfg['topic.transaction']}"))
+                        if cfg["provide.transaction.metadata"] else None)
         self._server_id = _server_id(cfg)
         self._shapes: dict[str, tuple[tuple[str, ...], TableShape, list[str]]] = {}
         self._pending: deque[SourceRecord] = deque()
@@ -450,6 +453,8 @@ class MySqlTask(SourceTask):
                 self._end_read()
                 return
             if kind is MariadbGtidEvent or kind is GtidEvent:
+                if self._txmeta is not None:
+                    self._txmeta.reset()
                 self._tx_gtid = event.gtid
                 # A transaction the position already covers (the server re-sent it): read past it.
                 self._tx_seen = kind is MariadbGtidEvent and self._gtids is not None and self._gtids.covers(event.gtid)
@@ -462,6 +467,11 @@ class MySqlTask(SourceTask):
                     if self._gtids is not None and self._tx_gtid is not None:
                         self._gtids.advance(self._tx_gtid)
                         self._gtids_text = str(self._gtids)
+                    if self._txmeta is not None:
+                        end = self._txmeta.end(int(event.timestamp) * 1000, self._position_offset())
+                        if end is not None:
+                            self._pending.append(end)
+                            produced += 1
                 self._tx_gtid, self._tx_seen = None, False
                 if here >= self._target:
                     self._end_read()
@@ -473,8 +483,12 @@ class MySqlTask(SourceTask):
                 index = self._tx_events
                 self._tx_events += 1
                 if index < self._skip[0]:
+                    if self._txmeta is not None:
+                        self._count_published(event, kind, len(event.rows))
                     continue
                 produced += self._rows(event, kind, index)
+            elif kind is QueryEvent and self._txmeta is not None and (event.query or "").strip().upper() == "BEGIN":
+                self._txmeta.reset()
         return
 
     def _position_lost(self, error: Exception) -> None:
@@ -504,6 +518,25 @@ class MySqlTask(SourceTask):
             self._reader = None
         self._read_done = True
 
+    def _tx_id(self) -> str:
+        """The transaction's GTID, or ``file:pos`` of its start where the server writes none."""
+        return self._tx_gtid or f"{self._pos[0]}:{self._pos[1]}"
+
+    def _count_published(self, event: Any, kind: type, rows: int) -> None:
+        """Rows of the current transaction that an earlier tick published (a resume inside it):
+        counted, so the transaction block's orders carry on, and the BEGIN is not produced again."""
+        from pymysqlreplication.row_event import DeleteRowsEvent, WriteRowsEvent
+
+        txmeta = self._txmeta
+        assert txmeta is not None
+        op = "c" if kind is WriteRowsEvent else "d" if kind is DeleteRowsEvent else "u"
+        if rows <= 0 or op in self._emitter.skipped or not self._captured(event.schema, event.table):
+            return
+        if txmeta.id is None:
+            txmeta.resume(self._tx_id())
+        for _ in range(rows):
+            txmeta.count(f"{event.schema}.{event.table}")
+
     def _rows(self, event: Any, kind: type, index: int) -> int:
         from pymysqlreplication.row_event import DeleteRowsEvent, WriteRowsEvent
 
@@ -518,6 +551,9 @@ class MySqlTask(SourceTask):
         skip_rows = self._skip[1] if index == self._skip[0] else 0
         ts_ms = int(event.timestamp) * 1000
         count = 0
+        txmeta = self._txmeta
+        if txmeta is not None and skip_rows:
+            self._count_published(event, kind, min(skip_rows, len(rows)))
         for i, row in enumerate(rows):
             if i < skip_rows:
                 continue
@@ -538,9 +574,15 @@ class MySqlTask(SourceTask):
                 i, None, None])
             prior = self._offset(index, i)
             offset = self._offset(index, i + 1)
+            block = None
+            if txmeta is not None and op not in self._emitter.skipped:
+                if txmeta.id is None:
+                    self._pending.append(txmeta.begin(self._tx_id(), ts_ms, prior))
+                    count += 1
+                block = txmeta.count(f"{db}.{table}")
             records = self._emitter.records(shape, op, shape.value(before) if before is not None else None,
                                             shape.value(after) if after is not None else None, source, key, old_key,
-                                            prior, offset)
+                                            prior, offset, block)
             self._pending.extend(records)
             count += len(records)
         return count

@@ -65,6 +65,7 @@ from ..common import (
     ChangeEmitter,
     TableFilter,
     TableShape,
+    TransactionMetadata,
     build_shape,
     parse_skipped,
     snapshot_mode,
@@ -201,6 +202,8 @@ class PostgresTask(SourceTask):
         self._emitter = ChangeEmitter(self._partition, cfg["tombstones.on.delete"],
                                       parse_skipped(cfg["skipped.operations"]))
         self._source_schema = source_schema("postgresql")
+        self._txmeta = (TransactionMetadata(self._partition, topic_safe(f"{self._prefix}.{cfg['topic.transaction']}"))
+                        if cfg["provide.transaction.metadata"] else None)
         self._tracker = AckTracker()
         self._relations: dict[int, _Relation] = {}
         self._cursor: Any = None
@@ -405,10 +408,19 @@ class PostgresTask(SourceTask):
             self._skip_tx = msg.final_lsn < self._pos
             self._lsn_count = (0, 0)
             self._skip_upto = self._resume_at if str(msg.xid) == str(self._resume_tx) else None
+            if self._txmeta is not None:
+                self._txmeta.reset()
+                if self._skip_upto is not None:  # an earlier tick published this transaction's BEGIN
+                    self._txmeta.resume(self._tx_id(msg))
             return
         if kind is pgoutput.Commit:
             if not self._skip_tx:
                 self._pos = max(self._pos, msg.end_lsn)
+                if self._txmeta is not None and self._tx is not None:
+                    end = self._txmeta.end(self._tx.commit_ts_us // 1000, self._position_offset())
+                    if end is not None:
+                        self._tracker.submit([end])
+                        self._pending.append(end)
                 self._tracker.release_point(self._pos)
             self._tx = None
             self._skip_upto = None
@@ -428,6 +440,8 @@ class PostgresTask(SourceTask):
         previous = self._lsn_count
         self._lsn_count = (lsn, count)
         if self._skip_upto is not None and (lsn, count) <= self._skip_upto:
+            if self._txmeta is not None:
+                self._count_skipped(kind, msg)
             return
         if kind is pgoutput.Truncate:
             for oid in msg.relations:
@@ -466,6 +480,36 @@ class PostgresTask(SourceTask):
                 self._emit(shape, op, None, None, key, None, lsn, count, previous, None, shape.partial_value(old))
                 return
         self._emit(shape, op, before, after, key, old_key, lsn, count, previous, None)
+
+    def _tx_id(self, begin: pgoutput.Begin) -> str:
+        """Debezium's PostgreSQL transaction id: ``txId:LSN`` (the commit LSN)."""
+        return f"{begin.xid}:{begin.final_lsn}"
+
+    def _count_skipped(self, kind: type, msg: Any) -> None:
+        """A change an earlier tick published: count it so the transaction orders carry on."""
+        txmeta = self._txmeta
+        assert txmeta is not None
+        op = {pgoutput.Insert: "c", pgoutput.Update: "u", pgoutput.Delete: "d", pgoutput.Truncate: "t"}[kind]
+        if op in self._emitter.skipped:
+            return
+        oids = msg.relations if kind is pgoutput.Truncate else (msg.relation,)
+        for oid in oids:
+            rel = self._relations.get(oid)
+            if rel is not None and rel.captured:
+                txmeta.count(rel.name)
+
+    def _transaction_block(self, shape: TableShape, op: str, previous: tuple[int, int]) -> Struct | None:
+        """With provide.transaction.metadata: the BEGIN record at the first captured change of a
+        transaction (its offset is the position before that change), then this change's block."""
+        txmeta, tx = self._txmeta, self._tx
+        if txmeta is None or tx is None or op in self._emitter.skipped:
+            return None
+        if txmeta.id is None:
+            begin = txmeta.begin(self._tx_id(tx), tx.commit_ts_us // 1000,
+                                 self._offset(*previous) if previous[0] else self._position_offset())
+            self._tracker.submit([begin])
+            self._pending.append(begin)
+        return txmeta.count(f"{shape.schema_or_db}.{shape.table}")
 
     @staticmethod
     def _value_with_toast(rel: _Relation, raw: list) -> Struct:
@@ -520,8 +564,9 @@ class PostgresTask(SourceTask):
         prior = None
         if op == "d" or (op == "u" and old_key is not None and old_key != key):  # changes that yield 2-3 records
             prior = self._offset(*previous) if previous[0] else self._position_offset()
+        block = self._transaction_block(shape, op, previous) if self._txmeta is not None else None
         records = self._emitter.records(shape, op, before_struct, after_struct, self._source(shape, lsn), key,
-                                        old_key, prior, self._offset(lsn, count))
+                                        old_key, prior, self._offset(lsn, count), block)
         self._tracker.submit(records)
         self._pending.extend(records)
 
@@ -529,8 +574,9 @@ class PostgresTask(SourceTask):
         shape = rel.shape
         assert shape is not None
         count = self._lsn_count[1]
+        block = self._transaction_block(shape, "t", previous) if self._txmeta is not None else None
         records = self._emitter.records(shape, "t", None, None, self._source(shape, lsn), None, None,
-                                        None, self._offset(lsn, count))
+                                        None, self._offset(lsn, count), block)
         for r in records:
             r.key_schema = None
         self._tracker.submit(records)

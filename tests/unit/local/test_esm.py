@@ -245,3 +245,23 @@ def test_delivered_events_equal_the_plain_event_of_the_same_records(kafka_broker
                                                                bootstrap_servers=kafka_broker)))
         assert event == expected
         assert orjson.dumps(event) == orjson.dumps(expected)
+
+
+def test_payload_cap_splits_batches_without_losing_records(kafka_broker: str, kafka_topic: Any,
+                                                            esm_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch that would exceed the invoke payload ends before the record that would overflow it;
+    that record and everything consumed after it, on every partition, come in later batches."""
+    from lambda_connect.local import esm as esm_module
+
+    monkeypatch.setattr(esm_module, "MAX_PAYLOAD_BYTES", 2_000)  # ~6 records of 100 bytes per batch
+    topic = kafka_topic(partitions=3)
+    produce(kafka_broker, topic, [(None, f"{i:03d}".ljust(100, "x"), None, i % 3) for i in range(60)])
+    recorder = Recorder()
+    esm = esm_factory(topic, recorder, LambdaSettings(batch_size=100, batching_window_seconds=0.3))
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 60)
+    delivered = [(r["partition"], r["offset"]) for e in recorder.events for rs in e["records"].values() for r in rs]
+    assert sorted(delivered) == sorted((p, o) for p in range(3) for o in range(20))  # each once, none lost
+    assert max(sum(len(rs) for rs in e["records"].values()) for e in recorder.events) <= 6
+    for p in range(3):
+        assert [o for q, o in delivered if q == p] == list(range(20))  # in order per partition

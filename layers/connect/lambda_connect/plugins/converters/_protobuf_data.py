@@ -28,7 +28,7 @@ from lambda_connect.api.errors import DataException
 
 from ._protobuf_schemas import DATE_TYPE, DECIMAL_TYPE, TIME_TYPE, TIMESTAMP_TYPE, add_meta_params, meta_params
 
-__all__ = ["ENUM_PARAM", "TAG_PARAM", "UNION_PREFIX", "file_for", "fill", "message_reader", "message_schema"]
+__all__ = ["ENUM_PARAM", "TAG_PARAM", "UNION_PREFIX", "file_for", "message_reader", "message_schema", "message_writer"]
 
 _NS = "io.confluent.connect.protobuf"
 ENUM_PARAM = _NS + ".Enum"
@@ -426,78 +426,133 @@ def _meta(fp: Any, params: dict[str, str], deps: list[str]) -> None:
 
 
 # --- Connect value -> dynamic message -----------------------------------------------------
+Writer = Callable[[Any, Any], None]  # (message, Connect value) -> None
+
+
 def _needs_message(schema: Schema) -> bool:
     return schema.type is Type.STRUCT or (schema.name or "") in _LOGICAL_MESSAGES
 
 
-def fill(msg: Any, schema: Schema, value: Struct) -> None:
-    """Copy a Struct into a dynamic message built from ``file_for(schema)``."""
-    desc = msg.DESCRIPTOR
+def message_writer(schema: Schema, desc: Any) -> Callable[[Any, Struct], None]:
+    """A function copying a Struct of ``schema`` into a message of ``desc`` (built by
+    ``file_for(schema)``), with every per-field decision taken here, once."""
+    steps: list[tuple[str, Writer]] = []
     for field in schema.fields:
-        v = value.get(field.name)
-        if v is None:
-            continue
         fs = field.schema
         if fs.type is Type.STRUCT and fs.name and fs.name.startswith(UNION_PREFIX):
-            for member in fs.fields:
-                mv = v.get(member.name)
-                if mv is not None:
-                    _fill_field(msg, desc.fields_by_name[member.name], member.schema, mv)
-                    break
-            continue
-        _fill_field(msg, desc.fields_by_name[field.name], fs, v)
+            steps.append((field.name, _union_writer(fs, desc)))
+        else:
+            steps.append((field.name, _field_writer(fs, desc.fields_by_name[field.name])))
+
+    def write(msg: Any, value: Struct) -> None:
+        get = value.get
+        for name, step in steps:
+            v = get(name)
+            if v is not None:
+                step(msg, v)
+
+    return write
 
 
-def _fill_field(msg: Any, fd: Any, fs: Schema, v: Any) -> None:
+def _union_writer(schema: Schema, desc: Any) -> Writer:
+    members = [(m.name, _field_writer(m.schema, desc.fields_by_name[m.name])) for m in schema.fields]
+
+    def write(msg: Any, value: Struct) -> None:
+        for name, step in members:
+            v = value.get(name)
+            if v is not None:
+                step(msg, v)
+                return
+
+    return write
+
+
+def _field_writer(fs: Schema, fd: Any) -> Writer:
     name = fd.name
     if fs.type is Type.MAP:
-        target = getattr(msg, name)
         vfd = fd.message_type.fields_by_name["value"]
-        for k, item in v.items():
-            if _needs_message(fs.value_schema):
-                _fill_single(target[k], fs.value_schema, item)
-            else:
-                target[k] = _scalar(vfd, fs.value_schema, item)
-    elif fs.type is Type.ARRAY:
-        target = getattr(msg, name)
-        for item in v:
-            if _needs_message(fs.value_schema):
-                _fill_single(target.add(), fs.value_schema, item)
-            else:
-                target.append(_scalar(fd, fs.value_schema, item))
-    elif _needs_message(fs):
-        _fill_single(getattr(msg, name), fs, v)
-    else:
-        setattr(msg, name, _scalar(fd, fs, v))
+        if _needs_message(fs.value_schema):
+            single = _single_writer(fs.value_schema, vfd)
+
+            def write_map(msg: Any, v: Any) -> None:
+                target = getattr(msg, name)
+                for k, item in v.items():
+                    single(target[k], item)
+
+            return write_map
+        scalar = _scalar_writer(vfd)
+        if scalar is None:
+            return lambda msg, v: getattr(msg, name).update(v)
+        return lambda msg, v: getattr(msg, name).update({k: scalar(x) for k, x in v.items()})
+    if fs.type is Type.ARRAY:
+        if _needs_message(fs.value_schema):
+            single = _single_writer(fs.value_schema, fd)
+
+            def write_list(msg: Any, v: Any) -> None:
+                add = getattr(msg, name).add
+                for item in v:
+                    single(add(), item)
+
+            return write_list
+        scalar = _scalar_writer(fd)
+        if scalar is None:
+            return lambda msg, v: getattr(msg, name).extend(v)
+        return lambda msg, v: getattr(msg, name).extend([scalar(x) for x in v])
+    if _needs_message(fs):
+        single = _single_writer(fs, fd)
+        return lambda msg, v: single(getattr(msg, name), v)
+    scalar = _scalar_writer(fd)
+    if scalar is None:
+        return lambda msg, v: setattr(msg, name, v)
+    return lambda msg, v: setattr(msg, name, scalar(v))
 
 
-def _scalar(fd: Any, schema: Schema, v: Any) -> Any:
-    if fd.enum_type is not None:
-        value = fd.enum_type.values_by_name.get(v)
-        if value is None:
-            raise DataException(f"{v!r} is not a symbol of enum {fd.enum_type.name} (field {fd.name})")
-        return value.number
-    return v
+def _scalar_writer(fd: Any) -> Callable[[Any], Any] | None:
+    """How a Connect value becomes the field's value; None when it is used as it is."""
+    enum = fd.enum_type
+    if enum is None:
+        return None
+    numbers = {v.name: v.number for v in enum.values}
+
+    def to_number(v: Any) -> int:
+        number = numbers.get(v)
+        if number is None:
+            raise DataException(f"{v!r} is not a symbol of enum {enum.name} (field {fd.name})")
+        return number
+
+    return to_number
 
 
-def _fill_single(target: Any, schema: Schema, value: Any) -> None:
+def _single_writer(schema: Schema, fd: Any) -> Writer:
     name = schema.name
     if name == Timestamp.LOGICAL_NAME:
-        millis = Timestamp.from_logical(schema, value)
-        target.seconds, rest = divmod(millis, 1000)
-        target.nanos = rest * 1_000_000
-    elif name == Date.LOGICAL_NAME:
-        day = Date.to_logical(schema, Date.from_logical(schema, value))
-        target.year, target.month, target.day = day.year, day.month, day.day
-    elif name == Time.LOGICAL_NAME:
-        t = Time.to_logical(schema, Time.from_logical(schema, value))
-        target.hours, target.minutes, target.seconds = t.hour, t.minute, t.second
-        target.nanos = t.microsecond * 1000
-    elif name == Decimal.LOGICAL_NAME:
-        target.value = Decimal.from_logical(schema, value)
-        target.scale = Decimal.scale_of(schema)
+        def write_ts(target: Any, value: Any) -> None:
+            target.seconds, rest = divmod(Timestamp.from_logical(schema, value), 1000)
+            target.nanos = rest * 1_000_000
+
+        return write_ts
+    if name == Date.LOGICAL_NAME:
+        def write_date(target: Any, value: Any) -> None:
+            day = Date.to_logical(schema, Date.from_logical(schema, value))
+            target.year, target.month, target.day = day.year, day.month, day.day
+
+        return write_date
+    if name == Time.LOGICAL_NAME:
+        def write_time(target: Any, value: Any) -> None:
+            t = Time.to_logical(schema, Time.from_logical(schema, value))
+            target.hours, target.minutes, target.seconds = t.hour, t.minute, t.second
+            target.nanos = t.microsecond * 1000
+
+        return write_time
+    if name == Decimal.LOGICAL_NAME:
+        scale = Decimal.scale_of(schema)
         precision = (schema.parameters or {}).get("connect.decimal.precision")
-        if precision:
-            target.precision = int(precision)
-    else:
-        fill(target, schema, value)
+
+        def write_decimal(target: Any, value: Any) -> None:
+            target.value = Decimal.from_logical(schema, value)
+            target.scale = scale
+            if precision:
+                target.precision = int(precision)
+
+        return write_decimal
+    return message_writer(schema, fd.message_type)

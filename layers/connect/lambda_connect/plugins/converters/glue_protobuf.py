@@ -37,10 +37,11 @@ class ProtobufSchemaConverter(GlueConverter):
         desc = file_desc.message_types_by_name[fdp.message_type[0].name]
         prefix = _protobuf_schemas.encode_varint(_protobuf_schemas.glue_message_order(file_desc).index(desc))
         cls = self._lib.GetMessageClass(desc)
+        fill = _protobuf_data.message_writer(schema, desc)
 
         def encode(value: Any) -> bytes:
             msg = cls()
-            _protobuf_data.fill(msg, schema, value)
+            fill(msg, value)
             return prefix + msg.SerializeToString()
 
         return _proto_text.print_proto(fdp), encode

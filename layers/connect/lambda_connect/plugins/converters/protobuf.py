@@ -114,7 +114,7 @@ class ProtobufConverter(Converter):
             _schema_registry.KEY_STRATEGY_CONFIG if is_key else _schema_registry.VALUE_STRATEGY_CONFIG
         ]
         self._enhanced: bool = config[ENHANCED_CONFIG]
-        self._writers: dict[Schema, tuple[str, str, Any]] = {}
+        self._writers: dict[Schema, tuple[str, str, Any, Callable[[Any, Struct], None]]] = {}
         self._files: dict[int, Any] = {}
         self._types: dict[tuple[int, tuple[int, ...]], tuple[Any, Schema, Callable[[Any], Struct]]] = {}
 
@@ -131,13 +131,18 @@ class ProtobufConverter(Converter):
             fdp = _protobuf_data.file_for(schema)
             msg_desc = _protobuf_schemas.build_file(fdp, what=fdp.name).message_types_by_name[fdp.message_type[0].name]
             text = base64.b64encode(fdp.SerializeToString()).decode()
-            writer = self._writers[schema] = (text, msg_desc.full_name, self._factory.GetMessageClass(msg_desc))
-        text, record_name, cls = writer
+            writer = self._writers[schema] = (
+                text,
+                msg_desc.full_name,
+                self._factory.GetMessageClass(msg_desc),
+                _protobuf_data.message_writer(schema, msg_desc),
+            )
+        text, record_name, cls, fill = writer
         subject = _schema_registry.subject_name(self._strategy, topic, self.is_key, record_name)
         schema_id, _ = self._ids.id_for(subject, text)
         msg = cls()
         try:
-            _protobuf_data.fill(msg, schema, value)
+            fill(msg, value)
             body = msg.SerializeToString()
         except DataException:
             raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import logging
 import operator
@@ -84,27 +85,24 @@ def _aware_timestamp(v: Any) -> Any:
     return v.replace(tzinfo=UTC) if tz is None else v.astimezone(UTC)
 
 
-#: Zone names whose offset is zero at every instant (a session set to any of them hands out such
-#: tzinfo objects; PostgreSQL's default on many hosts is ``Etc/UTC``).
-_ZERO_OFFSET_ZONES = frozenset(("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu",
-                                "GMT", "Etc/GMT", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "GMT0", "Greenwich"))
 _NOT_NONE = functools.partial(operator.is_not, None)
 _TZINFO = operator.attrgetter("tzinfo")
-_AS_UTC = operator.methodcaller("replace", tzinfo=UTC, fold=0)
 _NONE = type(None)
 
 
 def _aware_column(col: Sequence[Any]) -> list[Any] | None:
-    """``_aware_timestamp`` over a column: None when every value is already UTC (or null); one
-    C-level ``replace`` per value when they all carry one zero-offset zone — the same instants
-    ``astimezone(UTC)`` gives, without its calls. Raises for anything else."""
+    """``_aware_timestamp`` over a column: None when every value is already UTC (or null); for
+    aware datetimes of other zones (PostgreSQL sessions in ``Etc/UTC`` hand out a ``ZoneInfo``)
+    one C-level ``astimezone(UTC)`` each, the converter's own call. Raises for anything else."""
+    types = set(map(type, col))
+    if not types <= {dt.datetime, _NONE}:
+        raise LookupError("not all datetimes")
     zones = set(map(_TZINFO, filter(_NOT_NONE, col)))
     if not zones or zones == {UTC}:
         return None
-    (zone_,) = zones
-    if getattr(zone_, "key", None) not in _ZERO_OFFSET_ZONES or None in col:
-        raise LookupError("not one zero-offset zone")
-    return list(map(_AS_UTC, col))
+    if None in zones or _NONE in types:
+        raise LookupError("naive values or nulls")
+    return list(map(dt.datetime.astimezone, col, itertools.repeat(UTC)))
 
 
 def _float_column(col: Sequence[Any]) -> list[Any] | None:

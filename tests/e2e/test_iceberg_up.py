@@ -129,7 +129,7 @@ def test_external_broker_deferred_commits_across_a_restart(
 ) -> None:
     common = ["--state", f"sqlite:///{tmp_path}/state.db", "--bootstrap-servers", external_broker]
     create_topic(external_broker)
-    config = sink_config(tmp_path, **{"iceberg.control.commit.interval-ms": "2000"})
+    config = sink_config(tmp_path, **{"iceberg.control.commit.interval-ms": "5000"})
     up = start_up(*common, tag="1")
     register(up, config)
     produce(external_broker, TOPIC, orders(range(1500)))

@@ -204,7 +204,7 @@ CHAINS: dict[str, dict[str, str]] = {
 
 
 def run(seed: int, batch: bool, config: Mapping[str, str], fail: Any = None, polls: int = 4,
-        notify: bool = False) -> dict[str, Any]:
+        notify: bool = False, **worker: Any) -> dict[str, Any]:
     name = f"s{seed}"
     SCRIPTS[name] = script(seed, polls)
     COMMITS.pop(name, None)
@@ -212,9 +212,9 @@ def run(seed: int, batch: bool, config: Mapping[str, str], fail: Any = None, pol
     store, cluster = InMemoryStateStore(), FakeCluster()
     if fail is not None:
         cluster.fail = fail
-    worker = SourceWorker(store, registry(), cluster.factory, sleep=lambda s: None, batch=batch)
+    runner = SourceWorker(store, registry(), cluster.factory, sleep=lambda s: None, batch=batch, **worker)
     store.create_connector(name, {"name": name, "connector.class": connector_class.name, "script": name, **config})
-    result = worker.run_task(name, 0, BUDGET_MS, "inv")
+    result = runner.run_task(name, 0, BUDGET_MS, "inv")
     logs = {t: [(m["key"], m["value"], m["headers"], m["partition"], m["timestamp"]) for m in ms]
             for t, ms in cluster.logs.items()}
     offsets = sorted((str(sorted(p.items())), o["n"]) for p, o in store.get_offsets(name))
@@ -327,3 +327,14 @@ def test_full_queue_and_refused_records_as_on_the_per_record_path(tolerance: str
         assert fast["offsets"] == plain["offsets"]
         if tolerance == "all":
             assert fast["result"]["records_failed"] > 0 and fast["result"]["outcome"] == "completed"
+
+
+@pytest.mark.parametrize("tolerance", ["all", "none"])
+def test_commits_while_polling_as_on_the_per_record_path(tolerance: str) -> None:
+    """A commit at every poll (``commit_interval_s=0``): the batch path flushes and settles first."""
+    config = {**CONVERTERS["json-off"], **CHAINS["smts"], "errors.tolerance": tolerance}
+    for s in range(6):
+        fast = run(s, True, config, commit_interval_s=0.0, polls=6)
+        plain = run(s, False, config, commit_interval_s=0.0, polls=6)
+        assert fast["logs"] == plain["logs"] and fast["result"] == plain["result"]
+        assert fast["offsets"] == plain["offsets"]

@@ -36,6 +36,18 @@ The run then ends early, as a Kafka worker stops or suspends its task:
   instance. A connector-only restart leaves running tasks alone, as in Kafka: the restarted
   connector's (regenerated) task configs reach the task on its next tick.
 
+Records take the *batch path* by default (``_TaskRun._send_batch``; ``LAMBDA_CONNECT_SOURCE_BATCH=off``
+or ``SourceWorker(batch=False)`` keeps ``_send``, record by record): a poll's offsets are registered
+per run of one source partition, the chain runs per record, the converters' batch writers turn
+runs of records into bytes (``runtime/source_batch.py``), one loop produces. Tasks that do not
+override ``commit_record`` also get failure-only delivery reports (``delivery.report.only.error``):
+success is settled after a flush that leaves nothing in flight, so a delivered record costs no
+Python call; a failed delivery that is not tolerated then holds back its whole poll (commits stay
+at or before the per-record path's). ``tests/unit/runtime/test_source_batch.py`` keeps both paths equal.
+
+After ``stop`` the run reads ``SourceTask.lag_metrics()`` (a CDC slot's bytes behind, say) into
+``SourceRunResult.lag_metrics``; the source handler publishes them as gauges.
+
 A run executes inside :func:`~lambda_connect.runtime.gc_tuning.relaxed_gc`: automatic garbage
 collection is off while records are in flight (bounded by a per-poll check, collected on the way
 out; ``gc_tuning=False`` or ``LAMBDA_CONNECT_GC_TUNING=off`` keeps CPython's defaults).
@@ -554,7 +566,8 @@ class _TaskRun:
             if now >= self.next_commit:
                 if not self.eos:
                     if self.batch and self.deliveries.unsettled:
-                        self._settle(self.producer.flush(max(self.poll_deadline - now, 0.0)))
+                        # A slow broker may keep records in flight: wait a little, not the budget.
+                        self._settle(self.producer.flush(min(max(self.poll_deadline - now, 0.0), 5.0)))
                     self._commit_offsets()
                 self._renew_lease()
                 self.next_commit = now + self.w.commit_interval_s

@@ -182,6 +182,35 @@ def test_marks_encode_merge_and_decode() -> None:
     assert offsets.summary_key("lake") == "kafka.connect.offsets.lake"
 
 
+def test_marks_of_another_topic_incarnation_neither_filter_nor_merge() -> None:
+    marks = {("orders", 0): 100, ("orders", 1): 50, ("refunds", 0): 9}
+    stored = {"orders": "c1/A"}  # refunds: marks from before identities were stored
+    assert offsets.applicable(marks, stored, {"orders": "c1/B", "refunds": "c1/R"}) == {("refunds", 0): 9}
+    assert offsets.applicable(marks, stored, {}) == marks  # identities unknown: marks as they are
+    ends = {("orders", 0): 10, ("refunds", 0): 12}
+    # Ends of another incarnation than the table's do not move its marks; identity-less marks are claimed.
+    assert offsets.advance(marks, stored, ends, {"orders": "c1/B", "refunds": "c1/R"}) == (
+        {("orders", 0): 100, ("orders", 1): 50, ("refunds", 0): 12}, {"orders": "c1/A", "refunds": "c1/R"})
+    assert offsets.advance({}, {}, {("orders", 0): 3}, {"orders": "c1/A"}) == ({("orders", 0): 3}, {"orders": "c1/A"})
+
+
+class _Snapshot:
+    def __init__(self, summary: dict[str, str] | None) -> None:
+        self.summary = summary
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"orders":"c1/A"}', {"orders": "c1/A"}),
+    ("not json", {}), ('["c1/A"]', {}), ('{"orders": 7}', {}),
+])
+def test_identities_read_from_a_summary_tolerate_damage(text: str, expected: dict[str, str]) -> None:
+    key = offsets.identities_key("lake")
+    assert key == "lambda-connect.topic-identities.lake"
+    assert offsets.read_identities(_Snapshot({key: text}), "lake") == expected  # type: ignore[arg-type]
+    assert offsets.read_identities(_Snapshot(None), "lake") == {}  # type: ignore[arg-type]
+    assert offsets.read_identities(None, "lake") == {}
+
+
 def test_every_config_key_is_documented() -> None:
     from pathlib import Path
 

@@ -48,3 +48,28 @@ def test_gtid_position_per_domain():
     position.advance("5-1-1")
     assert str(position) == "0-2-43,1-3-7,5-1-1"
     assert not GtidPosition.parse("") and str(GtidPosition.parse(None)) == ""
+
+
+def test_apply_signal_queues_and_stops_tables():
+    from lambda_connect.plugins.connectors.cdc.common import apply_signal
+
+    known = {"s.a", "s.b"}.__contains__
+    data = '{"data-collections": ["s.a", "s.zzz"], "type": "INCREMENTAL"}'
+    snap = apply_signal(None, "1", "execute-snapshot", data, known)
+    assert snap == {"tables": ["s.a"], "after": None, "incremental": True}
+    snap = apply_signal(dict(snap, after=[5]), "2", "execute-snapshot", '{"data-collections": ["s.a", "s.b"]}', known)
+    assert snap == {"tables": ["s.a", "s.b"], "after": [5], "incremental": True}
+    assert apply_signal(snap, "3", "log", "{}", known) is snap
+    assert apply_signal(snap, "4", "execute-snapshot", "{not json", known) is snap
+    assert apply_signal(snap, "5", "stop-snapshot", '{"data-collections": ["s.a"]}', known) == {
+        "tables": ["s.b"], "after": None, "incremental": True}
+    assert apply_signal(snap, "6", "stop-snapshot", None, known) is None
+
+
+def test_snapshot_state_round_trips_through_an_offset():
+    from lambda_connect.plugins.connectors.cdc.common import snapshot_from_offset, snapshot_offset_fields
+
+    offset: dict = {}
+    snapshot_offset_fields({"tables": ["a.b", "a.c"], "after": [3, "x"], "incremental": True}, offset)
+    assert snapshot_from_offset(offset) == {"tables": ["a.b", "a.c"], "after": [3, "x"], "incremental": True}
+    assert snapshot_from_offset({"lsn": 5}) is None

@@ -19,6 +19,8 @@ tell the database exactly how far it may discard its log, and no further.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import time
 from collections import deque
@@ -31,6 +33,8 @@ from lambda_connect.api.config import CaseInsensitiveValidString, Range
 from lambda_connect.api.errors import ConfigException
 from lambda_connect.api.records import Header
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "COMMON_KEYS",
     "CONNECTOR_VERSION",
@@ -39,9 +43,13 @@ __all__ = [
     "TableFilter",
     "TableShape",
     "TransactionMetadata",
+    "apply_signal",
     "envelope_schema",
+    "heartbeat_record",
     "parse_skipped",
+    "snapshot_from_offset",
     "snapshot_mode",
+    "snapshot_offset_fields",
     "source_schema",
     "topic_safe",
 ]
@@ -166,11 +174,95 @@ COMMON_KEYS = ConfigDef(
     ConfigKey(name="topic.transaction", type=ConfigType.STRING, default="transaction", group=_EVENTS,
               importance=Importance.LOW, doc="Last part of the transaction topic's name (after topic.prefix)."),
     ConfigKey(name="signal.data.collection", type=ConfigType.STRING, default=None, group=_SNAP,
-              importance=Importance.LOW, doc="Accepted; ad hoc snapshots through a signal table are not "
-                                             "supported yet."),
+              importance=Importance.LOW,
+              doc="Qualified name of a signal table (columns id, type, data, in that order). A row inserted "
+                  "there with type execute-snapshot and data {\"data-collections\": [\"<table>\", ...]} starts "
+                  "an ad hoc chunked snapshot of those tables while streaming goes on; stop-snapshot cancels "
+                  "it. The table is read from the change stream, so it must be capturable (in the publication, "
+                  "or in a captured database)."),
     ConfigKey(name="max.batch.size", type=ConfigType.INT, default=2048, validator=Range.at_least(1), group=_EVENTS,
               importance=Importance.LOW, doc="Most records one poll returns."),
 )
+
+
+def snapshot_from_offset(stored: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The snapshot in progress that a stored offset describes (None when there is none)."""
+    if not stored.get("snapshot"):
+        return None
+    return {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
+            "after": json.loads(stored["snapshot_after"]) if stored.get("snapshot_after") else None,
+            "incremental": bool(stored.get("snapshot_incremental"))}
+
+
+def snapshot_offset_fields(snap: Mapping[str, Any] | None, offset: dict[str, Any],
+                           after: Any = None) -> None:
+    """Write the snapshot in progress into ``offset`` (``after``: the last key the offset covers,
+    when it is not the snapshot's own)."""
+    if snap is None:
+        return
+    offset["snapshot"] = True
+    offset["snapshot_tables"] = ",".join(snap["tables"])
+    last = snap["after"] if after is None else after
+    offset["snapshot_after"] = json.dumps(last, default=str) if last is not None else None
+    if snap.get("incremental"):
+        offset["snapshot_incremental"] = True
+
+
+def apply_signal(snap: dict[str, Any] | None, signal_id: str, kind: str | None, data: str | None,
+                 known: Callable[[str], bool]) -> dict[str, Any] | None:
+    """The snapshot state after one row of the signal table. ``execute-snapshot`` queues the listed
+    tables (those ``known`` accepts) for an incremental snapshot; ``stop-snapshot`` removes the
+    listed tables, or all when none are listed. A signal that cannot be read is logged with its id
+    and ignored: a typo in a signal must not stop the capture of every table."""
+    kind = (kind or "").strip().lower()
+    if kind not in ("execute-snapshot", "stop-snapshot"):
+        log.info("Signal %s of type %r ignored: only execute-snapshot and stop-snapshot are handled", signal_id, kind)
+        return snap
+    try:
+        body = json.loads(data) if data else {}
+        tables = [str(t) for t in (body.get("data-collections") or [])]
+    except (ValueError, AttributeError, TypeError) as e:
+        log.warning("Signal %s ignored: its data is not a JSON object with data-collections (%s): %r",
+                    signal_id, e, data)
+        return snap
+    if kind == "stop-snapshot":
+        if snap is None:
+            return None
+        left = [t for t in snap["tables"] if tables and t not in tables]
+        log.info("Signal %s: snapshot of %s stopped", signal_id, ", ".join(tables) or "every table")
+        if not left:
+            return None
+        return {"tables": left, "after": snap["after"] if left[0] == snap["tables"][0] else None,
+                "incremental": snap.get("incremental", True)}
+    snapshot_type = str(body.get("type") or "incremental").lower()
+    if snapshot_type != "incremental":
+        log.warning("Signal %s asks for a %s snapshot: it is read incrementally (in chunks, streaming goes on)",
+                    signal_id, snapshot_type)
+    unknown = [t for t in tables if not known(t)]
+    if unknown:
+        log.warning("Signal %s: %s not captured by this connector's filters; left out of the snapshot",
+                    signal_id, ", ".join(unknown))
+    wanted = [t for t in tables if known(t)]
+    if not wanted:
+        return snap
+    if snap is None:
+        log.info("Signal %s: incremental snapshot of %s", signal_id, ", ".join(wanted))
+        return {"tables": wanted, "after": None, "incremental": True}
+    queued = list(snap["tables"]) + [t for t in wanted if t not in snap["tables"]]
+    return {"tables": queued, "after": snap["after"], "incremental": snap.get("incremental", False)}
+
+
+_HEARTBEAT_KEY = Schema.struct([("serverName", _S)], name="io.debezium.connector.common.ServerNameKey")
+_HEARTBEAT_VALUE = Schema.struct([("ts_ms", _I64)], name="io.debezium.connector.common.Heartbeat")
+
+
+def heartbeat_record(partition: Mapping[str, Any], offset: Mapping[str, Any], topic_prefix: str, server: str,
+                     now_ms: int) -> SourceRecord:
+    """A Debezium heartbeat (topic ``<topic.heartbeat.prefix>.<topic.prefix>``) carrying ``offset``:
+    how a position is stored when no captured change carries it."""
+    return SourceRecord(dict(partition), dict(offset), topic_safe(f"{topic_prefix}.{server}"), None, _HEARTBEAT_KEY,
+                        Struct.from_values(_HEARTBEAT_KEY, [server]), _HEARTBEAT_VALUE,
+                        Struct.from_values(_HEARTBEAT_VALUE, [now_ms]))
 
 
 def snapshot_mode(config: Mapping[str, Any]) -> str:

@@ -25,7 +25,6 @@ a change committed in between is then published twice, never lost or reordered.)
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import zlib
@@ -58,9 +57,13 @@ from ..common import (
     TableFilter,
     TableShape,
     TransactionMetadata,
+    apply_signal,
     build_shape,
+    heartbeat_record,
     parse_skipped,
+    snapshot_from_offset,
     snapshot_mode,
+    snapshot_offset_fields,
     source_schema,
     topic_safe,
 )
@@ -188,6 +191,8 @@ class MySqlTask(SourceTask):
         self._reader: Any = None
         self._chunk: _Chunk | None = None
         self._heartbeat_sent = False
+        signal = cfg["signal.data.collection"]
+        self._signal = signal.strip() if signal else None
         self._lag: int | None = None
         self._conn = self._connect()
         try:
@@ -287,11 +292,8 @@ class MySqlTask(SourceTask):
         self._gtids_text = str(self._gtids) if self._gtids else None
         self._tx_gtid: str | None = None
         self._tx_seen = False
-        self._snapshot: dict[str, Any] | None = None
-        if stored.get("snapshot"):
-            self._snapshot = {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
-                              "after": json.loads(stored["snapshot_after"]) if stored.get("snapshot_after") else None}
-        elif not stored and mode in ("initial", "initial_only", "when_needed"):
+        self._snapshot = snapshot_from_offset(stored)
+        if self._snapshot is None and not stored and mode in ("initial", "initial_only", "when_needed"):
             self._snapshot = {"tables": self._captured_tables(), "after": None}
         self._stream = mode != "initial_only"
         self._read_done = False
@@ -541,6 +543,8 @@ class MySqlTask(SourceTask):
         from pymysqlreplication.row_event import DeleteRowsEvent, WriteRowsEvent
 
         db, table = event.schema, event.table
+        if self._signal is not None and kind is WriteRowsEvent and f"{db}.{table}" == self._signal:
+            return self._on_signal(event, index)
         if not self._captured(db, table):
             return 0
         rows = event.rows
@@ -608,11 +612,33 @@ class MySqlTask(SourceTask):
         return offset
 
     def _snapshot_fields(self, offset: dict[str, Any]) -> None:
-        snap = self._snapshot
-        if snap is not None:
-            offset["snapshot"] = True
-            offset["snapshot_tables"] = ",".join(snap["tables"])
-            offset["snapshot_after"] = json.dumps(snap["after"], default=str) if snap["after"] is not None else None
+        snapshot_offset_fields(self._snapshot, offset)
+
+    def _on_signal(self, event: Any, index: int) -> int:
+        """Rows inserted into signal.data.collection: update the snapshot plan, and store the new plan
+        at once through a heartbeat record, since the position moves past the signal."""
+        skip_rows = self._skip[1] if index == self._skip[0] else 0
+        produced = 0
+        for i, row in enumerate(event.rows):
+            if i < skip_rows:
+                continue
+            values = list((row.get("values") or {}).values())
+            if len(values) < 3:
+                log.warning("Signal table %s needs the columns id, type, data; the row %r is ignored", self._signal,
+                            values)
+                continue
+            signal_id, kind, data = (None if v is None else str(v) for v in values[:3])
+            before = self._snapshot
+            after = apply_signal(before, str(signal_id), kind, data,
+                                 lambda t: t != self._signal and self._captured(*t.partition(".")[::2]))
+            if after is before:
+                continue
+            self._snapshot = after
+            self._pending.append(heartbeat_record(self._partition, self._offset(index, i + 1),
+                                                  self._cfg["topic.heartbeat.prefix"], self._prefix,
+                                                  int(time.time() * 1000)))
+            produced += 1
+        return produced
 
     # --- snapshot -------------------------------------------------------------------------
     def _chunk_size(self) -> int:
@@ -676,18 +702,21 @@ class MySqlTask(SourceTask):
         final = self._position_offset()
         now_ms = int(time.time() * 1000)
         key_idx = shape.key_positions
+        incremental = bool(snap.get("incremental"))
+        during = {"tables": tables, "after": None, "incremental": incremental}
         for i, raw in enumerate(chunk.rows):
             end = i == len(chunk.rows) - 1
             if end:
                 offset = final
             else:
                 offset = {"file": self._pos[0], "pos": self._pos[1], "server_id": self._server_id,
-                          "ts_sec": now_ms // 1000, "snapshot": True, "snapshot_tables": ",".join(tables),
-                          "snapshot_after": json.dumps([_jsonable(raw[k]) for k in key_idx])}
+                          "ts_sec": now_ms // 1000}
+                snapshot_offset_fields(during, offset, after=[_jsonable(raw[k]) for k in key_idx])
                 if self._gtids_text:
                     offset["gtids"] = self._gtids_text
             source = Struct.from_values(self._source_schema, [
-                CONNECTOR_VERSION, self.flavour, self._prefix, now_ms, "last" if last_chunk and end else "true", db,
+                CONNECTOR_VERSION, self.flavour, self._prefix, now_ms,
+                "incremental" if incremental else "last" if last_chunk and end else "true", db,
                 None, now_ms * 1000, now_ms * 1_000_000, name, 0, None, chunk.at[0], chunk.at[1], 0, None, None])
             self._pending.extend(self._emitter.records(shape, "r", None, shape.value(raw), source, shape.key(raw),
                                                        None, None, offset))
@@ -704,15 +733,9 @@ class MySqlTask(SourceTask):
         query = self._cfg["heartbeat.action.query"]
         if query:
             self._query(query)
-        key_schema = Schema.struct([("serverName", Schema(Type.STRING))],
-                                   name="io.debezium.connector.common.ServerNameKey")
-        value_schema = Schema.struct([("ts_ms", Schema(Type.INT64))], name="io.debezium.connector.common.Heartbeat")
         offset = self._position_offset()
         offset["ts_heartbeat"] = now
-        return SourceRecord(self._partition, offset,
-                            topic_safe(f"{self._cfg['topic.heartbeat.prefix']}.{self._prefix}"), None, key_schema,
-                            Struct.from_values(key_schema, [self._prefix]), value_schema,
-                            Struct.from_values(value_schema, [now]))
+        return heartbeat_record(self._partition, offset, self._cfg["topic.heartbeat.prefix"], self._prefix, now)
 
     # --- lag ----------------------------------------------------------------------------
     def lag_metrics(self) -> Mapping[str, float]:

@@ -32,7 +32,6 @@ part of the offset, so a snapshot spans as many ticks as it needs.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -48,7 +47,6 @@ from lambda_connect.api import (
     ConfigValue,
     ConnectException,
     Importance,
-    Schema,
     SourceConnector,
     SourceRecord,
     SourceTask,
@@ -66,9 +64,13 @@ from ..common import (
     TableFilter,
     TableShape,
     TransactionMetadata,
+    apply_signal,
     build_shape,
+    heartbeat_record,
     parse_skipped,
+    snapshot_from_offset,
     snapshot_mode,
+    snapshot_offset_fields,
     source_schema,
     topic_safe,
 )
@@ -220,6 +222,9 @@ class PostgresTask(SourceTask):
         self._busy = False
         self._heartbeat_ms = cfg["heartbeat.interval.ms"]
         self._heartbeat_sent = False
+        signal = cfg["signal.data.collection"]
+        self._signal = signal.strip() if signal else None
+        self._signal_oids: set[int] = set()
         self._lag: int | None = None  # bytes the slot is behind, as last measured
         self._lag_fresh = False  # measured after the last confirm
         self._ctl = slots.connect(cfg, autocommit=True)
@@ -236,7 +241,14 @@ class PostgresTask(SourceTask):
     def _prepare_server(self, cfg: Mapping[str, Any]) -> None:
         mode = cfg["publication.autocreate.mode"].lower()
         captured = self._captured_tables()
-        slots.ensure_publication(self._ctl, self._publication, mode, captured)
+        published = captured
+        if self._signal and self._signal not in captured:
+            if self._ctl.execute("SELECT to_regclass(%s)", (slots.qualified(self._signal),)).fetchone()[0] is None:
+                raise ConnectException(f"signal.data.collection names {self._signal}, which does not exist: create it "
+                                       "(id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)) "
+                                       "or remove the setting.")
+            published = [*captured, self._signal]
+        slots.ensure_publication(self._ctl, self._publication, mode, published)
         state = slots.ensure_slot(self._ctl, self._slot)
         stored = self._stored_offset()
         snap_mode = snapshot_mode(cfg)
@@ -267,11 +279,8 @@ class PostgresTask(SourceTask):
         self._pos = max(durable, state.confirmed_flush)
         self._resume_tx = stored.get("txId") if stored.get("lsn_proc") is not None else None
         self._resume_at = (int(stored.get("lsn_proc") or 0), int(stored.get("lsn_events_processed") or 0))
-        self._snapshot: dict[str, Any] | None = None
-        if stored.get("snapshot"):
-            self._snapshot = {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
-                              "after": json.loads(stored["snapshot_after"]) if stored.get("snapshot_after") else None}
-        elif not stored and snap_mode in ("initial", "initial_only", "when_needed"):
+        self._snapshot = snapshot_from_offset(stored)
+        if self._snapshot is None and not stored and snap_mode in ("initial", "initial_only", "when_needed"):
             self._snapshot = {"tables": captured, "after": None}
         self._stream = snap_mode != "initial_only"
         self._last_heartbeat = int(stored.get("ts_heartbeat") or 0)
@@ -301,6 +310,8 @@ class PostgresTask(SourceTask):
 
     def _shape(self, oid: int, schema: str, table: str, columns: list[tuple[str, int, int]]) -> _Relation:
         qualified = f"{schema}.{table}"
+        if qualified == self._signal:
+            self._signal_oids.add(oid)
         if not self._filter.table(qualified):
             return _Relation(qualified, False, None, [c[0] for c in columns], [])
         notnull, pk = self._catalog(oid)
@@ -449,6 +460,8 @@ class PostgresTask(SourceTask):
                 if rel is not None and rel.captured:
                     self._truncate(rel, lsn, previous)
             return
+        if kind is pgoutput.Insert and msg.relation in self._signal_oids:
+            self._on_signal(msg.new, lsn, count)
         rel = self._relations.get(msg.relation)
         if rel is None or not rel.captured:
             return
@@ -540,11 +553,7 @@ class PostgresTask(SourceTask):
         return offset
 
     def _snapshot_fields(self, offset: dict[str, Any]) -> None:
-        snap = self._snapshot
-        if snap is not None:
-            offset["snapshot"] = True
-            offset["snapshot_tables"] = ",".join(snap["tables"])
-            offset["snapshot_after"] = json.dumps(snap["after"]) if snap["after"] is not None else None
+        snapshot_offset_fields(self._snapshot, offset)
 
     def _source(self, shape: TableShape, lsn: int | None, snapshot: str = "false") -> Struct:
         tx = self._tx if snapshot == "false" else None
@@ -665,15 +674,17 @@ class PostgresTask(SourceTask):
             final = self._position_offset()
         rows = list(chunk.rows.items())
         self._chunk = None
+        incremental = bool(snap.get("incremental"))
+        during = {"tables": tables, "after": None, "incremental": incremental}
         records: list[SourceRecord] = []
         for i, (key_text, raw) in enumerate(rows):
             end = i == len(rows) - 1
             if end:
                 offset = final
             else:
-                offset = {"lsn_commit": self._pos, "lsn": self._pos, "snapshot": True,
-                          "snapshot_tables": ",".join(tables), "snapshot_after": json.dumps(list(key_text))}
-            marker = "last" if last_chunk and end else "true"
+                offset = {"lsn_commit": self._pos, "lsn": self._pos}
+                snapshot_offset_fields(during, offset, after=list(key_text))
+            marker = "incremental" if incremental else "last" if last_chunk and end else "true"
             records.extend(self._emitter.records(
                 shape, "r", None, shape.value(raw), self._source(shape, None, marker), shape.key(raw), None,
                 None, offset))
@@ -691,6 +702,25 @@ class PostgresTask(SourceTask):
             "AND NOT attisdropped ORDER BY attnum", (oid,)).fetchall()
         return self._shape(oid, schema, name, [(c[0], int(c[1]), int(c[2])) for c in cols])
 
+    # --- signals --------------------------------------------------------------------------
+    def _on_signal(self, raw: list, lsn: int, count: int) -> None:
+        """A row inserted into signal.data.collection: update the snapshot plan, and publish the new
+        plan in an offset at once (a heartbeat record), since the slot moves past the signal."""
+        if len(raw) < 3:
+            log.warning("Signal table %s needs the columns id, type, data; the row %r is ignored", self._signal, raw)
+            return
+        signal_id, kind, data = (None if v is None else str(v) for v in raw[:3])
+        before = self._snapshot
+        after = apply_signal(before, str(signal_id), kind, data,
+                             lambda t: t != self._signal and self._filter.table(t))
+        if after is before:
+            return
+        self._snapshot = after
+        offset = self._offset(lsn, count)
+        record = self._heartbeat_record(offset, int(time.time() * 1000))
+        self._tracker.submit([record])
+        self._pending.append(record)
+
     # --- heartbeats -----------------------------------------------------------------------
     def _heartbeat_due(self) -> bool:
         if self._heartbeat_ms <= 0 or self._busy or self._heartbeat_sent:
@@ -704,18 +734,15 @@ class PostgresTask(SourceTask):
         query = self._cfg["heartbeat.action.query"]
         if query:
             self._ctl.execute(query)
-        key_schema = Schema.struct([("serverName", Schema(Type.STRING))],
-                                   name="io.debezium.connector.common.ServerNameKey")
-        value_schema = Schema.struct([("ts_ms", Schema(Type.INT64))], name="io.debezium.connector.common.Heartbeat")
         offset = self._position_offset()
         offset["ts_heartbeat"] = now
-        record = SourceRecord(self._partition, offset,
-                              topic_safe(f"{self._cfg['topic.heartbeat.prefix']}.{self._prefix}"), None, key_schema,
-                              Struct.from_values(key_schema, [self._prefix]), value_schema,
-                              Struct.from_values(value_schema, [now]))
+        record = self._heartbeat_record(offset, now)
         self._tracker.submit([record])
         self._tracker.release_point(self._pos)
         return record
+
+    def _heartbeat_record(self, offset: dict[str, Any], now_ms: int) -> SourceRecord:
+        return heartbeat_record(self._partition, offset, self._cfg["topic.heartbeat.prefix"], self._prefix, now_ms)
 
     # --- confirming -----------------------------------------------------------------------
     def commit_record(self, record: SourceRecord, metadata: Any) -> None:

@@ -389,3 +389,272 @@ def test_aivens_class_name_loads_the_same_connector() -> None:
     registry = Registry.default()
     assert registry.resolve("io.aiven.kafka.connect.http.HttpSinkConnector") is HttpSinkConnector
     assert registry.canonical("HttpSinkConnector") == "io.confluent.connect.http.HttpSinkConnector"
+
+
+# --- regex.patterns / regex.replacements / regex.separator --------------------------------------------------
+
+
+def test_regex_patterns_rewrite_each_value_in_order_before_batching(h: Harness) -> None:
+    # Confluent's own example shape: "^" and "$" (split by "~") wrap every value into an object.
+    task = h.task(**{"batch.max.size": "3", "batch.prefix": "[", "batch.suffix": "]",
+                     "regex.patterns": r"^~$~(?<who>\w+)@example\.com",
+                     "regex.replacements": '{"v":~}~${who} at \\$HOME', "request.body.format": "string"})
+    deliver(task, [rec(0, "1"), rec(1, '"ann@example.com"'), rec(2, b"3")])
+    (request,) = h.hook.delivered
+    assert request.body == b'[{"v":1},{"v":"ann at $HOME"},{"v":3}]'
+
+
+def test_regex_groups_by_number_and_a_custom_separator_on_json_values(h: Harness) -> None:
+    task = h.task(**{"request.body.format": "json", "regex.separator": "|",
+                     "regex.patterns": r'"card":"(\d{4})\d{8}(\d{4})"|"n":(\d)(\d)',
+                     "regex.replacements": r'"card":"$1********$2"|"n":$2$1'})
+    deliver(task, [rec(0, {"card": "1234567812345678", "n": 12})])
+    assert h.hook.delivered[0].body == b'{"card":"1234********5678","n":21}'
+
+
+@pytest.mark.parametrize(("props", "key", "needle"), [
+    ({"regex.patterns": "ok~([unclosed", "regex.replacements": "a~b"}, "regex.patterns", "pattern 2 '([unclosed'"),
+    ({"regex.patterns": "a~b", "regex.replacements": "x"}, "regex.replacements", "1 replacement(s) for 2 pattern(s)"),
+    ({"regex.patterns": "(a)", "regex.replacements": "$2"}, "regex.replacements", "no group 2"),
+    ({"regex.patterns": "a", "regex.replacements": "cost $"}, "regex.replacements", "write \\$ for a dollar"),
+    ({"regex.patterns": "a", "regex.separator": ""}, "regex.separator", "must not be empty"),
+])
+def test_bad_regex_settings_are_named_at_validation(props: dict[str, str], key: str, needle: str) -> None:
+    result = HttpSinkConnector.validate({"http.api.url": "http://x", "regex.replacements": "", **props})
+    assert list(result) == [key]
+    assert key in result[key].errors[0] and needle in result[key].errors[0]
+
+
+def test_a_value_the_regex_cannot_read_as_text_takes_the_error_path_alone(h: Harness) -> None:
+    task = h.task(**{"batch.max.size": "5", "regex.patterns": "a", "regex.replacements": "b"})
+    deliver(task, [rec(0, b"aa"), rec(1, b"\xff\xfe"), rec(2, "ca")])
+    assert [r.body for r in h.hook.delivered] == [b"bb,cb"]
+    ((record, error),) = h.errant
+    assert record.kafka_offset == 1 and "orders-0@1 is not UTF-8" in str(error)
+
+
+# --- behavior.on.error ------------------------------------------------------------------------------------------
+
+
+def test_behavior_on_error_fail_is_the_default_error_path(h: Harness) -> None:
+    h.hook.script(Answer(400, b"no"))
+    with pytest.raises(ConnectException, match=r"record orders-0@0: HTTP POST .* answered 400: no"):
+        h.task(reporter=False).put([rec(0, "x")])
+
+
+def test_behavior_on_error_ignore_skips_refused_records_visibly(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    h.hook.respond = lambda r: Answer(400, b"bad record") if r.body == b"bad" else None
+    task = h.task(reporter=False, **{"behavior.on.error": "ignore"})  # no DLQ, no error log: tolerance none
+    with caplog.at_level("WARNING"):
+        deliver(task, [rec(0, "ok"), rec(1, "bad"), rec(2, "ok-too")])
+    assert [r.body for r in h.hook.delivered] == [b"ok", b"ok-too"]
+    assert task.records_dropped == 1
+    (line,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert "record orders-0@1 skipped (behavior.on.error=ignore)" in line and "HTTP status 400" in line
+    assert "bad record" not in line  # ignore: the coordinates and the status, not the body
+
+
+def test_behavior_on_error_log_drops_records_whose_retries_ran_out_with_the_error(
+        h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    h.hook.respond = lambda r: Answer(503, b"down for maintenance") if r.body == b"b" else None
+    task = h.task(reporter=False, **{"behavior.on.error": "log", "max.retries": "1"})
+    with caplog.at_level("WARNING"):
+        deliver(task, [rec(0, "a"), rec(1, "b"), rec(2, "c")])
+    assert [r.body for r in h.hook.delivered] == [b"a", b"c"]
+    assert task.records_dropped == 1 and task.requests == 4
+    (line,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert "record orders-0@1 skipped (behavior.on.error=log), kept nowhere" in line
+    assert "failed after 2 attempt(s), last with status 503: down for maintenance" in line
+
+
+def test_behavior_on_error_ignore_still_hands_records_to_a_tolerant_error_path(h: Harness) -> None:
+    h.hook.script(Answer(422, b"nope"))
+    task = h.task(**{"behavior.on.error": "ignore", "errors.tolerance": "all"})
+    deliver(task, [rec(0, "x"), rec(1, "y")])
+    assert [r.kafka_offset for r, _ in h.errant] == [0]  # the runtime's DLQ keeps it
+    assert task.records_dropped == 0 and [r.body for r in h.hook.delivered] == [b"y"]
+
+
+def test_behavior_on_error_applies_to_null_values_that_fail(h: Harness) -> None:
+    task = h.task(reporter=False, **{"behavior.on.error": "ignore", "behavior.on.null.values": "fail"})
+    deliver(task, [rec(0, None), rec(1, "v")])
+    assert task.records_dropped == 1 and [r.body for r in h.hook.delivered] == [b"v"]
+
+
+def test_bad_behavior_on_error_is_named() -> None:
+    result = HttpSinkConnector.config_def.validate({"http.api.url": "http://x", "behavior.on.error": "skip"})
+    assert result["behavior.on.error"].errors
+
+
+@pytest.mark.broker
+def test_ignored_records_count_as_dropped_in_the_sink_metrics(app: ModuleType, webhook: Webhook,
+                                                              kafka_broker: str, unique_name: str) -> None:
+    from lambda_connect.runtime.task_metrics import COLLECTOR
+
+    webhook.respond = lambda r: Answer(400, b"no") if b'"id": 3,' in r.body else None
+    create(app, unique_name, "orders", webhook, **{"behavior.on.error": "ignore"})
+    event = {**event_for("orders", kafka_broker, range(5)), "connector": unique_name}
+    assert app.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    figures = COLLECTOR.of(unique_name)[0]
+    assert (figures["RecordsDropped"].total, figures["RecordsWritten"].total, figures["RecordsFailed"].total) == (
+        1, 4, 0)
+    assert len(webhook.delivered) == 4
+
+
+# --- sensitive.headers ---------------------------------------------------------------------------------------
+
+
+SECRET = "s3cr3t-t0ken-value"
+
+
+def test_sensitive_headers_are_sent_and_never_shown(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    # A server that echoes the request's headers in its answers: retry warnings and errors would leak them.
+    def respond(request: Any) -> Answer:
+        echo = f"refused, you sent {request.headers.get('x-token')} and {request.headers.get('x-team')}".encode()
+        return Answer(503 if request.body == b"retry-me" and not h.waits else 400, echo)
+
+    h.hook.respond = respond
+    task = h.task(**{"sensitive.headers": f"X-Token:{SECRET}|Authorization:Bearer {SECRET}-2",
+                     "headers": "X-Team:data"})
+    with caplog.at_level("DEBUG", logger="lambda_connect.plugins.connectors.http"):
+        deliver(task, [rec(0, "retry-me")])
+    first = h.hook.requests[0]
+    assert first.headers["x-token"] == SECRET and first.headers["authorization"] == f"Bearer {SECRET}-2"
+    ((_, error),) = h.errant
+    assert str(error).endswith("answered 400: refused, you sent [hidden] and data")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "retry 1 of 10" in logged and "'X-Token': '[hidden]'" in logged and "'X-Team': 'data'" in logged
+    assert SECRET not in logged
+
+
+def test_a_malformed_sensitive_header_is_named_without_its_value() -> None:
+    result = HttpSinkConnector.validate({"http.api.url": "http://x", "sensitive.headers": f"Authorization {SECRET}"})
+    (message,) = result["sensitive.headers"].errors
+    assert "sensitive.headers" in message and "item 1 is not a Name:value header" in message
+    assert SECRET not in message and result["sensitive.headers"].value == "[hidden]"
+
+
+@pytest.mark.broker
+def test_sensitive_values_stay_out_of_the_status_trace_dlq_and_error_reports(
+        app: ModuleType, webhook: Webhook, kafka_broker: str, kafka_topic: Any, unique_name: str) -> None:
+    dlq, error_topic = kafka_topic(), kafka_topic()
+    webhook.respond = lambda r: Answer(400, f"bad key {r.headers.get('x-api-secret')}".encode()) \
+        if b'"id": 1,' in r.body else None
+    create(app, unique_name, "orders", webhook, **{
+        "sensitive.headers": f"X-Api-Secret:{SECRET}", "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": dlq, "errors.deadletterqueue.context.headers.enable": "true",
+        "reporter.bootstrap.servers": kafka_broker, "reporter.error.topic.name": error_topic,
+        "report.errors.as": "http_response"})
+    assert app.lambda_handler({**event_for("orders", kafka_broker, range(3)), "connector": unique_name},
+                              Context()) == {"batchItemFailures": []}
+    (dead,) = read_topic(kafka_broker, dlq, 1)
+    assert dict(dead.headers())["__connect.errors.exception.message"].endswith(b"answered 400: bad key [hidden]")
+    (report,) = read_topic(kafka_broker, error_topic, 1)
+    assert report.value() == b"bad key [hidden]" and SECRET.encode() not in dict(report.headers())["error_message"]
+
+    other = f"{unique_name}-none"  # tolerance none: the batch fails and the task's trace names the answer
+    webhook.respond = lambda r: Answer(400, f"bad key {r.headers.get('x-api-secret')}".encode())
+    create(app, other, "orders", webhook, **{"sensitive.headers": f"X-Api-Secret:{SECRET}"})
+    with pytest.raises(ConnectException, match=r"answered 400: bad key \[hidden\]"):
+        app.lambda_handler({**event_for("orders", kafka_broker, range(1)), "connector": other}, Context())
+    status = app.handler.store.get_task_statuses(other)[0]
+    assert status.state == "FAILED" and "bad key [hidden]" in status.trace and SECRET not in status.trace
+
+
+def test_aivens_static_authorization_is_treated_as_sensitive(h: Harness) -> None:
+    h.hook.respond = lambda r: Answer(401, f"who is {r.headers.get('authorization')}?".encode())
+    task = h.task(**{"http.authorization.type": "static", "http.headers.authorization": f"Bearer {SECRET}"})
+    deliver(task, [rec(0, "x")])
+    ((_, error),) = h.errant
+    assert str(error).endswith("answered 401: who is [hidden]?")  # the whole header value is the secret
+
+
+# --- the response reporter within the invocation's time ----------------------------------------------------------
+
+
+class Countdown:
+    """``SinkTaskContext.deadline_source`` for a test: ``steps`` answers of time left, then none."""
+
+    def __init__(self, steps: int, each_s: float = 0.2) -> None:
+        self.steps, self.each_s = steps, each_s
+
+    def __call__(self) -> float:
+        self.steps -= 1
+        return self.each_s if self.steps >= 0 else 0.0
+
+
+def _drop_reporter(task: HttpSinkTask) -> None:
+    """Purge and release the reporter's producer, so it does not keep dialling the closed port."""
+    producer = task.reporter._producer if task.reporter is not None else None
+    if producer is not None:
+        producer.purge()
+        producer.poll(0)
+        task.reporter._producer = None  # type: ignore[union-attr]
+
+
+def _unreachable_kafka() -> str:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on: the reporter's records never leave
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_full_reporter_queue_fails_the_batch_at_the_deadline(h: Harness) -> None:
+    from lambda_connect.plugins.connectors.http.reporter import ReporterError
+
+    task = h.task(**{"reporter.bootstrap.servers": _unreachable_kafka(), "reporter.queue.buffering.max.messages": "1"})
+    assert task.context is not None
+    task.context.deadline_source = Countdown(3)
+    with pytest.raises(ReporterError, match=r"queue stayed full until the invocation's deadline .* record "
+                                            r"orders-0@1 was not written, the batch is not committed"):
+        deliver(task, [rec(0, "a"), rec(1, "b")])
+    _drop_reporter(task)
+    assert [r.body for r in h.hook.delivered] == [b"a", b"b"]  # sent; the batch comes again (at least once)
+
+
+def test_reports_kafka_did_not_acknowledge_fail_the_flush(h: Harness) -> None:
+    from lambda_connect.plugins.connectors.http.reporter import ReporterError
+
+    task = h.task(**{"reporter.bootstrap.servers": _unreachable_kafka()})
+    assert task.context is not None
+    task.context.deadline_source = Countdown(1, 0.3)
+    task.put([rec(0, "a")])
+    with pytest.raises(ReporterError, match=r"1 of 1 response report\(s\) were not acknowledged by Kafka .* "
+                                            "still queued after 0.3s; the batch is not committed"):
+        task.flush({})
+    _drop_reporter(task)
+
+
+def test_retries_stop_where_the_invocation_has_no_time_for_the_next_wait(h: Harness) -> None:
+    h.hook.respond = lambda r: Answer(503, b"busy")
+    task = h.task(**{"retry.backoff.ms": "1000", "retry.backoff.policy": "CONSTANT_VALUE"})
+    assert task.context is not None
+    task.context.deadline_source = lambda: 0.5
+    with pytest.raises(RetriableException, match=r"has 0.5s left, less than the 1.00s wait before the next retry"):
+        task.put([rec(0, "x")])
+    assert task.requests == 1 and h.waits == []
+
+
+class ShortContext(Context):
+    def get_remaining_time_in_millis(self) -> int:
+        return 8_000  # the worker stops new records 5 s before the end and flushes until 0.5 s before it
+
+
+@pytest.mark.broker
+def test_the_runtime_gives_the_task_its_deadline(app: ModuleType, webhook: Webhook, kafka_broker: str,
+                                                 unique_name: str) -> None:
+    webhook.respond = lambda r: Answer(503, b"later", {"Retry-After": "30"})
+    create(app, unique_name, "orders", webhook)
+    with pytest.raises(Exception, match=r"failed after 1 attempt\(s\), last with status 503: later; the invocation "
+                                        r"has \d+\.\ds left, less than the 30\.00s wait before the next retry"):
+        app.lambda_handler({**event_for("orders", kafka_broker, range(1)), "connector": unique_name}, ShortContext())
+    assert len(webhook.requests) == 1
+
+
+def test_basic_credentials_echoed_back_are_hidden_even_encoded(h: Harness) -> None:
+    h.hook.respond = lambda r: Answer(403, f"denied: {r.headers.get('authorization')}".encode())
+    task = h.task(**{"auth.type": "BASIC", "connection.user": "svc", "connection.password": "hunter2!"})
+    deliver(task, [rec(0, "x")])
+    ((_, error),) = h.errant
+    assert str(error).endswith("answered 403: denied: Basic [hidden]")

@@ -110,6 +110,9 @@ class SinkTaskContext:
     #: lambda-connect: a durable key/value area in the state table for work that spans
     #: invocations (set by the runtime; None when the task runs outside it).
     storage: TaskStorage | None = None
+    #: lambda-connect: seconds left for the current batch's ``put``/``flush`` (set by the runtime
+    #: per batch from the invocation's deadline; None outside a batch). Read it via ``time_left_s``.
+    deadline_source: Callable[[], float] | None = None
 
     def __init__(
         self,
@@ -124,6 +127,15 @@ class SinkTaskContext:
         self.config = dict(config)
         self.errant_record_reporter = errant_record_reporter
         self.topic_identity_source = topic_identity_source
+
+    def time_left_s(self) -> float:
+        """How long the task may still wait on anything (a queue, a retry, a flush) in this batch.
+
+        A Lambda invocation has a hard end; a wait that runs past it is killed mid-batch with
+        no error of the task's own. Bound waits by this and fail the batch clearly (nothing is
+        committed, Kafka delivers it again) when it runs out. Infinite outside the runtime."""
+        source = self.deadline_source
+        return float("inf") if source is None else max(source(), 0.0)
 
     def topic_identity(self, topic: str, *, refresh: bool = False) -> str | None:
         """Which incarnation of ``topic`` the records come from, or None when it cannot be known.

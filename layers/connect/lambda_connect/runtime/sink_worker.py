@@ -273,6 +273,8 @@ class SinkWorker:
             )
         batch = _Batch(pipeline, records, task_id, dlq, result)
         reporter.handler = lambda record, error: self._errant(batch, record, error)
+        if task.context is not None:  # SinkTaskContext.time_left_s: waits in put/flush end before the invocation
+            task.context.deadline_source = lambda: deadline.flush_by - self._clock()
         try:
             failure = self._run(batch, task, deadline)
             if dlq is not None:
@@ -283,6 +285,8 @@ class SinkWorker:
             raise
         finally:
             reporter.handler = None
+            if task.context is not None:
+                task.context.deadline_source = None
         self.status.topics_active(connector, result.topics)
         if isinstance(failure, RecordFailedError):
             # Partial batch response: the prefix is written, the task still failed on a record.
@@ -424,6 +428,7 @@ class SinkWorker:
         started = self._clock()
         errant_before = result.failed
         duplicates_before = getattr(task, "skipped_duplicates", 0)
+        dropped_before = getattr(task, "records_dropped", 0)  # records a task chose to skip (HTTP behavior.on.error)
         try:
             pipeline.policy.execute(
                 put_and_flush, Stage.TASK_PUT, pipeline.class_name, sleep=self._sleep, deadline=deadline.flush_by,
@@ -435,7 +440,9 @@ class SinkWorker:
             raise
         result.put_latency_ms = (self._clock() - started) * 1000.0
         result.skipped_duplicates = int(getattr(task, "skipped_duplicates", 0) - duplicates_before)
-        result.written = len(records) - (result.failed - errant_before) - result.skipped_duplicates
+        task_dropped = int(getattr(task, "records_dropped", 0) - dropped_before)
+        result.dropped += task_dropped
+        result.written = len(records) - (result.failed - errant_before) - result.skipped_duplicates - task_dropped
 
     # --- failures -----------------------------------------------------------------------------
     def _tolerate(self, batch: _Batch, consumed: ConsumedRecord, error: StageError) -> bool:

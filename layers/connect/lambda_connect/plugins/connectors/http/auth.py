@@ -16,14 +16,15 @@ from lambda_connect.api.errors import ConnectException, RetriableException
 
 from .config import HttpSettings
 
-__all__ = ["Credentials"]
+__all__ = ["Credentials", "basic_header"]
 
 _EARLY_S = 30.0  # renew this long before the token says it expires
 _TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
 _LOCK = threading.Lock()
 
 
-def _basic(user: str, password: str) -> str:
+def basic_header(user: str, password: str) -> str:
+    """The ``Authorization`` value of HTTP Basic authentication."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
@@ -38,7 +39,7 @@ class Credentials:
     def apply(self, client: Any, headers: dict[str, str], params: dict[str, str]) -> None:
         s = self.s
         if s.auth_type == "BASIC":
-            headers["Authorization"] = _basic(s.user or "", s.password or "")
+            headers["Authorization"] = basic_header(s.user or "", s.password or "")
         elif s.auth_type == "BEARER":
             headers["Authorization"] = f"Bearer {s.bearer_token}"
         elif s.auth_type == "API_KEY":
@@ -73,7 +74,7 @@ class Credentials:
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
                    **dict(s.oauth_headers)}
         if s.oauth_auth_mode == "header":
-            headers["Authorization"] = _basic(s.oauth_client_id or "", s.oauth_client_secret or "")
+            headers["Authorization"] = basic_header(s.oauth_client_id or "", s.oauth_client_secret or "")
         else:
             form.update(client_id=s.oauth_client_id or "", client_secret=s.oauth_client_secret or "")
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lambda_connect.api.config import (
@@ -25,12 +25,13 @@ from lambda_connect.api.config import (
 )
 from lambda_connect.api.errors import ConfigException
 
-__all__ = ["CONFIG_DEF", "HttpSettings", "StatusCodes", "effective_props"]
+__all__ = ["CONFIG_DEF", "HIDDEN", "HttpSettings", "StatusCodes", "effective_props"]
 
-_CONN, _AUTH, _BATCH, _RETRY, _TLS, _REPORT, _AIVEN = (
-    "Connection", "Authentication", "Batching", "Retries", "TLS", "Reporter", "Aiven compatibility")
+_CONN, _AUTH, _BATCH, _RETRY, _TLS, _REPORT, _AIVEN, _REGEX = (
+    "Connection", "Authentication", "Batching", "Retries", "TLS", "Reporter", "Aiven compatibility", "Regex")
 
 URL = "http.api.url"
+HIDDEN = "[hidden]"  # what a secret is shown as
 AUTH_TYPES = ("NONE", "BASIC", "OAUTH2", "API_KEY", "BEARER")
 DEFAULT_RETRY_CODES = "429,500-"
 
@@ -80,7 +81,10 @@ CONFIG_DEF = ConfigDef(
     _key("request.method", S, "POST", "HTTP method of the requests that carry records.", _CONN, 2,
          importance=Importance.HIGH, validator=CaseInsensitiveValidString("POST", "PUT", "PATCH", "DELETE")),
     _key("headers", S, "", "Extra request headers as `Name:value` pairs split by `header.separator`.", _CONN, 3),
-    _key("header.separator", S, "|", "What separates the pairs in `headers`.", _CONN, 4),
+    _key("header.separator", S, "|", "What separates the pairs in `headers` and `sensitive.headers`.", _CONN, 4),
+    _key("sensitive.headers", P, None, "Request headers holding secrets, `Name:value` pairs like `headers`: sent "
+         "with every request, their values replaced by `[hidden]` in logs, error messages, task traces and the "
+         "dead letter queue's headers.", _CONN, 11),
     _key("http.connect.timeout.ms", N, 30000, "How long to wait for a connection to the server.", _CONN, 5,
          validator=Range.at_least(1)),
     _key("http.request.timeout.ms", N, 30000, "How long to wait for the server's answer once a request is "
@@ -123,6 +127,12 @@ CONFIG_DEF = ConfigDef(
     _key("behavior.on.null.values", S, "ignore", "What a record with a null value does: `ignore` skips it, "
          "`delete` sends a DELETE to its URL, `fail` reports it as an error.", _BATCH, 7,
          validator=CaseInsensitiveValidString("ignore", "delete", "fail")),
+    _key("behavior.on.error", S, "fail", "What a record whose request failed for good does (a refused answer, "
+         "retries run out, a value that cannot be sent): `fail` hands it to the error path "
+         "(errors.tolerance, dead letter queue) and a request whose retries ran out fails the batch; `log` "
+         "and `ignore` let the batch go on — the record goes to the error path only where that tolerates "
+         "it, otherwise it is skipped with a WARN line naming it (`log` adds the error) and counted in "
+         "RecordsDropped.", _RETRY, 6, validator=CaseInsensitiveValidString("ignore", "log", "fail")),
     _key("max.retries", N, 10, "Retries of a request that failed with a retryable status or a network error; "
          "when they run out the batch is not committed and is delivered again.", _RETRY, 1,
          validator=Range.at_least(0)),
@@ -155,6 +165,13 @@ CONFIG_DEF = ConfigDef(
     _key("report.errors.as", S, "error_string", "Value of error records: `error_string` (what went wrong) or "
          "`http_response` (the response body).", _REPORT, 4,
          validator=CaseInsensitiveValidString("error_string", "http_response")),
+    _key("regex.patterns", S, "", "Regular expressions applied, in order, to each record's value text before it "
+         "goes into a request, split by `regex.separator`; every match is replaced by the replacement at the "
+         "same position.", _REGEX, 1),
+    _key("regex.replacements", S, "", "The replacements for `regex.patterns`, as many, split by `regex.separator`; "
+         "`$1` / `${name}` insert a group, `\\$` a dollar sign.", _REGEX, 2),
+    _key("regex.separator", S, "~", "What separates the items of `regex.patterns` and `regex.replacements`.",
+         _REGEX, 3),
     _key("http.url", S, None, "Aiven's name for `http.api.url`.", _AIVEN, 1),
     _key("http.authorization.type", S, None, "Aiven's auth switch: none, static (`http.headers.authorization`), "
          "oauth2 or apikey.", _AIVEN, 2),
@@ -192,8 +209,9 @@ def effective_props(props: Mapping[str, str]) -> dict[str, str]:
         out["auth.type"] = {"none": "NONE", "static": "NONE", "oauth2": "OAUTH2", "apikey": "API_KEY"}.get(kind, kind)
     sep = out.get("header.separator") or "|"
     extra: list[str] = []
-    if kind == "static" and props.get("http.headers.authorization"):
-        extra.append(f"Authorization:{props['http.headers.authorization']}")
+    if kind == "static" and props.get("http.headers.authorization"):  # a secret: masked like sensitive.headers
+        static = f"Authorization:{props['http.headers.authorization']}"
+        out["sensitive.headers"] = sep.join([h for h in [str(out.get("sensitive.headers") or "")] if h] + [static])
     if props.get("http.headers.content.type"):
         extra.append(f"Content-Type:{props['http.headers.content.type']}")
     if props.get("http.headers.additional"):
@@ -206,19 +224,93 @@ def effective_props(props: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _pairs(name: str, text: str, separator: str) -> list[tuple[str, str]]:
+def _pairs(name: str, text: str, separator: str, *, secret: bool = False) -> list[tuple[str, str]]:
+    """``Name:value`` items; for a ``secret`` key the error shows neither the value nor the item."""
     out: list[tuple[str, str]] = []
-    for item in (t.strip() for t in text.split(separator) if t.strip()):
+    for number, item in enumerate((t.strip() for t in text.split(separator) if t.strip()), 1):
         header, colon, value = item.partition(":")
         if not colon or not header.strip():
-            raise ConfigException.for_key(name, text, f"'{item}' is not a Name:value header")
+            what = f"item {number}" if secret else f"'{item}'"
+            raise ConfigException.for_key(name, HIDDEN if secret else text, f"{what} is not a Name:value header")
         out.append((header.strip(), value.strip()))
     return out
 
 
+_JAVA_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
+
+
+def _java_replacement(pattern: re.Pattern[str], text: str) -> str:
+    """A replacement written for Java's ``Matcher.replaceAll`` as a template for ``re.sub``.
+
+    Configs are copied from Confluent's connector, so ``$1``, ``${name}`` and ``\\$`` must mean
+    what they mean there; a group the pattern does not have is refused now rather than failing
+    every record later."""
+    out: list[str] = []
+    i, end = 0, len(text)
+    while i < end:
+        c = text[i]
+        if c == "\\":
+            if i + 1 == end:
+                raise ValueError("a trailing backslash escapes nothing")
+            out.append("\\\\" if text[i + 1] == "\\" else text[i + 1])
+            i += 2
+        elif c == "$":
+            i += 1
+            if i < end and text[i] == "{":
+                close = text.find("}", i)
+                if close < 0:
+                    raise ValueError("'${' has no closing '}'")
+                name = text[i + 1:close]
+                if name not in pattern.groupindex:
+                    raise ValueError(f"the pattern has no group named '{name}'")
+                out.append(f"\\g<{name}>")
+                i = close + 1
+            elif i < end and text[i].isdigit():
+                number = int(text[i])
+                i += 1  # like Java: more digits only while they still name an existing group
+                while i < end and text[i].isdigit() and number * 10 + int(text[i]) <= pattern.groups:
+                    number, i = number * 10 + int(text[i]), i + 1
+                if number > pattern.groups:
+                    raise ValueError(f"the pattern has no group {number}")
+                out.append(f"\\g<{number}>")
+            else:
+                raise ValueError("'$' must be followed by a group number or {name}; write \\$ for a dollar sign")
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _regexes(patterns: str, replacements: str, separator: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """``regex.patterns`` paired with ``regex.replacements``, compiled and checked."""
+    if not patterns:
+        if replacements:
+            raise ConfigException.for_key("regex.replacements", replacements, "given without regex.patterns")
+        return ()
+    if not separator:
+        raise ConfigException.for_key("regex.separator", separator, "must not be empty")
+    texts, templates = patterns.split(separator), replacements.split(separator)
+    if len(texts) != len(templates):
+        raise ConfigException.for_key("regex.replacements", replacements, f"{len(templates)} replacement(s) for "
+                                      f"{len(texts)} pattern(s) in regex.patterns (split by '{separator}')")
+    out: list[tuple[re.Pattern[str], str]] = []
+    for number, (text, template) in enumerate(zip(texts, templates), 1):
+        try:
+            pattern = re.compile(_JAVA_NAMED_GROUP.sub("(?P<", text))
+        except re.error as e:
+            raise ConfigException.for_key("regex.patterns", patterns,
+                                          f"pattern {number} '{text}' is not a valid regular expression: {e}") from e
+        try:
+            out.append((pattern, _java_replacement(pattern, template)))
+        except ValueError as e:
+            raise ConfigException.for_key("regex.replacements", replacements,
+                                          f"replacement {number} '{template}' (for pattern '{text}'): {e}") from e
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class HttpSettings:
-    """Typed view of one task's config."""
+    """Typed view of one task's config; its repr leaves the secrets out."""
 
     url: str
     method: str
@@ -228,18 +320,18 @@ class HttpSettings:
     proxy: str | None
     auth_type: str
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)
     oauth_url: str | None
     oauth_client_id: str | None
-    oauth_client_secret: str | None
+    oauth_client_secret: str | None = field(repr=False)
     oauth_auth_mode: str
     oauth_scope: str
     oauth_token_property: str
     oauth_headers: tuple[tuple[str, str], ...]
     api_key_location: str
     api_key_name: str
-    api_key: str | None
-    bearer_token: str | None
+    api_key: str | None = field(repr=False)
+    bearer_token: str | None = field(repr=False)
     batch_max_size: int
     batch_prefix: bytes
     batch_suffix: bytes
@@ -255,7 +347,7 @@ class HttpSettings:
     ca_file: str | None
     cert_file: str | None
     key_file: str | None
-    key_password: str | None
+    key_password: str | None = field(repr=False)
     verify_hostname: bool
     verify: bool
     reporter_servers: str
@@ -263,6 +355,19 @@ class HttpSettings:
     reporter_error_topic: str
     report_errors_as_response: bool
     reporter_overrides: tuple[tuple[str, str], ...]
+    sensitive_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    on_error: str = "fail"
+    regexes: tuple[tuple[re.Pattern[str], str], ...] = ()
+    #: Every configured secret (sensitive header values, passwords, keys, tokens, the Basic
+    #: header built from them), longest first: what ``mask`` hides in any text the sink shows.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every configured secret replaced by ``[hidden]``."""
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, HIDDEN)
+        return text
 
     @classmethod
     def parse(cls, props: Mapping[str, str]) -> HttpSettings:
@@ -288,6 +393,18 @@ class HttpSettings:
             proxy = f"http://{creds}{c['http.proxy.host']}:{c['http.proxy.port'] or 80}"
         reporter = tuple((k[len("reporter."):], str(v)) for k, v in effective.items()
                          if k.startswith("reporter.") and k not in CONFIG_DEF)
+        sensitive = tuple(_pairs("sensitive.headers", c.password("sensitive.headers") or "", sep, secret=True))
+        regexes = _regexes(str(effective.get("regex.patterns") or ""), str(effective.get("regex.replacements") or ""),
+                           str(effective.get("regex.separator", "~")))
+        secrets = {value for _, value in sensitive}
+        secrets.update(c.password(k) or "" for k in ("connection.password", "oauth2.client.secret", "api.key.value",
+                                                     "bearer.token", "http.proxy.password", "https.ssl.key.password"))
+        from .auth import basic_header
+
+        if auth == "BASIC":  # the encoded credentials, which a log of the header would show
+            secrets.add(basic_header(c["connection.user"] or "", c.password("connection.password") or "").split()[1])
+        if auth == "OAUTH2" and c.password("oauth2.client.secret"):
+            secrets.add(basic_header(c["oauth2.client.id"] or "", c.password("oauth2.client.secret") or "").split()[1])
         return cls(
             url=str(url), method=str(c["request.method"]).upper(),
             headers=tuple(_pairs("headers", c["headers"] or "", sep)),
@@ -317,5 +434,7 @@ class HttpSettings:
             reporter_result_topic=c["reporter.result.topic.name"],
             reporter_error_topic=c["reporter.error.topic.name"],
             report_errors_as_response=str(c["report.errors.as"]).lower() == "http_response",
-            reporter_overrides=reporter,
+            reporter_overrides=reporter, sensitive_headers=sensitive,
+            on_error=str(c["behavior.on.error"]).lower(), regexes=regexes,
+            secrets=tuple(sorted((v for v in secrets if v), key=len, reverse=True)),
         )

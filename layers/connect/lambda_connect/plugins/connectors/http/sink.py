@@ -18,6 +18,18 @@ What an answer means:
   method, URL, status and the start of the response body, which is what the DLQ's
   ``__connect.errors.exception.message`` header then shows.
 
+``behavior.on.error`` (Confluent's key) decides what a record whose request failed for good
+does: ``fail`` (default) is the above. ``ignore`` and ``log`` keep the batch going: a refused
+request, a request whose retries ran out, a null value with ``behavior.on.null.values=fail`` or a
+value that cannot be sent — the record still goes to the errant record reporter when the runtime
+has one and ``errors.tolerance=all`` (so a DLQ keeps it); otherwise it is skipped with a WARN line
+naming its coordinates (``log`` adds the error message) and counted in ``records_dropped``, which
+the runtime publishes as RecordsDropped. Never silently: a skipped record is always logged.
+
+``sensitive.headers`` (and every other configured secret) never shows: error messages, log lines,
+the reporter's error records and so the DLQ headers and task traces pass through
+``HttpSettings.mask``. ``regex.patterns`` rewrite each value's text before it joins a request.
+
 Delivery is at least once: a batch that is delivered again (the invocation failed after some
 requests went out) sends those requests again. One connection pool per settings
 (``transport.Transport``, keep-alive on ``http.client``) is kept for the container's life, so warm
@@ -40,9 +52,9 @@ from lambda_connect.api.data import Struct
 from lambda_connect.api.errors import ConfigException, ConnectException, DataException, RetriableException
 from lambda_connect.api.records import SinkRecord
 
-from .._messaging import json_bytes, reject
+from .._messaging import json_bytes, record_label, reject
 from .auth import Credentials
-from .config import CONFIG_DEF, URL, HttpSettings, effective_props
+from .config import CONFIG_DEF, HIDDEN, URL, HttpSettings, effective_props
 from .reporter import ResponseReporter
 from .transport import CertificateRefused, Transport, TransportError
 
@@ -56,11 +68,18 @@ _clients_lock = threading.Lock()
 
 
 class HttpResponseError(ConnectException):
-    """The server answered a request with a status that is neither success nor worth retrying."""
+    """The server answered a request with a status that is neither success nor worth retrying.
+
+    ``url`` and ``body`` arrive masked (``HttpSettings.mask``): a server that echoes request
+    headers back must not put a secret into the DLQ's headers."""
 
     def __init__(self, method: str, url: str, status: int, body: str) -> None:
         self.status, self.body = status, body
         super().__init__(f"HTTP {method} {url} answered {status}: {body[:_BODY_SHOWN]}")
+
+
+class RetriesExhaustedError(RetriableException):
+    """A request kept failing with retryable answers until ``max.retries`` or the invocation's time ran out."""
 
 
 def _client(s: HttpSettings) -> Transport:
@@ -99,6 +118,9 @@ class HttpSinkTask(SinkTask):
         self.reporter: ResponseReporter | None = None
         self.sleep = sleep
         self.requests = 0  # requests sent, retries included (for tests and metrics)
+        #: Records skipped under behavior.on.error=ignore|log; the runtime reads the growth per
+        #: batch into RecordsDropped, so a skipped record shows in the metrics, not as written.
+        self.records_dropped = 0
 
     def version(self) -> str:
         return HttpSinkConnector.version or "unknown"
@@ -106,12 +128,22 @@ class HttpSinkTask(SinkTask):
     def start(self, props: Mapping[str, str]) -> None:
         self.s = HttpSettings.parse(props)
         self.credentials = Credentials(self.s)
-        self.reporter = ResponseReporter(self.s) if self.s.reporter_servers else None
+        self.reporter = ResponseReporter(self.s, self._time_left) if self.s.reporter_servers else None
+        # Where a record that failed for good may still go under behavior.on.error=ignore|log: the
+        # errant record reporter only skips it (DLQ) with errors.tolerance=all; with none it would
+        # fail the batch, which is what ignore/log are there to avoid.
+        self._tolerant = str(props.get("errors.tolerance", "none")).strip().lower() == "all"
+        self._sensitive = {name.lower() for name, _ in self.s.sensitive_headers}
         self._url_has_key = "${key}" in self.s.url
         self._url_has_topic = "${topic}" in self.s.url
         self._encode = json_bytes if self.s.json_body else self._text
         content_type = "application/json" if self.s.json_body or self.s.json_array else "text/plain"
-        self._headers = {"Content-Type": content_type, **dict(self.s.headers)}
+        self._headers = {"Content-Type": content_type, **dict(self.s.headers), **dict(self.s.sensitive_headers)}
+
+    def _time_left(self) -> float:
+        """Seconds this batch may still wait (the runtime's deadline; unbounded outside it)."""
+        context = self.context
+        return context.time_left_s() if context is not None else float("inf")
 
     # --- shaping requests ---------------------------------------------------------------
     def _url(self, record: SinkRecord) -> str:
@@ -180,10 +212,21 @@ class HttpSinkTask(SinkTask):
         for start in range(run_start, len(records), size):
             yield s.method, s.url, list(records[start:start + size])
 
+    def _rewrite(self, record: SinkRecord, part: bytes) -> bytes:
+        """``regex.patterns`` applied in order to one value's text (as Java's ``replaceAll`` does)."""
+        try:
+            text = part.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataException(f"regex.patterns work on text, and the value of record {record_label(record)} "
+                                f"is not UTF-8: {e}") from e
+        for pattern, replacement in self.s.regexes:  # type: ignore[union-attr]
+            text = pattern.sub(replacement, text)
+        return text.encode()
+
     def _body(self, records: list[SinkRecord]) -> tuple[bytes, list[tuple[SinkRecord, BaseException]]]:
         s = self.s
         assert s is not None
-        if not s.json_body:
+        if not s.json_body and not s.regexes:
             try:  # the common case, values already bytes (ByteArrayConverter): one C-level join
                 joined = (b"," if s.json_array else s.batch_separator).join([r.value for r in records])
             except TypeError:
@@ -192,9 +235,11 @@ class HttpSinkTask(SinkTask):
                 return (b"[" + joined + b"]" if s.json_array else s.batch_prefix + joined + s.batch_suffix), []
         parts: list[bytes] = []
         bad: list[tuple[SinkRecord, BaseException]] = []
+        rewrite = self._rewrite if s.regexes else None
         for record in records:
             try:
-                parts.append(self._encode(record.value))
+                part = self._encode(record.value)
+                parts.append(part if rewrite is None else rewrite(record, part))
             except DataException as e:
                 bad.append((record, e))
         if s.json_array:
@@ -217,21 +262,50 @@ class HttpSinkTask(SinkTask):
                     if not chunk:
                         continue
                     body, _ = self._body(chunk)
-            status, text = self._send(method, url, body)
+            try:
+                status, text = self._send(method, url, body)
+            except RetriesExhaustedError as e:
+                if self.s.on_error == "fail":
+                    raise
+                for record in chunk:  # ignore/log: the request failed for good, the batch goes on
+                    if self.reporter is not None:
+                        self.reporter.error(record, None, None, str(e))
+                    self._reject(record, e)
+                continue
             if 200 <= status < 300:
                 if self.reporter is not None:
                     for record in chunk:
                         self.reporter.success(record, status, text.encode())
                 continue
-            error = HttpResponseError(method, url, status, text)
+            shown = self.s.mask(text)
+            error = HttpResponseError(method, self.s.mask(url), status, shown)
             for record in chunk:
                 if self.reporter is not None:
-                    self.reporter.error(record, status, text.encode(), str(error))
+                    self.reporter.error(record, status, shown.encode(), str(error))
                 self._reject(record, error)
 
     def _reject(self, record: SinkRecord, error: BaseException) -> None:
-        """The shared error path: the runtime's errant record reporter (tolerance, DLQ)."""
-        reject(self, record, error, "HTTP sink")
+        """A record that failed for good, as ``behavior.on.error`` says (see the module docstring)."""
+        s = self.s
+        assert s is not None
+        if s.on_error == "fail":
+            reject(self, record, error, "HTTP sink")
+            return
+        label = record_label(record)
+        if self._tolerant and self.context is not None and self.context.errant_record_reporter is not None:
+            if s.on_error == "log":
+                log.warning("HTTP sink: record %s failed (behavior.on.error=log), handed to the error path: %s",
+                            label, s.mask(str(error)))
+            reject(self, record, error, "HTTP sink")  # errors.tolerance=all: skipped by the runtime, DLQ if set
+            return
+        self.records_dropped += 1
+        if s.on_error == "log":
+            log.warning("HTTP sink: record %s skipped (behavior.on.error=log), kept nowhere: %s", label,
+                        s.mask(str(error)))
+        else:
+            status = getattr(error, "status", None)
+            log.warning("HTTP sink: record %s skipped (behavior.on.error=ignore), kept nowhere: %s", label,
+                        f"HTTP status {status}" if status is not None else type(error).__name__)
 
     def _send(self, method: str, url: str, body: bytes | None) -> tuple[int, str]:
         """Send one request with retries; returns the final (non-retryable) status and body text."""
@@ -245,13 +319,16 @@ class HttpSinkTask(SinkTask):
             target = url if not params else url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
             retry_after: float | None = None
             self.requests += 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("HTTP %s %s (%d bytes), headers %s", method, s.mask(url), len(body or b""),
+                          self._shown_headers(headers))
             try:
                 response = client.request(method, target, body, headers)
             except CertificateRefused as e:
-                raise ConnectException(f"HTTP {method} {url}: the server's TLS certificate was not accepted "
+                raise ConnectException(f"HTTP {method} {s.mask(url)}: the server's TLS certificate was not accepted "
                                        f"(https.ssl.truststore.location, https.host.verifier.enabled): {e}") from e
             except TransportError as e:
-                problem = str(e)
+                problem = s.mask(str(e))
             else:
                 status = response.status
                 if status == 401 and s.auth_type == "OAUTH2" and not refreshed and self.credentials.invalidate():
@@ -259,16 +336,31 @@ class HttpSinkTask(SinkTask):
                     continue
                 if status not in s.retry_codes:
                     return status, response.text
-                problem = f"status {status}: {response.text[:200]}"
+                problem = f"status {status}: {s.mask(response.text[:200])}"
                 retry_after = _retry_after(response.header("Retry-After"))
+            shown_url = s.mask(url)
+            outcome = ("the batch is not committed and will be delivered again" if s.on_error == "fail"
+                       else f"behavior.on.error={s.on_error} lets the batch go on without these records")
             if attempt >= s.max_retries:
-                raise RetriableException(f"HTTP {method} {url} failed after {attempt + 1} attempt(s), last with "
-                                         f"{problem}; the batch is not committed and will be delivered again")
-            wait = retry_after if retry_after is not None else self._backoff(attempt)
-            log.warning("HTTP %s %s: %s; retry %d of %d in %.2fs", method, url, problem, attempt + 1,
-                        s.max_retries, min(wait, s.backoff_max_s))
-            self.sleep(min(wait, s.backoff_max_s))
+                raise RetriesExhaustedError(f"HTTP {method} {shown_url} failed after {attempt + 1} attempt(s), last "
+                                            f"with {problem}; {outcome}")
+            wait = min(retry_after if retry_after is not None else self._backoff(attempt), s.backoff_max_s)
+            left = self._time_left()
+            if wait >= left:
+                raise RetriesExhaustedError(f"HTTP {method} {shown_url} failed after {attempt + 1} attempt(s), last "
+                                            f"with {problem}; the invocation has {left:.1f}s left, less than the "
+                                            f"{wait:.2f}s wait before the next retry; {outcome}")
+            log.warning("HTTP %s %s: %s; retry %d of %d in %.2fs", method, shown_url, problem, attempt + 1,
+                        s.max_retries, wait)
+            self.sleep(wait)
             attempt += 1
+
+    def _shown_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """Request headers as a log line may show them: secret ones (and credentials) hidden."""
+        hidden = self._sensitive | {"authorization", "proxy-authorization"}
+        if self.s is not None and self.s.auth_type == "API_KEY":
+            hidden.add(self.s.api_key_name.lower())
+        return {k: (HIDDEN if k.lower() in hidden else self.s.mask(v) if self.s else v) for k, v in headers.items()}
 
     def _backoff(self, attempt: int) -> float:
         s = self.s
@@ -280,11 +372,19 @@ class HttpSinkTask(SinkTask):
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         if self.reporter is not None:
-            self.reporter.flush()
+            self.reporter.flush()  # bounded by the invocation's time; raises rather than commit without reports
 
     def stop(self) -> None:
         if self.reporter is not None:
-            self.reporter.flush(5.0)
+            self.reporter.close(5.0)
+
+
+def _secret(key: str) -> bool:
+    """A PASSWORD key, whose value a validation answer must not echo."""
+    from lambda_connect.api.config import ConfigType
+
+    found = CONFIG_DEF.keys.get(key)
+    return found is not None and found.type is ConfigType.PASSWORD
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -319,5 +419,7 @@ class HttpSinkConnector(SinkConnector):
             HttpSettings.parse(props)
         except ConfigException as e:
             errors = e.errors or {URL: [str(e)]}
-            return {k: ConfigValue(k, effective_props(props).get(k), errors=list(v)) for k, v in errors.items()}
+            shown = effective_props(props)
+            return {k: ConfigValue(k, HIDDEN if _secret(k) and shown.get(k) else shown.get(k), errors=list(v))
+                    for k, v in errors.items()}
         return {}

@@ -249,15 +249,24 @@ class ExpiringCache(Generic[K, V]):
         self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def get(self, key: K) -> V | None:
+        """The live entry for ``key`` (marked as just used), or None; takes no lock, since
+        dict reads are atomic and this is the per-record path."""
+        hit = self._data.get(key)
+        if hit is None or hit[0] <= self._clock():
+            return None
+        try:  # noqa: SIM105 - contextlib.suppress costs more on this per-record path
+            self._data.move_to_end(key)
+        except KeyError:  # evicted by another thread just now; still a good value
+            pass
+        return hit[1]
+
     def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        """The live entry for ``key``, else ``load()`` stored (unless ``ttl_ms`` is 0)."""
+        found = self.get(key)
+        if found is not None:
+            return found
         now = self._clock()
-        hit = self._data.get(key)  # the hit path takes no lock: dict reads are atomic
-        if hit is not None and hit[0] > now:
-            try:  # noqa: SIM105 - contextlib.suppress costs more on this per-record path
-                self._data.move_to_end(key)
-            except KeyError:  # evicted by another thread just now; still a good value
-                pass
-            return hit[1]
         value = load()
         if self._ttl > 0:
             with self._lock:
@@ -300,6 +309,9 @@ class GlueRegistry:
 
     def reader(self, version: bytes, build: Callable[[str], Any]) -> Any:
         """``build(schema definition)`` for the 16 bytes of a version UUID, cached."""
+        hit = self._readers.get(version)
+        if hit is not None:
+            return hit
         return self._readers.get_or_load(version, lambda: build(self._definition(uuid.UUID(bytes=version))))
 
     def _definition(self, version_id: uuid.UUID) -> str:

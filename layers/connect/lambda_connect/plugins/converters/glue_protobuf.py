@@ -52,7 +52,10 @@ class ProtobufSchemaConverter(GlueConverter):
         types: dict[int, tuple[Any, Schema, Callable[[Any], Any]]] = {}
 
         def decode(body: bytes) -> SchemaAndValue:
-            index, pos = _protobuf_schemas.decode_varint(body, 0, "Glue message index")
+            if body and body[0] < 0x80:  # the usual case: one byte, no loop
+                index, pos = body[0], 1
+            else:
+                index, pos = _protobuf_schemas.decode_varint(body, 0, "Glue message index")
             found = types.get(index)
             if found is None:
                 if index >= len(order):

@@ -180,8 +180,8 @@ def _sink_line(name: str, committed: Mapping[str, int] | None, topics: Mapping[s
                  f"{unread}{as_of}; those are lost.")
     else:
         text += " How many records it had not received yet cannot be told (no count was taken)."
-    return text + (" Positions it keeps in its target (JDBC and S3 sinks) are re-keyed to the new broker when its"
-                   " first record arrives, so new records are not taken for redeliveries.")
+    return text + (" Positions it keeps in its target (JDBC, S3, Redis and Iceberg sinks) are re-keyed to the new"
+                   " broker when its first record arrives, so new records are not taken for redeliveries.")
 
 
 def _source_line(name: str, store: Any, topics: Mapping[str, int], sinks: Mapping[str, Mapping[str, int]],

@@ -73,3 +73,30 @@ def test_snapshot_state_round_trips_through_an_offset():
     snapshot_offset_fields({"tables": ["a.b", "a.c"], "after": [3, "x"], "incremental": True}, offset)
     assert snapshot_from_offset(offset) == {"tables": ["a.b", "a.c"], "after": [3, "x"], "incremental": True}
     assert snapshot_from_offset({"lsn": 5}) is None
+
+
+BASE = {"database.hostname": "127.0.0.1", "database.user": "u", "topic.prefix": "p", "database.dbname": "d"}
+
+
+def test_schema_include_list_filters_postgres_tables_by_schema():
+    from lambda_connect.plugins.connectors.cdc.common import TableFilter
+    from lambda_connect.plugins.connectors.cdc.postgres.connector import CONFIG_DEF
+
+    cfg = CONFIG_DEF.parse({**BASE, "schema.include.list": "app.*", "table.exclude.list": "app1\\.secret"})
+    f = TableFilter(cfg)
+    assert f.table("app1.t") and f.table("app.t")
+    assert not f.table("public.t") and not f.table("app1.secret")
+    f = TableFilter(CONFIG_DEF.parse({**BASE, "schema.exclude.list": "audit"}))
+    assert f.table("public.t") and not f.table("audit.t")
+
+
+def test_both_connectors_validate_the_shared_keys_by_name():
+    from lambda_connect.plugins.connectors.cdc.mysql.connector import MariaDbConnector, MySqlConnector
+    from lambda_connect.plugins.connectors.cdc.postgres.connector import PostgresConnector
+
+    assert PostgresConnector.validate(BASE) == {}
+    assert set(PostgresConnector.validate({**BASE, "snapshot.mode": "always"})) == {"snapshot.mode"}
+    assert set(MySqlConnector.validate({**BASE, "database.include.list": "(unclosed"})) == {"database.include.list"}
+    assert set(MariaDbConnector.validate({**BASE, "skipped.operations": "x"})) == {"skipped.operations"}
+    for cls, port in ((PostgresConnector, 5432), (MySqlConnector, 3306)):
+        assert cls.config_def.parse(BASE)["database.port"] == port

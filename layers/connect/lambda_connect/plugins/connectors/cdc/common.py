@@ -28,7 +28,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_connect.api import ConfigDef, ConfigKey, ConfigType, Importance, Schema, SourceRecord, Struct, Type
+from lambda_connect.api import (
+    ConfigDef,
+    ConfigKey,
+    ConfigType,
+    ConfigValue,
+    Importance,
+    Schema,
+    SourceConnector,
+    SourceRecord,
+    Struct,
+    Type,
+)
 from lambda_connect.api.config import CaseInsensitiveValidString, Range
 from lambda_connect.api.errors import ConfigException
 from lambda_connect.api.records import Header
@@ -39,13 +50,18 @@ __all__ = [
     "COMMON_KEYS",
     "CONNECTOR_VERSION",
     "AckTracker",
+    "CdcSourceConnector",
     "ChangeEmitter",
     "TableFilter",
     "TableShape",
     "TransactionMetadata",
     "apply_signal",
+    "chunk_size",
     "envelope_schema",
     "heartbeat_record",
+    "namespace_keys",
+    "patterns",
+    "port_key",
     "parse_skipped",
     "snapshot_from_offset",
     "snapshot_mode",
@@ -185,6 +201,58 @@ COMMON_KEYS = ConfigDef(
 )
 
 
+def port_key(default: int, server: str) -> ConfigKey:
+    """``database.port``: the same key for every CDC source, with each server's usual port."""
+    return ConfigKey(name="database.port", type=ConfigType.INT, default=default, validator=Range.between(1, 65535),
+                     group=_CONN, doc=f"Port of the {server} server.")
+
+
+def namespace_keys(kind: str, what: str) -> ConfigDef:
+    """``<kind>.include.list`` / ``<kind>.exclude.list``: Debezium's filters on the first part of
+    a qualified table name (``schema`` for PostgreSQL, ``database`` for MySQL)."""
+    return ConfigDef(
+        ConfigKey(name=f"{kind}.include.list", type=ConfigType.LIST, default="", group=_FILTER,
+                  doc=f"Regular expressions matched against whole {what} names; only tables in a matching {what} "
+                      f"are captured. Empty: every {what} (system ones aside)."),
+        ConfigKey(name=f"{kind}.exclude.list", type=ConfigType.LIST, default="", group=_FILTER,
+                  doc=f"Regular expressions of {what} names whose tables are never captured."),
+    )
+
+
+def chunk_size(config: Mapping[str, Any]) -> int:
+    """Rows per snapshot chunk: incremental.snapshot.chunk.size when set, else snapshot.fetch.size."""
+    return int(config["incremental.snapshot.chunk.size"] or config["snapshot.fetch.size"])
+
+
+class CdcSourceConnector(SourceConnector):
+    """What the CDC connectors share: validation of the common keys, one task (one change stream
+    has one reader), and exactly-once support (offsets and records can be committed together)."""
+
+    @classmethod
+    def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
+        """Errors the ConfigDef alone cannot see (snapshot.mode=always, skipped.operations values, bad
+        regular expressions), by key; empty when the config is usable."""
+        out: dict[str, ConfigValue] = {}
+        try:
+            cfg = cls.config_def.parse(props)
+            snapshot_mode(cfg)
+            parse_skipped(cfg["skipped.operations"])
+            TableFilter(cfg)
+        except ConfigException as e:
+            for key, errors in (getattr(e, "errors", None) or {}).items():
+                out[key] = ConfigValue(key, props.get(key), errors=list(errors))
+            if not out:
+                out["connector.class"] = ConfigValue("connector.class", props.get("connector.class"), errors=[str(e)])
+        return out
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """A slot or a binlog is read by one reader: always a single task."""
+        return [dict(self.props)]
+
+    def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
+        return True
+
+
 def snapshot_from_offset(stored: Mapping[str, Any]) -> dict[str, Any] | None:
     """The snapshot in progress that a stored offset describes (None when there is none)."""
     if not stored.get("snapshot"):
@@ -291,7 +359,8 @@ def parse_skipped(values: Sequence[str]) -> frozenset[str]:
     return frozenset(ops)
 
 
-def _patterns(key: str, values: Sequence[str]) -> list[re.Pattern[str]]:
+def patterns(key: str, values: Sequence[str]) -> list[re.Pattern[str]]:
+    """Compile a list key's regular expressions (case-insensitive); a bad one names the key."""
     out = []
     for v in values:
         try:
@@ -302,15 +371,30 @@ def _patterns(key: str, values: Sequence[str]) -> list[re.Pattern[str]]:
 
 
 class TableFilter:
-    """``table.include/exclude.list`` and ``column.include/exclude.list``: whole-name regex matches."""
+    """``table.include/exclude.list`` and ``column.include/exclude.list``: whole-name regex matches;
+    also ``schema.*`` or ``database.*.list`` on the first part of the name, when the config has them."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.tables_in = _patterns("table.include.list", config["table.include.list"])
-        self.tables_out = _patterns("table.exclude.list", config["table.exclude.list"])
-        self.cols_in = _patterns("column.include.list", config["column.include.list"])
-        self.cols_out = _patterns("column.exclude.list", config["column.exclude.list"])
+        self.tables_in = patterns("table.include.list", config["table.include.list"])
+        self.tables_out = patterns("table.exclude.list", config["table.exclude.list"])
+        self.cols_in = patterns("column.include.list", config["column.include.list"])
+        self.cols_out = patterns("column.exclude.list", config["column.exclude.list"])
+        self.ns_in: list[re.Pattern[str]] = []
+        self.ns_out: list[re.Pattern[str]] = []
+        for kind in ("schema", "database"):
+            if f"{kind}.include.list" in config:
+                self.ns_in = patterns(f"{kind}.include.list", config[f"{kind}.include.list"])
+                self.ns_out = patterns(f"{kind}.exclude.list", config[f"{kind}.exclude.list"])
+
+    def namespace(self, name: str) -> bool:
+        """Whether tables of the schema or database ``name`` may be captured."""
+        if self.ns_in and not any(p.fullmatch(name) for p in self.ns_in):
+            return False
+        return not any(p.fullmatch(name) for p in self.ns_out)
 
     def table(self, qualified: str) -> bool:
+        if (self.ns_in or self.ns_out) and not self.namespace(qualified.partition(".")[0]):
+            return False
         if self.tables_in and not any(p.fullmatch(qualified) for p in self.tables_in):
             return False
         return not any(p.fullmatch(qualified) for p in self.tables_out)

@@ -37,30 +37,31 @@ from lambda_connect.api import (
     ConfigException,
     ConfigKey,
     ConfigType,
-    ConfigValue,
     ConnectException,
     Importance,
     Schema,
-    SourceConnector,
     SourceRecord,
     SourceTask,
     Struct,
     Task,
     Type,
 )
-from lambda_connect.api.config import Range
 
 from ..common import (
     COMMON_KEYS,
     CONNECTOR_VERSION,
+    CdcSourceConnector,
     ChangeEmitter,
     TableFilter,
     TableShape,
     TransactionMetadata,
     apply_signal,
     build_shape,
+    chunk_size,
     heartbeat_record,
+    namespace_keys,
     parse_skipped,
+    port_key,
     snapshot_from_offset,
     snapshot_mode,
     snapshot_offset_fields,
@@ -77,16 +78,11 @@ log = logging.getLogger(__name__)
 _MISSING = "The MySQL/MariaDB CDC source needs mysql-replication: pip install 'lambda-connect[cdc]'"
 _SYSTEM_DBS = ("mysql", "information_schema", "performance_schema", "sys")
 
-CONFIG_DEF = COMMON_KEYS + ConfigDef(
-    ConfigKey(name="database.port", type=ConfigType.INT, default=3306, validator=Range.between(1, 65535),
-              group="Connection", doc="Port of the MySQL/MariaDB server."),
+CONFIG_DEF = COMMON_KEYS + namespace_keys("database", "database") + ConfigDef(
+    port_key(3306, "MySQL/MariaDB"),
     ConfigKey(name="database.server.id", type=ConfigType.LONG, default=None, group="Connection",
               doc="Replica id the connector registers with; unique among the server's replicas. Unset: derived "
                   "from topic.prefix (stable, between 5400 and 65399)."),
-    ConfigKey(name="database.include.list", type=ConfigType.LIST, default="", group="Filters",
-              doc="Regular expressions of database names to capture. Empty: every non-system database."),
-    ConfigKey(name="database.exclude.list", type=ConfigType.LIST, default="", group="Filters",
-              doc="Regular expressions of database names never captured."),
     ConfigKey(name="database.ssl.mode", type=ConfigType.STRING, default="disabled", group="Connection",
               importance=Importance.LOW, doc="disabled, or required to insist on TLS."),
 )
@@ -98,7 +94,7 @@ def _server_id(cfg: Mapping[str, Any]) -> int:
     return 5400 + zlib.crc32(str(cfg["topic.prefix"]).encode()) % 60000
 
 
-class MySqlConnector(SourceConnector):
+class MySqlConnector(CdcSourceConnector):
     """Streams row changes of MySQL tables from the binlog."""
 
     name: ClassVar[str] = "io.debezium.connector.mysql.MySqlConnector"
@@ -109,28 +105,6 @@ class MySqlConnector(SourceConnector):
     @classmethod
     def task_class(cls) -> type[Task]:
         return MariaDbTask if cls.flavour == "mariadb" else MySqlTask
-
-    @classmethod
-    def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
-        out: dict[str, ConfigValue] = {}
-        try:
-            cfg = CONFIG_DEF.parse(props)
-            snapshot_mode(cfg)
-            parse_skipped(cfg["skipped.operations"])
-            TableFilter(cfg)
-        except ConfigException as e:
-            for key, errors in (getattr(e, "errors", None) or {}).items():
-                out[key] = ConfigValue(key, props.get(key), errors=list(errors))
-            if not out:
-                out["connector.class"] = ConfigValue("connector.class", props.get("connector.class"), errors=[str(e)])
-        return out
-
-    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
-        """One binlog, one reader."""
-        return [dict(self.props)]
-
-    def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
-        return True
 
 
 class MariaDbConnector(MySqlConnector):
@@ -171,10 +145,6 @@ class MySqlTask(SourceTask):
         self._cfg = cfg
         self._prefix = cfg["topic.prefix"]
         self._filter = TableFilter(cfg)
-        from ..common import _patterns
-
-        self._db_in = _patterns("database.include.list", cfg["database.include.list"])
-        self._db_out = _patterns("database.exclude.list", cfg["database.exclude.list"])
         self._modes = Modes(cfg["decimal.handling.mode"].lower(), "adaptive_time_microseconds"
                             if cfg["time.precision.mode"].lower() == "adaptive" else cfg["time.precision.mode"].lower(),
                             cfg["binary.handling.mode"].lower())
@@ -311,15 +281,8 @@ class MySqlTask(SourceTask):
             return GtidPosition()
         return GtidPosition.parse(str(rows[0][0] or "")) if rows else GtidPosition()
 
-    def _db_captured(self, db: str) -> bool:
-        if db.lower() in _SYSTEM_DBS:
-            return False
-        if self._db_in and not any(p.fullmatch(db) for p in self._db_in):
-            return False
-        return not any(p.fullmatch(db) for p in self._db_out)
-
     def _captured(self, db: str, table: str) -> bool:
-        return self._db_captured(db) and self._filter.table(f"{db}.{table}")
+        return db.lower() not in _SYSTEM_DBS and self._filter.table(f"{db}.{table}")
 
     def _captured_tables(self) -> list[str]:
         rows = self._query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
@@ -641,9 +604,6 @@ class MySqlTask(SourceTask):
         return produced
 
     # --- snapshot -------------------------------------------------------------------------
-    def _chunk_size(self) -> int:
-        return int(self._cfg["incremental.snapshot.chunk.size"] or self._cfg["snapshot.fetch.size"])
-
     def _start_chunk(self) -> None:
         """Read one chunk in a consistent snapshot and learn its binlog position; the stream is then
         read up to that position before the chunk is published."""
@@ -657,7 +617,7 @@ class MySqlTask(SourceTask):
             raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
                                    "primary-key order. Add a primary key or leave the table out of the filters.")
         q = lambda n: "`" + n.replace("`", "``") + "`"  # noqa: E731
-        size = self._chunk_size()
+        size = chunk_size(self._cfg)
         keys = ", ".join(q(k) for k in pk)
         where, args = "", []
         if snap["after"] is not None:

@@ -44,10 +44,8 @@ from lambda_connect.api import (
     ConfigException,
     ConfigKey,
     ConfigType,
-    ConfigValue,
     ConnectException,
     Importance,
-    SourceConnector,
     SourceRecord,
     SourceTask,
     Struct,
@@ -60,14 +58,18 @@ from ..common import (
     COMMON_KEYS,
     CONNECTOR_VERSION,
     AckTracker,
+    CdcSourceConnector,
     ChangeEmitter,
     TableFilter,
     TableShape,
     TransactionMetadata,
     apply_signal,
     build_shape,
+    chunk_size,
     heartbeat_record,
+    namespace_keys,
     parse_skipped,
+    port_key,
     snapshot_from_offset,
     snapshot_mode,
     snapshot_offset_fields,
@@ -87,9 +89,8 @@ _CHANGE_KINDS = frozenset(b"IUDT")
 PLACEHOLDER_DEFAULT = "__debezium_unavailable_value"
 _PG = "PostgreSQL"
 
-CONFIG_DEF = COMMON_KEYS + ConfigDef(
-    ConfigKey(name="database.port", type=ConfigType.INT, default=5432, validator=Range.between(1, 65535),
-              group="Connection", doc="Port of the PostgreSQL server."),
+CONFIG_DEF = COMMON_KEYS + namespace_keys("schema", "schema") + ConfigDef(
+    port_key(5432, "PostgreSQL"),
     ConfigKey(name="database.dbname", type=ConfigType.STRING, importance=Importance.HIGH, group="Connection",
               doc="Database whose changes are captured (a slot belongs to one database)."),
     ConfigKey(name="database.sslmode", type=ConfigType.STRING, default="prefer", group="Connection",
@@ -121,7 +122,7 @@ CONFIG_DEF = COMMON_KEYS + ConfigDef(
 )
 
 
-class PostgresConnector(SourceConnector):
+class PostgresConnector(CdcSourceConnector):
     """Streams inserts, updates, deletes (and, when asked, truncates) of PostgreSQL tables."""
 
     name: ClassVar[str] = "io.debezium.connector.postgresql.PostgresConnector"
@@ -131,29 +132,6 @@ class PostgresConnector(SourceConnector):
     @classmethod
     def task_class(cls) -> type[Task]:
         return PostgresTask
-
-    @classmethod
-    def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
-        out: dict[str, ConfigValue] = {}
-        try:
-            cfg = CONFIG_DEF.parse(props)
-            snapshot_mode(cfg)
-            parse_skipped(cfg["skipped.operations"])
-            TableFilter(cfg)
-        except ConfigException as e:
-            for key, errors in (getattr(e, "errors", None) or {}).items():
-                out[key] = ConfigValue(key, props.get(key), errors=list(errors))
-            if not out:
-                out["connector.class"] = ConfigValue("connector.class", props.get("connector.class"),
-                                                     errors=[str(e)])
-        return out
-
-    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
-        """One slot is read by one reader: always a single task."""
-        return [dict(self.props)]
-
-    def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
-        return True
 
 
 class _Relation:
@@ -592,9 +570,6 @@ class PostgresTask(SourceTask):
         self._pending.extend(records)
 
     # --- snapshot -------------------------------------------------------------------------
-    def _chunk_size(self) -> int:
-        return int(self._cfg["incremental.snapshot.chunk.size"] or self._cfg["snapshot.fetch.size"])
-
     def _emit_watermark(self, text: str) -> None:
         self._ctl.execute("SELECT pg_logical_emit_message(true, %s, %s)", (WATERMARK_PREFIX, text))
 
@@ -610,7 +585,7 @@ class PostgresTask(SourceTask):
         if not pk:
             raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
                                    "primary-key order. Add a primary key or leave the table out of the filters.")
-        size = self._chunk_size()
+        size = chunk_size(self._cfg)
         self._emit_watermark("low:" + mark)
         cols = [r[0] for r in self._ctl.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped "

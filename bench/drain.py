@@ -202,8 +202,10 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def up_subprocess(workdir: Path, bootstrap: str, config: dict[str, str]) -> Iterator[Callable[[], bool]]:
-    """``lambda-connect up`` as a user runs it; yields an is-alive check."""
+def up_subprocess(workdir: Path, bootstrap: str, config: dict[str, str],
+                  package_path: str | None = None) -> Iterator[Callable[[], bool]]:
+    """``lambda-connect up`` as a user runs it; yields an is-alive check. ``package_path`` goes first
+    on ``PYTHONPATH`` (a copy of the package at another commit, for a before/after comparison)."""
     conf = workdir / f"{config['name']}.json"
     conf.write_text(json.dumps(config))
     log = open(workdir / f"{config['name']}.log", "wb")  # noqa: SIM115 - closed below
@@ -212,7 +214,10 @@ def up_subprocess(workdir: Path, bootstrap: str, config: dict[str, str]) -> Iter
             "--log-level", "WARNING", "--root", str(ROOT), str(conf)]
     if not Path(args[0]).exists():
         args[0:1] = [sys.executable, "-m", "lambda_connect.cli"]
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    env = dict(os.environ)
+    if package_path:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_path, env.get("PYTHONPATH")) if p)
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     try:
         yield lambda: process.poll() is None
     finally:
@@ -227,8 +232,8 @@ def up_subprocess(workdir: Path, bootstrap: str, config: dict[str, str]) -> Iter
 
 
 @contextlib.contextmanager
-def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str],
-                  profiler: cProfile.Profile | None) -> Iterator[Callable[[], bool]]:
+def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str], profiler: cProfile.Profile | None,
+                  handler_profiler: cProfile.Profile | None = None) -> Iterator[Callable[[], bool]]:
     """The same ``LocalRuntime`` the CLI starts, in this process; ``profiler`` profiles the mapping
     threads (poller and the handler they invoke; cProfile sees one thread at a time)."""
     from lambda_connect.local import esm
@@ -244,6 +249,8 @@ def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str],
         def timed_invoke(event: Any, context: Any) -> Any:
             started, wall = time.thread_time(), time.perf_counter()
             try:
+                if handler_profiler is not None:
+                    return handler_profiler.runcall(invoke, event, context)
                 return invoke(event, context)
             finally:
                 split["handler"] += time.thread_time() - started
@@ -300,6 +307,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="turns of hand-written loop, then up")
     parser.add_argument("--in-process", action="store_true", help="run LocalRuntime here instead of the CLI")
     parser.add_argument("--profile", action="store_true", help="cProfile up's mapping thread (implies --in-process)")
+    parser.add_argument("--profile-handler", action="store_true",
+                        help="cProfile the handler's invocations instead (wall-clock times: waits show)")
     parser.add_argument("--skip-hand", action="store_true", help="only run up")
     parser.add_argument("--no-gc", action="store_true", help="experiment: automatic garbage collection off")
     parser.add_argument("--no-read-ahead", action="store_true",
@@ -307,9 +316,12 @@ def main() -> None:
     parser.add_argument("--handler-gc-off", action="store_true",
                         help="experiment, in-process: the sink handler runs inside runtime.gc_tuning.relaxed_gc")
     parser.add_argument("--freeze", action="store_true", help="experiment: gc.freeze() once up has started")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also run up with DIR first on PYTHONPATH (a copy of lambda_connect at another commit), "
+                             "each round, to compare before and after in the same run")
     parser.add_argument("--bootstrap", default=None, help="an existing broker instead of a new tansu")
     args = parser.parse_args()
-    in_process = args.in_process or args.profile
+    in_process = args.in_process or args.profile or args.profile_handler
     up_in_process.freeze = args.freeze  # type: ignore[attr-defined]
     if args.no_read_ahead:
         from lambda_connect.local import esm
@@ -348,6 +360,7 @@ def main() -> None:
     tables: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="lambda-connect-drain-"))
     profiler = cProfile.Profile() if args.profile else None
+    handler_profiler = cProfile.Profile() if args.profile_handler else None
     results: list[tuple[float | None, float]] = []
     try:
         started = time.perf_counter()
@@ -373,7 +386,7 @@ def main() -> None:
                 tables.append(table)
                 create_table(conn, table)
                 config = connector_config(f"drain-{run_id}-{round_}", topic, table, args.batch)
-                runner = (up_in_process(workdir, bootstrap, config, profiler) if in_process
+                runner = (up_in_process(workdir, bootstrap, config, profiler, handler_profiler) if in_process
                           else up_subprocess(workdir, bootstrap, config))
                 with runner as alive:
                     wait_for_rows(conn, table, args.records, alive)
@@ -392,6 +405,18 @@ def main() -> None:
                           f"({split['gc_full']:.0f} full) in the whole process", flush=True)
                 if hand_rate is not None:
                     print(f"round {round_} ratio up / hand-written: {up_rate / hand_rate:.2f}", flush=True)
+                if args.baseline:
+                    table = f"drain_base_{run_id}_{round_}"
+                    tables.append(table)
+                    create_table(conn, table)
+                    config = connector_config(f"drain-{run_id}-{round_}-base", topic, table, args.batch)
+                    with up_subprocess(workdir, bootstrap, config, args.baseline) as alive:
+                        wait_for_rows(conn, table, args.records, alive)
+                    rows, span = table_rate(conn, table)
+                    base_rate = rows / span
+                    versus = f", ratio {base_rate / hand_rate:.2f} of hand-written" if hand_rate else ""
+                    print(f"round {round_} baseline up ({args.baseline}): {base_rate:10,.0f} records/s{versus}; "
+                          f"this tree / baseline {up_rate / base_rate:.2f}", flush=True)
                 results.append((hand_rate, up_rate))
             if len(results) > 1 and results[0][0] is not None:
                 ratios = ", ".join(f"{u / h:.2f}" for h, u in results if h)
@@ -402,6 +427,8 @@ def main() -> None:
     finally:
         if broker is not None:
             broker.close()
+    if handler_profiler is not None:
+        pstats.Stats(handler_profiler).sort_stats("cumulative").print_stats(60)
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)

@@ -7,9 +7,11 @@ What it reproduces from the real ESM (reference aws-serverless.md §2):
   position TRIM_HORIZON / LATEST / AT_TIMESTAMP for a group without committed offsets;
 * batches of up to ``lambda.batch.size`` records gathered for up to the batching window
   (Lambda's Kafka default 0.5 s), capped by the 6 MB invoke payload;
-* the event byte for byte as Lambda sends it (``build_kafka_event``, through a JSON round trip),
-  the context's ``invoked_function_arn`` ending with the connector's alias and its remaining time
-  counting down from the function timeout — a handler that returns after it counts as timed out;
+* the event byte for byte as Lambda sends it: the JSON payload of ``build_kafka_event`` (written
+  directly by ``kafka_event_json``, which a differential test holds to the same bytes) and parsed
+  with ``orjson.loads`` as the Lambda runtime parses it before calling the handler; the context's
+  ``invoked_function_arn`` ending with the connector's alias and its remaining time counting down
+  from the function timeout — a handler that returns after it counts as timed out;
 * offsets committed only after the invocation succeeded;
 * on a function error: on-demand mode retries the whole batch until it succeeds (the partition is
   blocked meanwhile); provisioned mode honours ``lambda.maximum.retry.attempts``,
@@ -19,8 +21,13 @@ What it reproduces from the real ESM (reference aws-serverless.md §2):
   message per record, as Lambda's Kafka destination); SQS/SNS/S3 destinations cannot be reached
   locally and are logged instead.
 
+The handler runs on a thread of the mapping's own (one for the mapping's life, as a container
+runs its invocations on one thread), so that the poller can read and render the next batch
+while the handler works, as Lambda's pollers do outside the function. The next batch is only
+delivered after the current one is done, and only the poller thread touches the consumer.
+
 Stopping (pause, stop, delete, Ctrl-C) lets the batch in flight finish, commits it, and closes
-the consumer so the group is empty again.
+the consumer so the group is empty again; a batch read ahead is dropped uncommitted.
 """
 
 from __future__ import annotations

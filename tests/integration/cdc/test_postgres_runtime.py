@@ -104,3 +104,16 @@ def test_a_tick_killed_before_confirming_loses_nothing(setup):
     assert result.outcome == "completed" and result.records_produced == 50  # duplicates, not loss
     assert ids(cluster, t) == list(range(1, 51)) * 2
     assert w.run_task("cdc", 0, 30_000, "later").records_produced == 0
+
+
+def test_a_run_reports_the_slot_lag_the_task_measured(setup):
+    pg, t, store, cluster = setup
+    w = worker(store, cluster)
+    w.run_task("cdc", 0, 30_000, "first")
+    pg.execute(f"INSERT INTO {t} SELECT generate_series(1, 2000)")
+    behind = int(pg.scalar(f"SELECT pg_current_wal_lsn() - confirmed_flush_lsn FROM pg_replication_slots "
+                           f"WHERE slot_name = 's_{t}'"))
+    result = w.run_task("cdc", 0, 30_000, "second")
+    assert result.outcome == "completed"
+    assert set(result.lag_metrics) == {"source_lag_bytes"}
+    assert 0 <= result.lag_metrics["source_lag_bytes"] < behind  # measured after the confirm

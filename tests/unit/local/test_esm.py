@@ -265,3 +265,53 @@ def test_payload_cap_splits_batches_without_losing_records(kafka_broker: str, ka
     assert max(sum(len(rs) for rs in e["records"].values()) for e in recorder.events) <= 6
     for p in range(3):
         assert [o for q, o in delivered if q == p] == list(range(20))  # in order per partition
+
+
+def test_read_ahead_keeps_batches_in_order_through_retries(kafka_broker: str, kafka_topic: Any,
+                                                           esm_factory: Any) -> None:
+    """The batch read while the handler runs is delivered only after the current one succeeded,
+    however often that one is retried; every invocation runs on the mapping's one invoker thread."""
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, f"v{i}") for i in range(20)])
+    threads: list[str] = []
+
+    def fail_twice(event: dict[str, Any], attempt: int) -> None:
+        threads.append(threading.current_thread().name)
+        if attempt <= 2:
+            time.sleep(0.2)  # long enough for the poller to have the next batch ready
+            raise RuntimeError("database down")
+
+    recorder = Recorder(fail_twice)
+    esm = esm_factory(topic, recorder, LambdaSettings(batch_size=5, batching_window_seconds=0))
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 20)
+    values = [recorder.values(e) for e in recorder.events]
+    first = [f"v{i}" for i in range(5)]
+    assert values[:3] == [first, first, first]
+    assert [v for batch in values[3:] for v in batch] == [f"v{i}" for i in range(5, 20)]
+    assert len(set(threads)) == 1 and threads[0].endswith("-invoke")
+    assert threads[0] != esm._thread.name
+
+
+def test_batch_read_ahead_when_stopping_is_not_committed(kafka_broker: str, kafka_topic: Any,
+                                                         esm_factory: Any) -> None:
+    """Stopping finishes and commits the batch in flight; the one read ahead meanwhile is dropped
+    uncommitted, so the group's next consumer gets it."""
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, f"v{i}") for i in range(10)])
+    release = threading.Event()
+    recorder = Recorder(lambda event, attempt: release.wait(10) if attempt == 1 else None)
+    group = f"connect-{uuid.uuid4().hex[:8]}"
+    esm = esm_factory(topic, recorder, LambdaSettings(batch_size=5, batching_window_seconds=0), group=group)
+    esm.start()
+    wait_for(lambda: len(recorder.events) == 1)
+    time.sleep(1.0)  # the poller reads the second batch ahead meanwhile
+    esm.request_stop()
+    release.set()
+    assert esm.stop(20)
+    assert len(recorder.events) == 1 and esm.stats.records_committed == 5
+    assert committed(kafka_broker, group, topic) == 5
+    again = Recorder()
+    esm_factory(topic, again, LambdaSettings(batch_size=5, batching_window_seconds=0), group=group).start()
+    wait_for(lambda: len(again.events) >= 1)
+    assert again.values(again.events[0]) == [f"v{i}" for i in range(5, 10)]

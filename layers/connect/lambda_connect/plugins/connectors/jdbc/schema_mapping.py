@@ -33,7 +33,7 @@ import decimal
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain
 from typing import Any
 
 from lambda_connect.api import DataException, Date, Decimal, Schema, SinkRecord, Struct, Time, Timestamp, Type
@@ -346,9 +346,17 @@ class FieldsExtractor:
         if set(map(type, values)) != _DICT_ONLY:
             self._uniform_hint = False
             return False
-        shapes = dict.fromkeys(zip(map(tuple, values), map(tuple, map(map, repeat(type), map(dict.values, values)))))
+        # One shape: the keys of all maps, end to end, repeat the first map's keys (a map's keys are
+        # distinct, so no map can hold more or fewer of them and still line up), and so do the
+        # types of their values.
+        first, n = values[0], len(values)
+        names = list(first)
+        types = list(map(type, first.values()))
+        layout = None
         topics = set(map(_TOPIC, records))
-        layout = self._fast.get(next(iter(shapes))) if len(shapes) == 1 and len(topics) == 1 else None
+        if len(topics) == 1 and list(chain.from_iterable(values)) == names * n and \
+                list(map(type, chain.from_iterable(map(dict.values, values)))) == types * n:
+            layout = self._fast.get((tuple(names), tuple(types)))
         table = self._tables.get(next(iter(topics))) if layout is not None else None
         if layout is None or table is None:
             self._uniform_hint = False

@@ -315,3 +315,31 @@ def test_batch_read_ahead_when_stopping_is_not_committed(kafka_broker: str, kafk
     esm_factory(topic, again, LambdaSettings(batch_size=5, batching_window_seconds=0), group=group).start()
     wait_for(lambda: len(again.events) >= 1)
     assert again.values(again.events[0]) == [f"v{i}" for i in range(5, 10)]
+
+
+class _LazyRecorder(Recorder):
+    """A Recorder shaped like the runtime's lazily loaded handler (it has ``load``)."""
+
+    def __init__(self, fail_load: bool = False) -> None:
+        super().__init__()
+        self.loads: list[int] = []  # how many events had arrived at each load
+        self.fail_load = fail_load
+
+    def load(self) -> None:
+        self.loads.append(len(self.events))
+        if self.fail_load:
+            raise RuntimeError("broken handler module")
+
+
+@pytest.mark.parametrize("fail_load", [False, True])
+def test_handler_is_loaded_before_the_first_batch(kafka_broker: str, kafka_topic: Any, esm_factory: Any,
+                                                  fail_load: bool) -> None:
+    """As Lambda's init phase, the handler module loads when the mapping starts, outside the first
+    invocation's deadline; a load that fails there is left to the first invocation to report."""
+    topic = kafka_topic()
+    produce(kafka_broker, topic, [(None, "v")])
+    recorder = _LazyRecorder(fail_load)
+    esm = esm_factory(topic, recorder)
+    esm.start()
+    wait_for(lambda: esm.stats.records_committed == 1)
+    assert recorder.loads == [0] and len(recorder.events) == 1

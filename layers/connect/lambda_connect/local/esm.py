@@ -152,6 +152,15 @@ class _InvokerThread:
         self._thread.start()
 
     def _serve(self) -> None:
+        # Lambda runs a function's init (the handler module's import) before the first invoke and
+        # outside its timeout; loading a lazily loaded handler here does the same, while the
+        # poller is still joining the group, instead of inside the first invocation's deadline.
+        load = getattr(self._invoke, "load", None)
+        if callable(load):
+            try:
+                load()
+            except Exception as e:  # the first invocation loads it again and fails as the function
+                log.debug("loading the sink handler ahead of the first batch failed: %s", e)
         while (call := self._calls.get()) is not None:
             try:
                 call.result = self._invoke(call.event, call.context)

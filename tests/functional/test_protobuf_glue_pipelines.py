@@ -215,3 +215,36 @@ def test_jdbc_source_produces_bytes_that_decode_back(
     with sqlite3.connect(out) as conn:
         copied = conn.execute("SELECT id, customer, note, amount FROM orders_copy ORDER BY id").fetchall()
     assert copied == [(1, "ann", None, 10), (2, "bob", "rush", 20), (3, "cy", None, 30)]
+
+
+@pytest.mark.parametrize("kind", ["protobuf", "glue-protobuf"])
+def test_unknown_schema_goes_to_the_error_path_naming_it(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, glue: None
+) -> None:
+    from lambda_connect.plugins.converters._glue_registry import glue_frame
+    from lambda_connect.plugins.converters._schema_registry import frame
+    from lambda_connect.runtime.sink_worker import RecordFailedError
+
+    props = converter_props(kind)
+    writer = value_converter(props)
+    good = [writer.from_connect_data("shop-orders", ORDER, order(i)) for i in (1, 2, 3)]
+    missing = uuid.uuid4()
+    unknown = frame(4242, b"\x00\x08\x01") if kind == "protobuf" else glue_frame(missing, b"\x00\x08\x01")
+    named = "id 4242" if kind == "protobuf" else str(missing)
+    app = load("sink_task", tmp_path, monkeypatch)
+    base = {
+        "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector", "topics": "shop-orders",
+        "auto.create": "true", "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "transforms": "flat", "transforms.flat.type": "org.apache.kafka.connect.transforms.Flatten$Value",
+        "transforms.flat.delimiter": "_", **props,
+    }
+    tolerant, strict = tmp_path / "tolerant.db", tmp_path / "strict.db"
+    store = app.handler.store
+    store.create_connector("tolerant", {**base, "name": "tolerant", "connection.url": f"jdbc:sqlite:{tolerant}",
+                                        "errors.tolerance": "all"})
+    store.create_connector("strict", {**base, "name": "strict", "connection.url": f"jdbc:sqlite:{strict}"})
+    event = msk_event("shop-orders", [good[0], unknown, good[1], good[2]])
+    assert app.lambda_handler({**event, "connector": "tolerant"}, Context()).get("batchItemFailures", []) == []
+    assert [r[0] for r in rows(tolerant, "shop-orders", "order_id")] == [1, 2, 3]  # the bad record skipped, reported
+    with pytest.raises(RecordFailedError, match=f"VALUE_CONVERTER.*{named}"):
+        app.lambda_handler({**event, "connector": "strict"}, Context())

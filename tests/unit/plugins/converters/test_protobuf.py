@@ -353,3 +353,22 @@ def test_logical_types_narrow_ints_and_unions_round_trip() -> None:
     bad = Struct(s, {**{f.name: v.get(f.name) for f in s.fields}, "color": "PURPLE"})
     with pytest.raises(DataException, match="PURPLE"):
         build(url).from_connect_data("k", s, bad)
+
+
+def test_use_latest_version_writes_with_the_registered_schema() -> None:
+    url = f"mock://{uuid.uuid4().hex}"
+    # the subject's latest schema numbers the fields differently (id=7, note=3) and has an extra one
+    latest = 'syntax = "proto3";\npackage com.example;\nmessage Evo { string extra = 1; optional string note = 3; int64 id = 7; }\n'  # noqa: E501
+    sr = _schema_registry._schema_registry_module()
+    latest_id = _schema_registry.mock_registry(url).register_schema("evo-value", sr.Schema(latest, "PROTOBUF"))
+    mine = Schema.struct([("id", INT64_SCHEMA), ("note", Schema(Type.STRING, optional=True))], name="com.example.Evo")
+    data = build(url, **{"use.latest.version": "true", "auto.register.schemas": "false"}).from_connect_data(
+        "evo", mine, Struct(mine, {"id": 5, "note": "n"})
+    )
+    assert int.from_bytes(data[1:5], "big") == latest_id
+    got = build(url).to_connect_data("evo", data)
+    assert got.value.to_dict() == {"extra": "", "note": "n", "id": 5}
+    assert got.schema.field("id").schema.parameters["io.confluent.connect.protobuf.Tag"] == "7"
+    other = Schema.struct([("nope", INT64_SCHEMA)], name="com.example.Evo")
+    with pytest.raises(DataException, match="has no field 'nope'"):
+        build(url, **{"use.latest.version": "true"}).from_connect_data("evo", other, Struct(other, {"nope": 1}))

@@ -116,6 +116,7 @@ class ProtobufConverter(Converter):
         self._enhanced: bool = config[ENHANCED_CONFIG]
         self._writers: dict[Schema, tuple[str, str, Any, Callable[[Any, Struct], None]]] = {}
         self._files: dict[int, Any] = {}
+        self._latest: dict[tuple[Schema, int], tuple[Any, Callable[[Any, Struct], None], list[int]]] = {}
         self._types: dict[tuple[int, tuple[int, ...]], tuple[Any, Schema, Callable[[Any], Struct]]] = {}
 
     # --- Connect -> bytes -------------------------------------------------------------------
@@ -139,7 +140,10 @@ class ProtobufConverter(Converter):
             )
         text, record_name, cls, fill = writer
         subject = _schema_registry.subject_name(self._strategy, topic, self.is_key, record_name)
-        schema_id, _ = self._ids.id_for(subject, text)
+        schema_id, registered = self._ids.id_for(subject, text)
+        indexes = [0]
+        if registered != text:  # use.latest.version: write with the subject's latest schema
+            cls, fill, indexes = self._latest_writer(schema, schema_id, record_name)
         msg = cls()
         try:
             fill(msg, value)
@@ -148,7 +152,28 @@ class ProtobufConverter(Converter):
             raise
         except (TypeError, ValueError, AttributeError, KeyError) as e:
             raise DataException(f"Failed to serialize Protobuf data from topic {topic} : {e}") from e
-        return _schema_registry.frame(schema_id, write_indexes([0]) + body)
+        return _schema_registry.frame(schema_id, write_indexes(indexes) + body)
+
+    def _latest_writer(
+        self, schema: Schema, schema_id: int, record_name: str
+    ) -> tuple[Any, Callable[[Any, Struct], None], list[int]]:
+        """Class, writer and message indexes for writing ``schema`` with registered schema
+        ``schema_id``: its message named like the record, else its first message."""
+        key = (schema, schema_id)
+        found = self._latest.get(key)
+        if found is None:
+            file_desc = self._file(schema_id)
+            top = list(file_desc.message_types_by_name.values())
+            names = [d.full_name for d in top]
+            index = names.index(record_name) if record_name in names else 0
+            try:
+                fill = _protobuf_data.message_writer(schema, top[index])
+            except KeyError as e:
+                raise DataException(
+                    f"The latest schema (id {schema_id}) has no field {e} of the record's schema {schema.name}"
+                ) from None
+            found = self._latest[key] = (self._factory.GetMessageClass(top[index]), fill, [index])
+        return found
 
     # --- bytes -> Connect -------------------------------------------------------------------
     def to_connect_data(self, topic: str, data: bytes | None, headers: Headers | None = None) -> SchemaAndValue:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from lambda_connect.api.errors import DataException
 from lambda_connect.plugins.converters._proto_text import parse_proto, print_proto
@@ -61,8 +63,32 @@ def test_printed_text_parses_back_to_the_same_descriptor() -> None:
         ('syntax = "proto2"; message A { optional group G = 1 { } }', "groups are not supported"),
         ('edition = "2023"; message A {}', "editions are not supported"),
         ('syntax = "proto3"; message A { string s = 1; } @', "cannot read the .proto text"),
+        ('syntax = "proto3"; message A { string s = abc; }', "cannot read the .proto text near token"),
+        ('syntax = proto3; message A {}', "cannot read the .proto text near token"),
     ],
 )
 def test_bad_text_names_the_schema_and_the_problem(text: str, message: str) -> None:
     with pytest.raises(DataException, match=f"Protobuf schema id 9.*{message}"):
         parse_proto(text, "x.proto", "id 9")
+
+
+def test_mangled_text_only_ever_fails_with_a_data_exception() -> None:
+    """Deleted, repeated and swapped tokens of a valid schema (fixed seed, bounded)."""
+    import random
+
+    rnd = random.Random(18)
+    tokens = SOURCE.split()
+    odd = ["{", "}", ";", "=", '"x"', "1", "-", "<", ">", "map", "oneof", "optional", "message", "enum", "["]
+    for _ in range(400):
+        mangled = list(tokens)
+        for _ in range(rnd.randint(1, 3)):
+            j = rnd.randrange(len(mangled))
+            roll = rnd.random()
+            if roll < 0.4:
+                del mangled[j]
+            elif roll < 0.7:
+                mangled.insert(j, rnd.choice(mangled))
+            else:
+                mangled[j] = rnd.choice(odd)
+        with contextlib.suppress(DataException):  # anything else escaping fails the test
+            build_file(parse_proto(" ".join(mangled), "f.proto"))

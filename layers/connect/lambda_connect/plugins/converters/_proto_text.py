@@ -75,6 +75,8 @@ class _Tokens:
 
 
 def _string(tok: str) -> str:
+    if len(tok) < 2 or tok[0] not in "\"'" or tok[-1] != tok[0]:
+        raise ValueError(f"expected a quoted string but found {tok!r}")
     return tok[1:-1].encode().decode("unicode_escape")
 
 
@@ -88,6 +90,14 @@ def parse_proto(text: str, file_name: str = "schema.proto", what: str = "") -> A
 
     t = _Tokens(text, what or file_name)
     fdp = descriptor_pb2.FileDescriptorProto(name=file_name, syntax="proto2")
+    try:
+        _file_body(t, fdp)
+    except (ValueError, TypeError, UnicodeError) as e:  # a number or string token that is not one
+        raise DataException(f"Protobuf schema {t.what}: cannot read the .proto text near token {t.i}: {e}") from e
+    return fdp
+
+
+def _file_body(t: _Tokens, fdp: Any) -> None:
     while t.peek():
         tok = t.next()
         if tok == "syntax" or tok == "edition":
@@ -113,7 +123,6 @@ def parse_proto(text: str, file_name: str = "schema.proto", what: str = "") -> A
             continue
         else:  # option, service, extend
             t.skip_statement()
-    return fdp
 
 
 def _message(t: _Tokens, mp: Any, proto3: bool) -> None:

@@ -183,12 +183,12 @@ class ProtobufConverter(Converter):
         indexes, body = read_indexes(payload)
         cls, schema, read = self._type_for(schema_id, indexes)
         try:
-            msg = cls.FromString(bytes(body))
-        except Exception as e:
+            value = read(cls.FromString(bytes(body)))
+        except Exception as e:  # upb's DecodeError, or a value Connect cannot hold (a year-10000 Timestamp)
             raise DataException(
                 f"Failed to deserialize Protobuf data for topic {topic} with schema id {schema_id}: {e}"
             ) from e
-        return SchemaAndValue(schema, read(msg))
+        return SchemaAndValue(schema, value)
 
     def _fetch(self, fetch: Callable[[], Any], what: str) -> Any:
         sr = _schema_registry._schema_registry_module()

@@ -98,3 +98,15 @@ def test_a_record_of_another_shape_splits_the_bunches_and_keeps_the_order() -> N
     assert [type(e).__name__ for e in out] == ["Bunch", "Bunch", "Failed", "Bunch"]
     assert [r.kafka_offset for e in out for r in (e.records if type(e) is Bunch else [e.record])] == [0, 1, 2, 3, 4]
     assert "Primary key field 'id'" in str(out[2].error)
+
+
+def test_puts_before_one_flush_extend_the_last_bunch() -> None:
+    ex = extractor("none")
+    out: list[Any] = []
+    batches = [[SinkRecord("a", 0, None, None, None, {"n": i}, i) for i in range(k, k + 3)] for k in (0, 3, 6)]
+    for batch in batches:
+        ex.plan_into(batch, out)
+    assert [type(e) for e in out] == [Bunch]
+    assert [r.kafka_offset for r in out[0].records] == list(range(9))
+    ex.plan_into([SinkRecord("b", 0, None, None, None, {"n": 9}, 9)], out)  # another table: a bunch of its own
+    assert [len(e) for e in out] == [9, 1]

@@ -301,7 +301,7 @@ class FieldsExtractor:
             return
         fast = self._fast
         tables = self._tables
-        bunch: Bunch | None = None
+        bunch: Bunch | None = out[-1] if out and type(out[-1]) is Bunch else None  # an earlier put's
         first = len(out)
         for record in records:
             value = record.value
@@ -335,7 +335,7 @@ class FieldsExtractor:
             out.append(plan)
             bunch = None
         # Try the whole-batch check next time only when this batch would have passed it.
-        self._uniform_hint = len(out) == first + 1 and type(out[first]) is Bunch
+        self._uniform_hint = len(out) <= first + 1 and type(out[-1]) is Bunch if out else True
 
     def _plan_uniform(self, records: Sequence[SinkRecord], out: list[Any]) -> bool:
         """The common batch, one topic and one known map shape throughout, as one Bunch, with the
@@ -361,6 +361,11 @@ class FieldsExtractor:
         if layout is None or table is None:
             self._uniform_hint = False
             return False
+        last = out[-1] if out else None
+        if type(last) is Bunch and last.layout is layout and last.table is table:  # an earlier put's
+            last.records.extend(records)
+            last.values.extend(values)
+            return True
         bunch = Bunch(table, layout)
         bunch.records = list(records)
         bunch.values = values

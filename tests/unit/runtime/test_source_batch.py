@@ -338,3 +338,38 @@ def test_commits_while_polling_as_on_the_per_record_path(tolerance: str) -> None
         plain = run(s, False, config, commit_interval_s=0.0, polls=6)
         assert fast["logs"] == plain["logs"] and fast["result"] == plain["result"]
         assert fast["offsets"] == plain["offsets"]
+
+
+class _Vanishing(FakeCluster):
+    """A twin whose broker stops acknowledging anything after the producer's third ``poll``."""
+
+    def factory(self, overrides: Mapping[str, Any], transactional_id: str | None) -> Any:
+        producer = super().factory(overrides, transactional_id)
+        deliver, polls = producer._deliver, [0]
+
+        def poll(timeout: float = 0) -> int:
+            polls[0] += 1
+            return deliver() if polls[0] <= 3 else 0
+
+        def flush(timeout: float | None = None) -> int:
+            if polls[0] < 3:
+                deliver()
+            return len(producer.pending)
+
+        producer.poll, producer.flush = poll, flush
+        return producer
+
+
+def test_what_was_settled_before_the_broker_vanished_is_committed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch path settles every ``settle_interval_s`` (here: every poll), so a broker lost later
+    in the run still leaves the acknowledged prefix committed — no further than the per-record path."""
+    monkeypatch.setattr(f"{__name__}.FakeCluster", _Vanishing)
+    config = {**CONVERTERS["string"], "errors.tolerance": "all"}
+    for s in range(3):
+        fast = run(s, True, config, polls=8, settle_interval_s=0.0)
+        plain = run(s, False, config, polls=8)
+        assert fast["result"]["outcome"] == plain["result"]["outcome"] == "failed"
+        assert "did not acknowledge" in (fast["result"]["error"] or "")
+        committed_fast, committed_plain = dict(fast["offsets"]), dict(plain["offsets"])
+        assert committed_fast, "nothing settled before the broker went away"
+        assert all(committed_fast[p] <= committed_plain.get(p, -1) for p in committed_fast)

@@ -304,6 +304,7 @@ class SourceWorker:
         wall_clock: Callable[[], float] = time.time,
         gc_tuning: bool | None = None,
         batch: bool | None = None,
+        settle_interval_s: float = 1.0,
     ) -> None:
         if producer_factory is None:
             raise ConfigException("SourceWorker needs a producer factory")
@@ -328,6 +329,9 @@ class SourceWorker:
         self.gc_tuning = gc_tuning
         #: The batch path (``_TaskRun._send_batch``); None reads ``LAMBDA_CONNECT_SOURCE_BATCH`` at each run.
         self.batch = batch
+        #: How often the batch path waits (briefly) for the records in flight, so that what Kafka
+        #: acknowledged is known — and committed — even if the broker goes away later in the run.
+        self.settle_interval_s = settle_interval_s
         self._pipelines: dict[str, _Pipeline] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -478,6 +482,7 @@ class _TaskRun:
         self.producer: Any = None
         self.in_transaction = False
         self.next_commit = worker.clock() + worker.commit_interval_s
+        self.next_settle = self.next_commit - worker.commit_interval_s + worker.settle_interval_s
         self.next_check = worker.clock() + worker.control_check_interval_s
         self.started_wall = worker.wall_clock()
         self.lease_lost = False
@@ -563,10 +568,13 @@ class _TaskRun:
                     log.info("Task %s-%s: connector %s is %s: ending the run", self.name, self.task_id, self.name,
                              control)
                     break
+            if self.settled and not self.eos and now >= self.next_settle and self.deliveries.unsettled:
+                # A slow or vanished broker may keep records in flight: wait a little, not the budget.
+                self._settle(self.producer.flush(min(max(self.poll_deadline - now, 0.0), 0.5)))
+                self.next_settle = now + self.w.settle_interval_s
             if now >= self.next_commit:
                 if not self.eos:
-                    if self.batch and self.deliveries.unsettled:
-                        # A slow broker may keep records in flight: wait a little, not the budget.
+                    if self.settled and self.deliveries.unsettled:
                         self._settle(self.producer.flush(min(max(self.poll_deadline - now, 0.0), 5.0)))
                     self._commit_offsets()
                 self._renew_lease()

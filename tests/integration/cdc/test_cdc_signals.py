@@ -55,6 +55,15 @@ def replay(records: list, state: dict, markers: list) -> None:
             markers.append(r.value.get("source").get("snapshot"))
 
 
+def changes(records: list) -> list:
+    """Change events only (no heartbeats, no tombstones)."""
+    return [r for r in records if r.value is not None and not r.topic.startswith("__debezium-heartbeat")]
+
+
+def reads(records: list) -> list:
+    return [r for r in changes(records) if r.value.get("op") == "r"]
+
+
 def run_until_idle(task: type, p: dict, offsets: Offsets, state: dict, markers: list, writes) -> int:
     ticks = 0
     while True:
@@ -121,3 +130,25 @@ def test_mariadb_execute_snapshot_signal_copies_a_table_across_ticks(db):
     assert ticks >= 5
     assert state == dict(server.execute(f"SELECT id, v FROM {d}.t"))
     assert markers and set(markers) == {"incremental"}
+
+
+def test_postgres_stop_snapshot_signal_ends_an_ad_hoc_snapshot(pg):
+    cluster, t = pg
+    cluster.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, v int NOT NULL)",
+                    f"INSERT INTO {t} SELECT g, 0 FROM generate_series(1, 100) g", f"CREATE TABLE {t}_sig {SIGNAL_DDL}")
+    p = pgtests.props(cluster, t, **{"signal.data.collection": f"public.{t}_sig", "snapshot.fetch.size": "10",
+                                      "max.batch.size": "10"})
+    offsets = Offsets()
+    run_tick(PostgresTask, p, offsets)
+    cluster.execute(signal(f"{t}_sig", f"public.{t}"))
+    copied = []
+    for _ in range(2):
+        copied += reads(run_tick(PostgresTask, p, offsets, max_polls=2))
+    assert copied and "snapshot" in next(iter(offsets.committed.values()))
+    cluster.execute(signal(f"{t}_sig", kind="stop-snapshot"))
+    for _ in range(4):
+        copied += reads(run_tick(PostgresTask, p, offsets))
+    assert len(copied) < 100  # stopped before the end of the table
+    assert "snapshot" not in next(iter(offsets.committed.values()))
+    cluster.execute(f"UPDATE {t} SET v = 1 WHERE id = 100")
+    assert [r.value.get("op") for r in changes(run_tick(PostgresTask, p, offsets))] == ["u"]

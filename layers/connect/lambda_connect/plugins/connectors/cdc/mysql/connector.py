@@ -646,8 +646,10 @@ class MySqlTask(SourceTask):
     def _finish_chunk(self) -> None:
         chunk = self._chunk
         snap = self._snapshot
-        assert chunk is not None and snap is not None
+        assert chunk is not None
         self._chunk = None
+        if snap is None or not snap["tables"] or snap["tables"][0] != chunk.table:
+            return  # a stop-snapshot signal read before the chunk's position cancelled it
         db, _, name = chunk.table.partition(".")
         shape, _ = self._shape(db, name, None)
         tables = list(snap["tables"])

@@ -632,7 +632,9 @@ class PostgresTask(SourceTask):
         offset says the snapshot got past that row, so a tick that ends inside the chunk resumes
         after the last acknowledged row; the last row's offset holds the state after the chunk."""
         snap = self._snapshot
-        assert snap is not None
+        if snap is None or not snap["tables"] or snap["tables"][0] != chunk.table:
+            self._chunk = None  # a stop-snapshot signal read inside the chunk's window cancelled it
+            return
         rel = self._relation_for(chunk.table)
         shape = rel.shape
         assert shape is not None

@@ -16,7 +16,7 @@ So each mark is stored with the topic identity it counts in (``SinkTaskContext
   the partition and both identities;
 * when the identity cannot be known (None), marks are used as they are.
 
-Shared by the JDBC and S3 sinks; depends on nothing but the standard library.
+Shared by the JDBC, S3 and Iceberg sinks; depends on nothing but the standard library.
 """
 
 from __future__ import annotations

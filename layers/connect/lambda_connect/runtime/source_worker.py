@@ -41,9 +41,10 @@ or ``SourceWorker(batch=False)`` keeps ``_send``, record by record): a poll's of
 per run of one source partition, the chain runs per record, the converters' batch writers turn
 runs of records into bytes (``runtime/source_batch.py``), one loop produces. Tasks that do not
 override ``commit_record`` also get failure-only delivery reports (``delivery.report.only.error``):
-success is settled after a flush that leaves nothing in flight, so a delivered record costs no
-Python call; a failed delivery that is not tolerated then holds back its whole poll (commits stay
-at or before the per-record path's). ``tests/unit/runtime/test_source_batch.py`` keeps both paths equal.
+success is settled after a flush that leaves nothing in flight (every ``settle_interval_s``, 1 s,
+waiting at most 0.5 s; before each commit; at the end), so a delivered record costs no Python call;
+a failed delivery that is not tolerated then holds back its whole poll (commits stay at or before
+the per-record path's). ``tests/unit/runtime/test_source_batch.py`` keeps both paths equal.
 
 After ``stop`` the run reads ``SourceTask.lag_metrics()`` (a CDC slot's bytes behind, say) into
 ``SourceRunResult.lag_metrics``; the source handler publishes them as gauges.

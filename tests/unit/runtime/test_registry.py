@@ -99,3 +99,14 @@ def test_every_built_in_plugin_reports_the_package_version() -> None:
 
     versions = {d.class_name: d.plugin_info().get("version") for d in Registry.default().descriptors()}
     assert versions and set(versions.values()) == {lambda_connect.__version__}, versions
+
+
+def test_short_names_that_predate_a_collision_keep_their_plugin() -> None:
+    reg = Registry.default()
+    # Confluent's and AWS Glue's JSON Schema converters share a simple name; it was Confluent's first
+    assert reg.canonical("JsonSchemaConverter") == reg.canonical("JsonSchema") == \
+        "io.confluent.connect.json.JsonSchemaConverter"
+    glue = "com.amazonaws.services.schemaregistry.kafkaconnect.jsonschema.JsonSchemaConverter"
+    assert reg.canonical(glue) == glue
+    # the HTTP sink registered under Confluent's and Aiven's names keeps Confluent's as the owner
+    assert reg.canonical("HttpSink") == "io.confluent.connect.http.HttpSinkConnector"

@@ -138,6 +138,10 @@ BUILTINS: tuple[tuple[str, str], ...] = (
 
 #: Short names that are not derived from a class name but that configs in the wild use:
 #: Debezium's examples name ExtractNewRecordState ``unwrap``, and people write that as the type.
+#: ``JsonSchemaConverter`` is the simple name of Confluent's and of AWS Glue's JSON Schema converter;
+#: it named Confluent's before the Glue one existed, so configs that use it keep working.
 ALIASES: dict[str, str] = {
     "unwrap": "io.debezium.transforms.ExtractNewRecordState",
+    "JsonSchemaConverter": "io.confluent.connect.json.JsonSchemaConverter",
+    "JsonSchema": "io.confluent.connect.json.JsonSchemaConverter",
 }

@@ -320,3 +320,42 @@ def test_mysql_statement_matches_the_runs_sql() -> None:
         run = bulk.Run(kind, TableId("t", "s"), ("id", "v"), ("id", "v"), ("id",), schemas)
         prefix, postfix = bulk.mysql_statement(dialect, run)
         assert prefix + "(%s, %s)" + postfix == run.sql(dialect)
+
+
+def test_copy_rows_with_fixed_dumper_types_are_psycopgs_bytes(postgres_url: str) -> None:
+    """``copy_types`` fixes one dumper per column; the text must be what psycopg writes choosing a
+    dumper per value (ints beyond int8, inf/nan, -0.0, escapes, unicode, nulls, booleans)."""
+    import psycopg
+    from lambda_connect.api import Schema, Type
+    from lambda_connect.plugins.connectors.jdbc.dialects import PostgresDialect, TableId
+
+    rng = random.Random(3)
+    fields = ("id", "big", "x", "s", "flag", "nothing")
+    values = [v for v in random_batch(rng, 400, odd_text=True) if v["s"] is not None]
+    values += [dict(values[0], big=10**30, x=float("inf")), dict(values[0], big=-(2**70), x=float("nan"))]
+    types = {f: type(values[0][f]) for f in fields}
+    plain = {int: Type.INT64, float: Type.FLOAT64, str: Type.STRING, bool: Type.BOOLEAN}
+    schemas = {f: Schema(plain.get(t, Type.STRING), optional=True) for f, t in types.items()}
+    run = bulk.Run("insert", TableId("t"), fields, fields, (), schemas, values=values, types=types)
+    dialect = PostgresDialect()
+    assert bulk.copy_types(dialect, run) == ["int8", "int8", "float8", "text", "bool", "text"]
+    rows = list(run.rows(dialect, values, fields))
+    written: dict[bool, bytes] = {}
+    with psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://")) as conn, \
+            conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE probe (a NUMERIC, b NUMERIC, x FLOAT8, s TEXT, f BOOLEAN, n TEXT)")
+        for fixed in (False, True):
+            with cur.copy("COPY probe FROM STDIN") as copy:
+                if fixed:
+                    copy.set_types(bulk.copy_types(dialect, run))
+                buffer = bytearray()
+                for row in rows:
+                    bulk._format_row_text(row, copy.formatter.transformer, buffer)
+                written[fixed] = bytes(buffer)
+                copy.write(buffer)
+        cur.execute("SELECT count(*) FROM probe")
+        assert cur.fetchone() == (2 * len(values),)
+    assert written[True] == written[False]
+    with_binder = bulk.Run("insert", TableId("t"), ("at",), ("at",), (), {"at": Schema(Type.INT64, name=
+                           "org.apache.kafka.connect.data.Timestamp")}, values=[], types={"at": int})
+    assert bulk.copy_types(dialect, with_binder) is None  # a column with a binder keeps per-value dumpers

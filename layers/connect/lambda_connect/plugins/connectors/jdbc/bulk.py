@@ -226,8 +226,28 @@ def _text_row_formatter(copy: Any) -> Callable[[Iterable[tuple[Any, ...]]], None
     return write_rows
 
 
+# psycopg type names whose text dumpers write what psycopg's default dumper for these Python
+# types writes (str(int) at any size, repr(float) with inf/nan, t/f, the encoded string with the
+# same refusal of NUL): with them fixed per column, the formatter skips its per-value type lookup.
+_COPY_TYPES: dict[type, str] = {int: "int8", float: "float8", str: "text", bool: "bool", type(None): "text"}
+
+
+def copy_types(dialect: Dialect, run: Run) -> list[str] | None:
+    """Per-column dumper types for ``Copy.set_types`` when every field of the run has one Python
+    type of ``_COPY_TYPES`` and no binder (a Bunch's run, as a rule); None otherwise. Text COPY
+    sends only text, so the names choose psycopg's dumpers and nothing else; the server still
+    converts the text to each column's own type."""
+    if run.types is None or run.binders(dialect, run.fields):
+        return None
+    names = [_COPY_TYPES.get(run.types[f]) for f in run.fields]
+    return None if None in names else names  # type: ignore[return-value]
+
+
 def _copy_into(cur: Any, dialect: Dialect, target: str, run: Run) -> None:
     with cur.copy(f"COPY {target} ({dialect.columns(run.columns)}) FROM STDIN") as copy:
+        types = copy_types(dialect, run)
+        if types is not None and hasattr(copy, "set_types"):
+            copy.set_types(types)
         rows = run.rows(dialect, run.row_values(), run.fields)
         write_rows = _text_row_formatter(copy)
         if write_rows is not None:

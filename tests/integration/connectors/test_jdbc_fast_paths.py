@@ -349,8 +349,10 @@ def test_copy_rows_with_fixed_dumper_types_are_psycopgs_bytes(postgres_url: str)
                 if fixed:
                     copy.set_types(bulk.copy_types(dialect, run))
                 buffer = bytearray()
+                found = bulk._psycopg_formatter()
+                assert found is not None
                 for row in rows:
-                    bulk._format_row_text(row, copy.formatter.transformer, buffer)
+                    found[0](row, copy.formatter.transformer, buffer)
                 written[fixed] = bytes(buffer)
                 copy.write(buffer)
         cur.execute("SELECT count(*) FROM probe")

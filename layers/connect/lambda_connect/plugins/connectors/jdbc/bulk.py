@@ -43,14 +43,23 @@ __all__ = ["Run", "execute_bulk", "execute_row"]
 
 _stage_ids = itertools.count()
 
-try:  # psycopg's row formatter for text COPY (C in psycopg-binary); see _text_row_formatter
-    from psycopg._copy_base import format_row_text as _format_row_text
-    from psycopg.pq import Format as _Format
+_formatter: Any = None  # (format_row_text, Format.TEXT) once looked up; False when psycopg lacks them
 
-    _TEXT: Any = _Format.TEXT
-except ImportError:  # pragma: no cover - psycopg absent or reorganised: rows go one by one
-    _format_row_text = None
-    _TEXT = None
+
+def _psycopg_formatter() -> tuple[Callable[..., None], Any] | None:
+    """psycopg's row formatter for text COPY (C in psycopg-binary), imported on first use so that
+    loading the sink costs no psycopg import for MySQL or SQLite; None when psycopg has no such
+    function (then rows go one by one through ``write_row``)."""
+    global _formatter
+    if _formatter is None:
+        try:
+            from psycopg._copy_base import format_row_text
+            from psycopg.pq import Format
+
+            _formatter = (format_row_text, Format.TEXT)
+        except ImportError:  # pragma: no cover - psycopg reorganised
+            _formatter = False
+    return _formatter or None
 
 
 @dataclass
@@ -209,10 +218,11 @@ def _text_row_formatter(copy: Any) -> Callable[[Iterable[tuple[Any, ...]]], None
     frames per row. None when this psycopg does not have the pieces (then rows go one by one)."""
     formatter = getattr(copy, "formatter", None)
     transformer = getattr(formatter, "transformer", None)
-    if _format_row_text is None or transformer is None or getattr(formatter, "format", None) != _TEXT:
+    found = _psycopg_formatter()
+    if found is None or transformer is None or getattr(formatter, "format", None) != found[1]:
         return None
     write = copy.write
-    fmt = _format_row_text
+    fmt = found[0]
 
     def write_rows(rows: Iterable[tuple[Any, ...]]) -> None:
         it = iter(rows)

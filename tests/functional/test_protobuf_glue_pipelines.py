@@ -95,16 +95,20 @@ def load(function: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bootstr
 
 
 def converter_props(kind: str) -> dict[str, str]:
-    if kind == "protobuf":
+    """``protobuf``/``glue-protobuf`` keep null primitives (``optional.for.nullables``);
+    ``protobuf-defaults`` is Confluent's default mapping (null written as the default)."""
+    keep_null = {"value.converter.optional.for.nullables": "true"}
+    if kind in ("protobuf", "protobuf-defaults"):
         return {"value.converter": "io.confluent.connect.protobuf.ProtobufConverter",
-                "value.converter.schema.registry.url": f"mock://{uuid.uuid4().hex}"}
+                "value.converter.schema.registry.url": f"mock://{uuid.uuid4().hex}",
+                **(keep_null if kind == "protobuf" else {})}
     cls = {
         "glue-avro": "com.amazonaws.services.schemaregistry.kafkaconnect.AWSKafkaAvroConverter",
         "glue-protobuf": "com.amazonaws.services.schemaregistry.kafkaconnect.protobuf.ProtobufSchemaConverter",
         "glue-json": "com.amazonaws.services.schemaregistry.kafkaconnect.jsonschema.JsonSchemaConverter",
     }[kind]
     return {"value.converter": cls, "value.converter.registry.name": "reg", "value.converter.region": "us-east-1",
-            "value.converter.schemaAutoRegistrationEnabled": "true"}
+            "value.converter.schemaAutoRegistrationEnabled": "true", **(keep_null if kind == "glue-protobuf" else {})}
 
 
 def value_converter(props: dict[str, str]) -> Any:
@@ -133,12 +137,13 @@ def rows(db: Path, table: str, columns: str) -> list[tuple[Any, ...]]:
         return conn.execute(f'SELECT {columns} FROM "{table}" ORDER BY order_id').fetchall()
 
 
-@pytest.mark.parametrize("kind", ["protobuf", "glue-avro", "glue-protobuf", "glue-json"])
+@pytest.mark.parametrize("kind", ["protobuf", "protobuf-defaults", "glue-avro", "glue-protobuf", "glue-json"])
 def test_sink_handler_writes_rows_from_each_format(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, glue: None
 ) -> None:
     props = converter_props(kind)
-    schema = ORDER if kind in ("protobuf", "glue-protobuf") else Schema.struct(
+    protobuf = kind in ("protobuf", "protobuf-defaults", "glue-protobuf")
+    schema = ORDER if protobuf else Schema.struct(
         [(f.name, f.schema) for f in ORDER.fields if f.name != "payment_0"], name="shop.Order"
     )
     writer = value_converter(props)
@@ -156,9 +161,14 @@ def test_sink_handler_writes_rows_from_each_format(
     response = app.lambda_handler({**msk_event("shop-orders", values), "connector": "orders-db"}, Context())
     assert response.get("batchItemFailures", []) == []
     got = rows(db, "shop-orders", "order_id, customer_id, total, note, state")
-    assert [r[0] for r in got] == [1, 2, 3, 4] and got[0][1] == "c-1" and got[1][3] == "gift" and got[0][3] is None
+    assert [r[0] for r in got] == [1, 2, 3, 4] and got[0][1] == "c-1" and got[1][3] == "gift"
+    assert got[0][3] == ("" if kind == "protobuf-defaults" else None)  # Confluent's default writes null as ""
     assert D(str(got[2][2])) == D("39.90") and [r[4] for r in got] == ["SHIPPED", "PLACED", "SHIPPED", "PLACED"]
-    if kind in ("protobuf", "glue-protobuf"):  # the oneof, flattened from its Connect union struct
+    if protobuf:  # every Protobuf field is optional by default; with optional.for.nullables scalars are required
+        with sqlite3.connect(db) as conn:
+            not_null = {r[1] for r in conn.execute('PRAGMA table_info("shop-orders")') if r[3]}
+        assert not_null == (set() if kind == "protobuf-defaults" else {"order_id", "customer_id"})
+        # the oneof, flattened from its Connect union struct
         assert rows(db, "shop-orders", "order_id, payment_0_card, payment_0_account") == [
             (1, "visa", None), (2, None, 1002), (3, "visa", None), (4, None, 1004)
         ]

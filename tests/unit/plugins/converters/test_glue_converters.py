@@ -51,10 +51,12 @@ def build(cls: type, is_key: bool = False, **props: str) -> Any:
 
 @pytest.mark.parametrize("cls", [JsonSchemaConverter, ProtobufSchemaConverter, AWSKafkaAvroConverter])
 def test_each_format_round_trips_and_registers_its_data_format(glue: Any, cls: type) -> None:
-    w = build(cls, schemaAutoRegistrationEnabled="true", compression="ZLIB")
+    # Protobuf keeps a null primitive only with a nullables key (its default writes the type's default)
+    keep_null = {"optional.for.nullables": "true"} if cls is ProtobufSchemaConverter else {}
+    w = build(cls, schemaAutoRegistrationEnabled="true", compression="ZLIB", **keep_null)
     data = w.from_connect_data("orders", ORDER, order())
     assert data[0] == 3 and data[1] == 5
-    got = build(cls).to_connect_data("orders", data).value
+    got = build(cls, **keep_null).to_connect_data("orders", data).value
     assert got.get("id") == 7 and got.get("note") is None and got.get("attrs") == {"k": 1}
     assert got.get("at") == dt.datetime(2024, 5, 6, 7, 8, 9, 10000, tzinfo=UTC)
     assert [i.get("sku") for i in got.get("items")] == ["a"]
@@ -63,6 +65,22 @@ def test_each_format_round_trips_and_registers_its_data_format(glue: Any, cls: t
     assert build(cls).to_connect_data("orders", w.from_connect_data("orders", ORDER, order(note="n"))).value.get(
         "note"
     ) == "n"
+
+
+def test_protobuf_nullables_keys_shape_the_glue_proto_text(glue: Any) -> None:
+    """Glue's Protobuf converter shares the Confluent mapping and its nullables keys."""
+    for props, note_line, note in [
+        ({}, "  string note = 2;", ""),
+        ({"optional.for.nullables": "true"}, "  optional string note = 2;", None),
+        ({"wrapper.for.nullables": "true"}, "  .google.protobuf.StringValue note = 2;", None),
+    ]:
+        name = f"n{uuid.uuid4().hex[:8]}"
+        conv = build(ProtobufSchemaConverter, schemaAutoRegistrationEnabled="true", schemaName=name, **props)
+        data = conv.from_connect_data("orders", ORDER, order())
+        text = glue.get_schema_version(SchemaVersionId=str(uuid.UUID(bytes=data[2:18])))["SchemaDefinition"]
+        assert note_line in text.splitlines(), (props, text)
+        read = build(ProtobufSchemaConverter, **props).to_connect_data("orders", data)
+        assert read.value.get("note") == note and read.schema.field("id").schema.optional == (not props), props
 
 
 def test_protobuf_schema_is_proto_text_with_glue_message_index(glue: Any) -> None:

@@ -84,7 +84,8 @@ def test_round_trip_every_family_through_wire_format() -> None:
         "com.example.Order"
     )
     assert got.get("text") == "héllo" and got.get("i64") == 2**40 and got.get("i32") == -5
-    assert got.get("opt") is None and got.get("blob") == b"\x00\x01" and got.get("flag") is True
+    # Confluent's defaults: a null primitive is written as a plain proto3 field, so it reads as its default
+    assert got.get("opt") == "" and got.get("blob") == b"\x00\x01" and got.get("flag") is True
     assert got.get("ts") == dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     assert schema.field("ts").schema.name == Timestamp.LOGICAL_NAME
     assert got.get("tags") == ["a", "b"] and got.get("attrs") == {"k": 7}
@@ -401,3 +402,131 @@ def test_random_bodies_only_ever_fail_with_a_data_exception() -> None:
     ts_seconds = b"\x08" + bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40])
     with pytest.raises(DataException, match="topic orders"):
         conv.to_connect_data("orders", good[:6] + b"\x4a" + bytes([len(ts_seconds)]) + ts_seconds)
+
+
+# --- nullability: Confluent's optional.for.nullables / wrapper.for.nullables ---------------------------
+NULLABLE = Schema.struct(
+    [
+        ("id", INT64_SCHEMA),
+        ("note", Schema(Type.STRING, optional=True)),
+        ("small", Schema(Type.INT16, optional=True)),
+        ("flag", Schema(Type.BOOLEAN, optional=True)),
+    ],
+    name="com.example.Row",
+)
+
+
+def _registered(url: str, subject: str) -> Any:
+    """The FileDescriptorProto the converter registered under ``subject``."""
+    from lambda_connect.plugins.converters.protobuf import file_proto
+
+    text = _schema_registry.mock_registry(url).get_latest_version(subject).schema.schema_str
+    return file_proto(text, "registered.proto", subject)
+
+
+def _fields(fdp: Any) -> dict[str, tuple[int, str, bool]]:
+    """name -> (type, type_name, proto3_optional) of the first message's fields."""
+    return {f.name: (f.type, f.type_name, f.proto3_optional) for f in fdp.message_type[0].field}
+
+
+def test_default_reads_every_field_optional_with_proto3_default_values() -> None:
+    text = ('syntax = "proto3"; message A { int32 n = 1; string s = 2; optional int64 o = 3;'
+            " repeated int32 xs = 4; map<string, int32> m = 5; bool b = 6; }")
+    url = f"mock://{uuid.uuid4().hex}"
+    sr = _schema_registry._schema_registry_module()
+    schema_id = _schema_registry.mock_registry(url).register_schema("t-value", sr.Schema(text, "PROTOBUF"))
+    read = build(url).to_connect_data("t", _schema_registry.frame(schema_id, b"\x00"))
+    presence = build(url, **{"optional.for.nullables": "true"}).to_connect_data(
+        "t", _schema_registry.frame(schema_id, b"\x00")
+    )
+    schema = read.schema
+    assert all(f.schema.optional for f in schema.fields)
+    assert schema.field("xs").schema.value_schema.optional  # array items too, as Confluent builds them
+    assert schema.field("m").schema.key_schema.optional and schema.field("m").schema.value_schema.optional
+    # unset plain scalars still read as their proto3 defaults; only a field with presence reads as null
+    assert read.value.to_dict() == {"n": 0, "s": "", "o": None, "xs": [], "m": {}, "b": False}
+    assert schema.field("n").schema.parameters == {"io.confluent.connect.protobuf.Tag": "1"}
+    # optional.for.nullables=true: only fields that can be absent are optional (the old mapping)
+    assert [f.name for f in presence.schema.fields if not f.schema.optional] == ["n", "s", "b"]
+    assert presence.value.to_dict() == read.value.to_dict()
+
+
+def test_nullables_keys_choose_how_optional_primitives_are_written() -> None:
+    from google.protobuf import descriptor_pb2
+
+    F = descriptor_pb2.FieldDescriptorProto
+    row = Struct(NULLABLE, {"id": 1, "note": None, "small": None, "flag": None})
+    for props, note_field, read_back in [
+        ({}, (F.TYPE_STRING, "", False), {"id": 1, "note": "", "small": 0, "flag": False}),
+        ({"optional.for.nullables": "true"}, (F.TYPE_STRING, "", True),
+         {"id": 1, "note": None, "small": None, "flag": None}),
+        ({"wrapper.for.nullables": "true"}, (F.TYPE_MESSAGE, ".google.protobuf.StringValue", False),
+         {"id": 1, "note": None, "small": None, "flag": None}),
+        ({"optional.for.nullables": "true", "wrapper.for.nullables": "true"},
+         (F.TYPE_MESSAGE, ".google.protobuf.StringValue", False), {"id": 1, "note": None, "small": None, "flag": None}),
+    ]:
+        url = f"mock://{uuid.uuid4().hex}"
+        data = build(url, **props).from_connect_data("t", NULLABLE, row)
+        fdp = _registered(url, "t-value")
+        assert _fields(fdp)["note"] == note_field, props
+        assert _fields(fdp)["id"] == (F.TYPE_INT64, "", False), props  # a required primitive is always plain
+        got = build(url, **props).to_connect_data("t", data)
+        assert got.value.to_dict() == read_back, props
+        assert got.schema.field("small").schema.type is Type.INT16, props  # connect.type survives a wrapper too
+        full = build(url, **props).to_connect_data(
+            "t", build(url, **props).from_connect_data(
+                "t", NULLABLE, Struct(NULLABLE, {"id": 2, "note": "n", "small": -3, "flag": True})
+            )
+        )
+        assert full.value.to_dict() == {"id": 2, "note": "n", "small": -3, "flag": True}, props
+    assert "google/protobuf/wrappers.proto" in fdp.dependency
+
+
+@pytest.mark.parametrize(
+    ("props", "fields"),
+    [
+        ({}, "int64 id = 1; string name = 2; bool b = 5;"),
+        ({"optional.for.nullables": "true"}, "int64 id = 1; optional string name = 2; bool b = 5;"),
+        ({"wrapper.for.nullables": "true"}, "int64 id = 1; google.protobuf.StringValue name = 2; bool b = 5;"),
+    ],
+    ids=["defaults", "optional.for.nullables", "wrapper.for.nullables"],
+)
+def test_what_was_read_writes_back_the_same_schema(props: dict[str, str], fields: str) -> None:
+    """Read a topic, write it back with auto.register.schemas: the registered .proto has the
+    same fields (types, numbers, `optional`, wrappers) as the source's, in each mode."""
+    from google.protobuf import message_factory
+    from lambda_connect.plugins.converters import _proto_text, _protobuf_schemas
+
+    source = ('syntax = "proto3";\npackage com.example;\nimport "google/protobuf/wrappers.proto";\n'
+              f"message Row {{ {fields} }}\n")
+    url = f"mock://{uuid.uuid4().hex}"
+    sr = _schema_registry._schema_registry_module()
+    schema_id = _schema_registry.mock_registry(url).register_schema("in-value", sr.Schema(source, "PROTOBUF"))
+    fdp = _proto_text.parse_proto(source, "in.proto")
+    desc = _protobuf_schemas.build_file(fdp, what="in").message_types_by_name["Row"]
+    cls = message_factory.GetMessageClass(desc)
+    msg = cls(id=4, b=True)
+    if props.get("wrapper.for.nullables"):
+        msg.name.value = "x"
+    else:
+        msg.name = "x"
+    frame = _schema_registry.frame(schema_id, b"\x00" + msg.SerializeToString())
+    read = build(url, **props).to_connect_data("in", frame)
+    data = build(url, **props).from_connect_data("out", read.schema, read.value)
+
+    def shape(f: Any) -> dict[str, tuple[int, int, str, bool]]:
+        return {x.name: (x.number, x.type, x.type_name.lstrip("."), x.proto3_optional) for x in f.message_type[0].field}
+
+    assert shape(_registered(url, "out-value")) == shape(desc_proto(desc))
+    again = build(url, **props).to_connect_data("out", data)
+    assert again.value.to_dict() == read.value.to_dict() == {"id": 4, "name": "x", "b": True}
+    assert again.schema == read.schema
+
+
+def desc_proto(desc: Any) -> Any:
+    """The resolved FileDescriptorProto of a message descriptor's file (type names made full)."""
+    from google.protobuf import descriptor_pb2
+
+    out = descriptor_pb2.FileDescriptorProto()
+    desc.file.CopyToProto(out)
+    return out

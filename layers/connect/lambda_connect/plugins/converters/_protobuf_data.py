@@ -14,6 +14,21 @@ members; an enum is a STRING with ``io.confluent.connect.protobuf.Enum`` paramet
 ``google.protobuf.Timestamp``, ``google.type.Date``, ``google.type.TimeOfDay`` and
 ``confluent.type.Decimal`` are the Connect logical types; every field schema carries its
 field number as ``io.confluent.connect.protobuf.Tag``, which writing honours.
+
+Nullability follows Confluent's two data keys (both false by default, as there):
+
+- neither set: every field of a message is optional in the Connect schema, yet an unset
+  proto3 scalar still reads as its default (0, "", false, the first enum symbol) and only
+  fields with presence (messages, proto2/proto3 ``optional``, oneof members) read as null.
+  Writing turns an optional Connect primitive into a plain proto3 field, so a null is
+  written as the default and a schema read here writes back unchanged.
+- ``optional.for.nullables``: reading makes only fields with presence optional; writing
+  marks optional primitives proto3 ``optional`` so null survives the trip.
+- ``wrapper.for.nullables``: reading keeps presence-less scalars required; writing turns
+  optional primitives into ``google.protobuf.*Value`` wrapper fields (null = absent).
+
+Wrapper fields read as optional primitives in every mode. Array items are optional Connect
+schemas, as Confluent builds them; they are written as plain repeated fields.
 """
 
 from __future__ import annotations
@@ -23,12 +38,23 @@ import decimal as _decimal
 from collections.abc import Callable
 from typing import Any
 
+from lambda_connect.api.config import Config, ConfigDef, ConfigKey, ConfigType, Importance
 from lambda_connect.api.data import Date, Decimal, Schema, Struct, Time, Timestamp, Type
 from lambda_connect.api.errors import DataException
 
 from ._protobuf_schemas import DATE_TYPE, DECIMAL_TYPE, TIME_TYPE, TIMESTAMP_TYPE, add_meta_params, meta_params
 
-__all__ = ["ENUM_PARAM", "TAG_PARAM", "UNION_PREFIX", "file_for", "message_reader", "message_schema", "message_writer"]
+__all__ = [
+    "ENUM_PARAM",
+    "NULLABLES_CONFIG_DEF",
+    "TAG_PARAM",
+    "UNION_PREFIX",
+    "file_for",
+    "message_reader",
+    "message_schema",
+    "message_writer",
+    "nullables",
+]
 
 _NS = "io.confluent.connect.protobuf"
 ENUM_PARAM = _NS + ".Enum"
@@ -49,6 +75,40 @@ _WRAPPERS = {
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 Reader = Callable[[Any], Any]
+
+# --- the nullables keys (Confluent's data config; shared with the Glue Protobuf converter) ----
+OPTIONAL_FOR_NULLABLES_CONFIG = "optional.for.nullables"
+WRAPPER_FOR_NULLABLES_CONFIG = "wrapper.for.nullables"
+
+NULLABLES_CONFIG_DEF = ConfigDef(
+    ConfigKey(
+        name=OPTIONAL_FOR_NULLABLES_CONFIG,
+        type=ConfigType.BOOLEAN,
+        default="false",
+        importance=Importance.MEDIUM,
+        doc="Keep null in optional Connect primitives by writing them as proto3 `optional` fields; when "
+        "reading, only fields that can be absent (`optional`, messages, oneof members) are then optional in "
+        "the Connect schema. false: every field reads as optional and a null primitive is written as its "
+        "type's default value.",
+    ),
+    ConfigKey(
+        name=WRAPPER_FOR_NULLABLES_CONFIG,
+        type=ConfigType.BOOLEAN,
+        default="false",
+        importance=Importance.MEDIUM,
+        doc="Keep null in optional Connect primitives by writing them as `google.protobuf` wrapper messages "
+        "(`Int64Value`, `StringValue`, ...); when reading, plain scalars then stay required in the Connect "
+        "schema. Wrapper fields read as optional primitives either way.",
+    ),
+)
+
+
+def nullables(config: Config) -> dict[str, bool]:
+    """The nullables keys as keyword arguments of ``_protobuf_data.message_schema``/``file_for``."""
+    return {
+        "optional_for_nullables": config[OPTIONAL_FOR_NULLABLES_CONFIG],
+        "wrapper_for_nullables": config[WRAPPER_FOR_NULLABLES_CONFIG],
+    }
 
 
 def _fd() -> Any:
@@ -101,17 +161,36 @@ def _tagged(schema: Schema, number: int) -> Schema:
 
 
 class _Ctx:
-    """Per-schema build state: naming, and the message names on the current path (a
-    recursive message cannot become a finite Connect schema)."""
+    """Per-schema build state: naming, whether only fields with presence are optional (either
+    nullables key) or all of them (Confluent's default), and the message names on the current
+    path (a recursive message cannot become a finite Connect schema)."""
 
-    def __init__(self, enhanced: bool) -> None:
+    def __init__(self, enhanced: bool, presence_only: bool) -> None:
         self.enhanced = enhanced
+        self.presence_only = presence_only
         self.path: list[str] = []
 
 
-def message_schema(desc: Any, *, enhanced: bool = False, optional: bool = False) -> Schema:
-    """The Connect STRUCT schema of a message descriptor."""
-    return _message_schema(desc, _Ctx(enhanced), optional)
+def message_schema(
+    desc: Any,
+    *,
+    enhanced: bool = False,
+    optional: bool = False,
+    optional_for_nullables: bool = False,
+    wrapper_for_nullables: bool = False,
+) -> Schema:
+    """The Connect STRUCT schema of a message descriptor.
+
+    With neither nullables key every field is optional (Confluent's default); with either,
+    only fields that can be absent on the wire are (see the module doc).
+    """
+    return _message_schema(desc, _Ctx(enhanced, optional_for_nullables or wrapper_for_nullables), optional)
+
+
+def _nullable(schema: Schema) -> Schema:
+    """``schema`` made optional: Confluent's default declares a field nullable even when the
+    wire cannot tell an unset proto3 scalar from its default."""
+    return schema if schema.optional else schema.copy(optional=True)
 
 
 def _message_schema(desc: Any, ctx: _Ctx, optional: bool) -> Schema:
@@ -137,15 +216,17 @@ def _message_schema(desc: Any, ctx: _Ctx, optional: bool) -> Schema:
 def _field_schema(fd: Any, ctx: _Ctx) -> Schema:
     if _is_map(fd):
         entry = fd.message_type
-        schema = Schema.map(
-            _single_schema(entry.fields_by_name["key"], ctx),
-            _single_schema(entry.fields_by_name["value"], ctx),
-            optional=True,
-        )
+        key = _single_schema(entry.fields_by_name["key"], ctx)
+        value = _single_schema(entry.fields_by_name["value"], ctx)
+        if not ctx.presence_only:
+            key, value = _nullable(key), _nullable(value)
+        schema = Schema.map(key, value, optional=True)
     elif _is_repeated(fd):
-        schema = Schema.array(_single_schema(fd, ctx), optional=True)
+        schema = Schema.array(_nullable(_single_schema(fd, ctx)), optional=True)
     else:
         schema = _single_schema(fd, ctx)
+        if not ctx.presence_only:
+            schema = _nullable(schema)
     return _tagged(schema, fd.number)
 
 
@@ -166,7 +247,10 @@ def _single_schema(fd: Any, ctx: _Ctx) -> Schema:
                 int(meta.get("scale", "0")), optional=True, precision=int(precision) if precision else None
             )
         if name in _WRAPPERS:
-            return Schema(_WRAPPERS[name], optional=True)
+            kind = _WRAPPERS[name]
+            if kind is Type.INT32:  # an INT8/INT16 written as Int32Value keeps its connect.type
+                kind = _NARROW.get(meta_params(fd.GetOptions()).get("connect.type", ""), kind)
+            return Schema(kind, optional=True)
         return _message_schema(msg, ctx, True)
     if fd.type == _fd().TYPE_ENUM:
         params = {ENUM_PARAM: fd.enum_type.name}
@@ -286,11 +370,26 @@ def _camel(name: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in name.replace(".", "_").split("_") if p) or "Entry"
 
 
-def file_for(schema: Schema, package: str = "") -> Any:
+class _Out:
+    """Write-side choices for optional Connect primitives (the nullables keys) and the
+    file's imports."""
+
+    def __init__(self, optional_for_nullables: bool, wrapper_for_nullables: bool) -> None:
+        self.optional = optional_for_nullables
+        self.wrapper = wrapper_for_nullables
+        self.deps: list[str] = []
+
+
+def file_for(
+    schema: Schema, package: str = "", *, optional_for_nullables: bool = False, wrapper_for_nullables: bool = False
+) -> Any:
     """A ``FileDescriptorProto`` whose first message is ``schema`` (a STRUCT).
 
-    Optional Connect primitives become proto3 ``optional`` fields so that null survives;
-    field numbers come from the ``Tag`` parameter where a schema read from Protobuf has one.
+    An optional Connect primitive becomes a plain proto3 field by default (Confluent's
+    default: null is written as the type's default), a proto3 ``optional`` field with
+    ``optional_for_nullables`` and a ``google.protobuf`` wrapper field with
+    ``wrapper_for_nullables`` (both: the wrapper, whose presence already keeps null); field
+    numbers come from the ``Tag`` parameter where a schema read from Protobuf has one.
     """
     from google.protobuf import descriptor_pb2
 
@@ -301,9 +400,9 @@ def file_for(schema: Schema, package: str = "") -> Any:
     fdp = descriptor_pb2.FileDescriptorProto(
         name=f"{(schema.name or 'connect_default').replace('.', '_')}.proto", syntax="proto3", package=pkg
     )
-    deps: list[str] = []
-    _message(fdp.message_type.add(), name[-1], schema, deps)
-    fdp.dependency.extend(deps)
+    out = _Out(optional_for_nullables, wrapper_for_nullables)
+    _message(fdp.message_type.add(), name[-1], schema, out)
+    fdp.dependency.extend(out.deps)
     return fdp
 
 
@@ -323,7 +422,7 @@ def _numbers(fields: list[Any]) -> list[int]:
     return out
 
 
-def _message(mp: Any, name: str, schema: Schema, deps: list[str]) -> None:
+def _message(mp: Any, name: str, schema: Schema, out: _Out) -> None:
     from google.protobuf import descriptor_pb2
 
     F = descriptor_pb2.FieldDescriptorProto
@@ -346,8 +445,8 @@ def _message(mp: Any, name: str, schema: Schema, deps: list[str]) -> None:
         if fs.type is Type.MAP:
             entry = mp.nested_type.add(name=_camel(field.name) + "Entry")
             entry.options.map_entry = True
-            _entry_field(entry.field.add(name="key", number=1, label=F.LABEL_OPTIONAL), fs.key_schema, entry, deps)
-            _entry_field(entry.field.add(name="value", number=2, label=F.LABEL_OPTIONAL), fs.value_schema, entry, deps)
+            _entry_field(entry.field.add(name="key", number=1, label=F.LABEL_OPTIONAL), fs.key_schema, entry, out)
+            _entry_field(entry.field.add(name="value", number=2, label=F.LABEL_OPTIONAL), fs.value_schema, entry, out)
             fp.label = F.LABEL_REPEATED
             fp.type = F.TYPE_MESSAGE
             fp.type_name = entry.name
@@ -356,14 +455,12 @@ def _message(mp: Any, name: str, schema: Schema, deps: list[str]) -> None:
         if fs.type is Type.ARRAY:
             fp.label = F.LABEL_REPEATED
             item = fs.value_schema
-        _entry_field(fp, item, mp, deps)
-        if (
-            oneof is None
-            and fs.type is not Type.ARRAY
-            and fs.optional
-            and fp.type != F.TYPE_MESSAGE
-            and item.name is None
-        ):
+        nullable = oneof is None and fs.type is not Type.ARRAY and fs.optional and item.name is None
+        if nullable and out.wrapper and fs.type in _WRAPPER_FOR and ENUM_PARAM not in (fs.parameters or {}):
+            _wrapper_field(fp, fs, out)
+            continue
+        _entry_field(fp, item, mp, out)
+        if nullable and out.optional and fp.type != F.TYPE_MESSAGE:
             fp.proto3_optional = True
             synthetic.append(fp)
     for fp in synthetic:  # synthetic oneofs follow the real ones, as protoc orders them
@@ -371,7 +468,33 @@ def _message(mp: Any, name: str, schema: Schema, deps: list[str]) -> None:
         mp.oneof_decl.add(name=f"_{fp.name}")
 
 
-def _entry_field(fp: Any, schema: Schema, parent: Any, deps: list[str]) -> None:
+_WRAPPER_FOR = {
+    Type.INT8: "google.protobuf.Int32Value",
+    Type.INT16: "google.protobuf.Int32Value",
+    Type.INT32: "google.protobuf.Int32Value",
+    Type.INT64: "google.protobuf.Int64Value",
+    Type.FLOAT32: "google.protobuf.FloatValue",
+    Type.FLOAT64: "google.protobuf.DoubleValue",
+    Type.BOOLEAN: "google.protobuf.BoolValue",
+    Type.STRING: "google.protobuf.StringValue",
+    Type.BYTES: "google.protobuf.BytesValue",
+}
+_WRAPPERS_FILE = "google/protobuf/wrappers.proto"
+
+
+def _wrapper_field(fp: Any, schema: Schema, out: _Out) -> None:
+    """A singular field of the wrapper type for an optional primitive (an enum stays an enum)."""
+    from google.protobuf import descriptor_pb2
+
+    fp.type = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+    fp.type_name = "." + _WRAPPER_FOR[schema.type]
+    if _WRAPPERS_FILE not in out.deps:
+        out.deps.append(_WRAPPERS_FILE)
+    if schema.type in (Type.INT8, Type.INT16):
+        _meta(fp, {"connect.type": schema.type.name.lower()}, out)
+
+
+def _entry_field(fp: Any, schema: Schema, parent: Any, out: _Out) -> None:
     from google.protobuf import descriptor_pb2
 
     F = descriptor_pb2.FieldDescriptorProto
@@ -379,20 +502,20 @@ def _entry_field(fp: Any, schema: Schema, parent: Any, deps: list[str]) -> None:
     if logical is not None:
         fp.type = F.TYPE_MESSAGE
         fp.type_name = "." + logical[0]
-        if logical[1] not in deps:
-            deps.append(logical[1])
+        if logical[1] not in out.deps:
+            out.deps.append(logical[1])
         if schema.name == Decimal.LOGICAL_NAME:
             params = {"scale": str(Decimal.scale_of(schema))}
             precision = (schema.parameters or {}).get("connect.decimal.precision")
             if precision:
                 params["precision"] = precision
-            _meta(fp, params, deps)
+            _meta(fp, params, out)
     elif schema.type is Type.STRUCT:
         nested = _camel(schema.name.rsplit(".", 1)[-1] if schema.name else fp.name)
         if nested == fp.name:
             nested += "Message"  # a message type may not share its field's name
         if not any(n.name == nested for n in parent.nested_type):
-            _message(parent.nested_type.add(), nested, schema, deps)
+            _message(parent.nested_type.add(), nested, schema, out)
         fp.type = F.TYPE_MESSAGE
         fp.type_name = nested
     elif schema.type is Type.STRING and schema.parameters and ENUM_PARAM in schema.parameters:
@@ -414,15 +537,15 @@ def _entry_field(fp: Any, schema: Schema, parent: Any, deps: list[str]) -> None:
     elif schema.type in _PROTO_TYPES:
         fp.type = getattr(F, _PROTO_TYPES[schema.type])
         if schema.type in (Type.INT8, Type.INT16):
-            _meta(fp, {"connect.type": schema.type.name.lower()}, deps)
+            _meta(fp, {"connect.type": schema.type.name.lower()}, out)
     else:
         raise DataException(f"ProtobufConverter cannot write a nested {schema.type.name} inside field {fp.name}")
 
 
-def _meta(fp: Any, params: dict[str, str], deps: list[str]) -> None:
+def _meta(fp: Any, params: dict[str, str], out: _Out) -> None:
     add_meta_params(fp.options, params)
-    if "confluent/meta.proto" not in deps:
-        deps.append("confluent/meta.proto")
+    if "confluent/meta.proto" not in out.deps:
+        out.deps.append("confluent/meta.proto")
 
 
 # --- Connect value -> dynamic message -----------------------------------------------------
@@ -501,6 +624,12 @@ def _field_writer(fs: Schema, fd: Any) -> Writer:
     if _needs_message(fs):
         single = _single_writer(fs, fd)
         return lambda msg, v: single(getattr(msg, name), v)
+    if fd.message_type is not None and fd.message_type.full_name in _WRAPPERS:  # wrapper.for.nullables
+
+        def write_wrapped(msg: Any, v: Any) -> None:
+            getattr(msg, name).value = v
+
+        return write_wrapped
     scalar = _scalar_writer(fd)
     if scalar is None:
         return lambda msg, v: setattr(msg, name, v)

@@ -6,7 +6,8 @@ position among all messages of the file (nested ones included) sorted by full na
 message bytes. Glue keeps Protobuf schemas as ``.proto`` source, so reading parses the text
 (``_proto_text``) and writing prints the descriptor built from the Connect schema. The Connect
 mapping is the Confluent converter's (``_protobuf_data``), so a topic reads the same from
-either registry.
+either registry; its nullables keys (``optional.for.nullables``, ``wrapper.for.nullables``)
+are accepted here too, with the same defaults, although AWS's library has no such keys.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lambda_connect.api.config import Config
 from lambda_connect.api.data import Schema, SchemaAndValue
 from lambda_connect.api.errors import DataException
 
@@ -27,12 +29,16 @@ class ProtobufSchemaConverter(GlueConverter):
     """Protobuf messages described by ``.proto`` schemas in the Glue Schema Registry."""
 
     name = "com.amazonaws.services.schemaregistry.kafkaconnect.protobuf.ProtobufSchemaConverter"
-    config_def = glue_config_def("PROTOBUF")
+    config_def = glue_config_def("PROTOBUF") + _protobuf_data.NULLABLES_CONFIG_DEF
     data_format = "PROTOBUF"
     requires = ("google.protobuf.message_factory", "lambda-connect[aws,schema-registry]")
 
+    def __init__(self, config: Config, *, is_key: bool = False) -> None:
+        super().__init__(config, is_key=is_key)
+        self._nullables = _protobuf_data.nullables(config)
+
     def _writer(self, schema: Schema) -> tuple[str, Callable[[Any], bytes]]:
-        fdp = _protobuf_data.file_for(schema)
+        fdp = _protobuf_data.file_for(schema, **self._nullables)
         file_desc = _protobuf_schemas.build_file(fdp, what=fdp.name)
         desc = file_desc.message_types_by_name[fdp.message_type[0].name]
         prefix = _protobuf_schemas.encode_varint(_protobuf_schemas.glue_message_order(file_desc).index(desc))
@@ -60,7 +66,7 @@ class ProtobufSchemaConverter(GlueConverter):
             if found is None:
                 if index >= len(order):
                     raise DataException(f"Message index {index} does not exist in the schema ({len(order)} messages)")
-                schema = _protobuf_data.message_schema(order[index])
+                schema = _protobuf_data.message_schema(order[index], **self._nullables)
                 reader = _protobuf_data.message_reader(schema, order[index])
                 found = types[index] = (self._lib.GetMessageClass(order[index]), schema, reader)
             cls, schema, read = found

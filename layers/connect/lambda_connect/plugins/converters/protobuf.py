@@ -31,7 +31,6 @@ from ._schema_registry import SR_CONFIG_DEF
 __all__ = ["ProtobufConverter", "read_indexes", "write_indexes"]
 
 ENHANCED_CONFIG = "enhanced.protobuf.schema.support"
-
 PROTOBUF_CONFIG_DEF = SR_CONFIG_DEF + ConfigDef(
     ConfigKey(
         name=ENHANCED_CONFIG,
@@ -41,7 +40,7 @@ PROTOBUF_CONFIG_DEF = SR_CONFIG_DEF + ConfigDef(
         doc="Name Connect schemas after the message's full name, package included (false: the bare "
         "message name, as Confluent's converter does by default).",
     ),
-)
+) + _protobuf_data.NULLABLES_CONFIG_DEF
 
 
 def _read_zigzag(data: memoryview, pos: int) -> tuple[int, int]:
@@ -114,6 +113,7 @@ class ProtobufConverter(Converter):
             _schema_registry.KEY_STRATEGY_CONFIG if is_key else _schema_registry.VALUE_STRATEGY_CONFIG
         ]
         self._enhanced: bool = config[ENHANCED_CONFIG]
+        self._nullables = _protobuf_data.nullables(config)
         self._writers: dict[Schema, tuple[str, str, Any, Callable[[Any, Struct], None]]] = {}
         self._files: dict[int, Any] = {}
         self._latest: dict[tuple[Schema, int], tuple[Any, Callable[[Any, Struct], None], list[int]]] = {}
@@ -129,7 +129,7 @@ class ProtobufConverter(Converter):
             raise DataException("ProtobufConverter needs a STRUCT schema to write a value")
         writer = self._writers.get(schema)
         if writer is None:
-            fdp = _protobuf_data.file_for(schema)
+            fdp = _protobuf_data.file_for(schema, **self._nullables)
             msg_desc = _protobuf_schemas.build_file(fdp, what=fdp.name).message_types_by_name[fdp.message_type[0].name]
             text = base64.b64encode(fdp.SerializeToString()).decode()
             writer = self._writers[schema] = (
@@ -234,7 +234,7 @@ class ProtobufConverter(Converter):
         found = self._types.get(key)
         if found is None:
             desc = _protobuf_schemas.message_at(self._file(schema_id), indexes, f"id {schema_id}")
-            schema = _protobuf_data.message_schema(desc, enhanced=self._enhanced)
+            schema = _protobuf_data.message_schema(desc, enhanced=self._enhanced, **self._nullables)
             found = self._types[key] = (
                 self._factory.GetMessageClass(desc),
                 schema,

@@ -2,16 +2,18 @@
 row changes from the binlog as Debezium's change events, one scheduled tick at a time.
 
 A tick reads the binlog from the stored position up to the end the server reported when the tick
-started (``SHOW MASTER STATUS``), so it ends even on a busy server. Resuming is by file and position
-(``mysql-replication`` with ``is_mariadb=False``: measured to work against MariaDB too, while its
-MariaDB mode ignores a start position). Column names come from the binlog's table map, which needs
-``binlog_row_metadata=FULL``; types and nullability from ``information_schema``, re-read whenever a
-table's columns change, so added and dropped columns show from the next event on without a
-schema-history topic.
+started (``SHOW MASTER STATUS``), so it ends even on a busy server. MariaDB resumes by GTID once the
+stored offset has ``gtids`` (see ``_open_reader`` for why that reader blocks); otherwise, and on
+MySQL, by file and position (``mysql-replication`` with ``is_mariadb=False``: measured to work against
+MariaDB too, while its MariaDB mode ignores a start position). Column names come from the binlog's
+table map, which needs ``binlog_row_metadata=FULL``; types and nullability from
+``information_schema``, re-read whenever a table's columns change, so added and dropped columns show
+from the next event on without a schema-history topic.
 
-Offsets (partition ``{"server": topic.prefix}``): ``file``/``pos`` is where the transaction of the
-last published row began, ``event`` how many row events of it to skip and ``row`` how many rows of
-the next one, so a tick cut inside a transaction resumes exactly after the last acknowledged row.
+Offsets (partition ``{"server": topic.prefix}``): ``file``/``pos`` (and on MariaDB ``gtids``, the GTID
+position there) is where the transaction of the last published row began, ``event`` how many row
+events of it to skip and ``row`` how many rows of the next one, so a tick cut inside a transaction
+resumes exactly after the last acknowledged row.
 The server keeps no reader position: when no captured table changes, only heartbeats
 (``heartbeat.interval.ms``) move the stored position forward — without them a quiet table's
 position can fall behind the binlog retention.

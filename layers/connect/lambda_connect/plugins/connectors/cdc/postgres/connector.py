@@ -27,7 +27,8 @@ slot is confirmed only after the offsets are stored, a crash in between replays 
 Snapshots (``snapshot.mode=initial``): tables are copied in primary-key chunks, each bracketed by
 two logical-message watermarks written into the WAL; a streamed change to a key of the chunk
 between the watermarks replaces that key's snapshot row, so no key goes back in time. Progress is
-part of the offset, so a snapshot spans as many ticks as it needs.
+part of the offset, so a snapshot spans as many ticks as it needs. A row inserted into the
+``signal.data.collection`` table queues more tables for the same kind of snapshot, on demand.
 """
 
 from __future__ import annotations

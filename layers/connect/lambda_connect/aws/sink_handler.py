@@ -38,6 +38,7 @@ from typing import Any
 
 from lambda_connect.api.errors import ConnectException
 from lambda_connect.runtime.dlq import ProducerLike
+from lambda_connect.runtime.gc_tuning import relaxed_gc
 from lambda_connect.runtime.sink_worker import (
     ConsumedRecord,
     SinkBatchResult,
@@ -401,17 +402,21 @@ class SinkHandler:
         result: SinkBatchResult | None = None
         records: list[ConsumedRecord] = []
         try:
-            records = consumed_records(event)  # first: a malformed event fails before anything else
-            name = self.connector_name(event, context, len(records))
-            remaining = getattr(context, "get_remaining_time_in_millis", None)
-            result = self.worker.process(
-                name,
-                records,
-                dlq_transport=_LazyTransport(self, event),
-                remaining_ms=remaining,
-                worker_id=worker_id(context),
-                topic_identities=self.topic_identities(event),
-            )
+            # The batch's records live until it is written; the cycle collector would walk them
+            # over and over and find nothing (see runtime.gc_tuning): off for the batch, one young
+            # collection after it.
+            with relaxed_gc():
+                records = consumed_records(event)  # first: a malformed event fails before anything else
+                name = self.connector_name(event, context, len(records))
+                remaining = getattr(context, "get_remaining_time_in_millis", None)
+                result = self.worker.process(
+                    name,
+                    records,
+                    dlq_transport=_LazyTransport(self, event),
+                    remaining_ms=remaining,
+                    worker_id=worker_id(context),
+                    topic_identities=self.topic_identities(event),
+                )
         except Exception as e:
             count = len(records) or _listed_records(event)
             log.error("Sink batch of connector %s (%d record(s)) failed: %s", name, count, e,

@@ -104,3 +104,14 @@ def test_source_request_ids_carry_the_runtime_tag_and_stay_uuid_shaped() -> None
                             function_name="f", function_arn="arn", timeout_ms=1000, request_id_prefix="abcd1234")
     request_id = schedule._request_id()
     assert request_id.startswith("abcd1234-") and str(uuid.UUID(request_id)) == request_id
+
+
+def test_a_sink_that_read_past_the_counted_end_offset_gives_no_negative_gap() -> None:
+    # tansu counts a topic's end to its last batch's first offset, so a sink may have read past it
+    store = _store()
+    ledger = Ledger(store)
+    ledger.record_broker(cluster_id="old", bootstrap="127.0.0.1:1", storage="memory://tansu/")
+    ledger.record_positions({"orders": 2250}, {"snk": {"orders": 2252}})
+    sink, source = previous_run_report(Ledger(store), cluster_id="new", store=store)
+    assert "received 2252 record(s) of orders and not yet 0" in sink
+    assert "run ahead of what any sink received by 0 of 2252 record(s) in orders (most read by a sink: 2252)" in source

@@ -193,7 +193,7 @@ class LocalRuntime:
         self._saved_environ = dict(os.environ)
         os.environ.update(self.env)
 
-        self.store = open_store(opts.state_url)
+        self.store = open_store(self._absolute_state_url)
         request_id_prefix = self._remember_run()
         kafka = kafka_settings_from_env(self.env)
         registry = Registry.default()
@@ -214,7 +214,7 @@ class LocalRuntime:
         self.reconciler = Reconciler(self.store, self.platform, registry, worker_id=worker_id)
         sink_offsets = KafkaSinkOffsets.from_settings(kafka)
         self.service = ConnectService(
-            self.store, registry, open_secret_store(opts.state_url, self.env), sink_offsets,
+            self.store, registry, open_secret_store(self._absolute_state_url, self.env), sink_offsets,
             on_change=self.nudge, worker_id=worker_id, kafka_cluster_id=sink_offsets.cluster_id,
             server_extra=self._server_extra(),
         )
@@ -334,11 +334,13 @@ class LocalRuntime:
 
         env = {k: v for k, v in sink_spec.environment.items() if k != "POWERTOOLS_SERVICE_NAME"}
         env.update({
-            "LAMBDA_CONNECT_STATE_URL": self.options.state_url,
+            # absolute: handlers open the store lazily, whatever the process's directory is by then
+            "LAMBDA_CONNECT_STATE_URL": self._absolute_state_url or self.options.state_url,
             "LAMBDA_CONNECT_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "LAMBDA_CONNECT_KAFKA_AUTH": os.environ.get("LAMBDA_CONNECT_KAFKA_AUTH", "none"),
             "LAMBDA_CONNECT_MSK_CLUSTER_ARN": "",
-            SECRETS_ENV: os.environ.get(SECRETS_ENV) or default_secrets_setting(self.options.state_url),
+            SECRETS_ENV: os.environ.get(SECRETS_ENV)
+            or default_secrets_setting(self._absolute_state_url or self.options.state_url),
             "POWERTOOLS_METRICS_NAMESPACE": "lambda-connect",
             "LAMBDA_CONNECT_DEADLINE_MARGIN_MS": os.environ.get("LAMBDA_CONNECT_DEADLINE_MARGIN_MS",
                                                                 LOCAL_DEADLINE_MARGIN_MS),

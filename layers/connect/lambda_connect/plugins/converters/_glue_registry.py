@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 import zlib
+from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -460,11 +461,13 @@ class GlueConverter(Converter):
             ) from e
         return result
 
+    @abstractmethod
     def _writer(self, schema: Schema) -> tuple[str, Callable[[Any], bytes]]:
-        raise NotImplementedError
+        """The schema definition Glue keeps for ``schema``, and the body encoder for its values."""
 
+    @abstractmethod
     def _reader(self, definition: str) -> Callable[[bytes], SchemaAndValue]:
-        raise NotImplementedError
+        """The body decoder for values written with the Glue schema ``definition``."""
 
     def close(self) -> None:
         if self._secondary is not None:

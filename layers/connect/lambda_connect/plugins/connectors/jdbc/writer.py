@@ -65,10 +65,15 @@ def _offset_range(entries: Sequence[Entry]) -> tuple[dict[Partition, int], dict[
     """Lowest and highest original offset per partition, in one pass over the batch."""
     lowest: dict[Partition, int] = {}
     highest: dict[Partition, int] = {}
+    _widen_by(lowest, highest, (e.record for e in entries))
+    return lowest, highest
+
+
+def _widen_by(lowest: dict[Partition, int], highest: dict[Partition, int], records: Iterable[SinkRecord]) -> None:
+    """Widen the ranges by ``records``, one dict update per run of one partition rather than per record."""
     topic: str | None = None
     partition = lo = hi = -1
-    for e in entries:
-        r = e.record
+    for r in records:
         o = r.original_kafka_offset
         if r.original_kafka_partition != partition or r.original_topic != topic:
             if topic is not None:
@@ -78,8 +83,8 @@ def _offset_range(entries: Sequence[Entry]) -> tuple[dict[Partition, int], dict[
             lo = o
         elif o > hi:
             hi = o
-    _widen(lowest, highest, (topic, partition), lo, hi)  # type: ignore[arg-type]
-    return lowest, highest
+    if topic is not None:
+        _widen(lowest, highest, (topic, partition), lo, hi)
 
 
 def _widen(lowest: dict[Partition, int], highest: dict[Partition, int], p: Partition, lo: int, hi: int) -> None:
@@ -230,20 +235,7 @@ def _bunch_offset_range(bunches: Sequence[Bunch]) -> tuple[dict[Partition, int],
     lowest: dict[Partition, int] = {}
     highest: dict[Partition, int] = {}
     for bunch in bunches:
-        topic: str | None = None
-        partition = lo = hi = -1
-        for r in bunch.records:
-            o = r.original_kafka_offset
-            if r.original_kafka_partition != partition or r.original_topic != topic:
-                if topic is not None:
-                    _widen(lowest, highest, (topic, partition), lo, hi)
-                topic, partition, lo, hi = r.original_topic, r.original_kafka_partition, o, o
-            elif o < lo:
-                lo = o
-            elif o > hi:
-                hi = o
-        if topic is not None:
-            _widen(lowest, highest, (topic, partition), lo, hi)
+        _widen_by(lowest, highest, bunch.records)
     return lowest, highest
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -166,3 +167,12 @@ def binlog_mariadb() -> Iterator[ThrowawayMariaDB]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def db(binlog_mariadb: ThrowawayMariaDB) -> Iterator[tuple[ThrowawayMariaDB, str]]:
+    """A fresh database of the private binlog MariaDB for one test, and its name; dropped after."""
+    name = "d" + uuid.uuid4().hex[:8]
+    binlog_mariadb.execute(f"CREATE DATABASE {name}")
+    yield binlog_mariadb, name
+    binlog_mariadb.execute(f"DROP DATABASE {name}")

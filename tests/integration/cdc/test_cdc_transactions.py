@@ -16,7 +16,7 @@ from lambda_connect.plugins.connectors.cdc.postgres.connector import PostgresTas
 from tests.fixtures.throwaway_pg import ThrowawayPostgres
 from tests.integration.cdc import test_mariadb_cdc as maria
 from tests.integration.cdc import test_postgres_cdc as pgtests
-from tests.integration.cdc.conftest import Offsets, ThrowawayMariaDB, run_tick
+from tests.integration.cdc.conftest import Offsets, run_tick
 
 META = {"provide.transaction.metadata": "true"}
 
@@ -29,14 +29,6 @@ def pg(logical_pg: ThrowawayPostgres) -> Iterator[tuple[ThrowawayPostgres, str]]
         f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 's_{name}'",
         f"DROP PUBLICATION IF EXISTS p_{name}", f"DROP TABLE IF EXISTS {name}", f"DROP TABLE IF EXISTS {name}_b",
         f"DROP TABLE IF EXISTS {name}_other")
-
-
-@pytest.fixture
-def db(binlog_mariadb: ThrowawayMariaDB) -> Iterator[tuple[ThrowawayMariaDB, str]]:
-    name = "d" + uuid.uuid4().hex[:8]
-    binlog_mariadb.execute(f"CREATE DATABASE {name}")
-    yield binlog_mariadb, name
-    binlog_mariadb.execute(f"DROP DATABASE {name}")
 
 
 def shape(records: list[SourceRecord], tx_topic: str) -> list[Any]:

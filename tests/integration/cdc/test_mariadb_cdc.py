@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,14 +9,6 @@ from lambda_connect.api import ConnectException, SourceRecord
 from lambda_connect.plugins.connectors.cdc.mysql.connector import MariaDbTask, MySqlTask
 
 from tests.integration.cdc.conftest import Offsets, ThrowawayMariaDB, run_tick
-
-
-@pytest.fixture
-def db(binlog_mariadb: ThrowawayMariaDB) -> Iterator[tuple[ThrowawayMariaDB, str]]:
-    name = "d" + uuid.uuid4().hex[:8]
-    binlog_mariadb.execute(f"CREATE DATABASE {name}")
-    yield binlog_mariadb, name
-    binlog_mariadb.execute(f"DROP DATABASE {name}")
 
 
 def props(server: ThrowawayMariaDB, database: str, **extra: str) -> dict[str, str]:

@@ -4,23 +4,12 @@ the server does not have is a clear error."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from lambda_connect.api import ConnectException
 from lambda_connect.plugins.connectors.cdc.mysql.connector import MariaDbTask
 
 from tests.integration.cdc import test_mariadb_cdc as maria
-from tests.integration.cdc.conftest import Offsets, ThrowawayMariaDB, run_tick
-
-
-@pytest.fixture
-def db(binlog_mariadb: ThrowawayMariaDB) -> Iterator[tuple[ThrowawayMariaDB, str]]:
-    name = "d" + uuid.uuid4().hex[:8]
-    binlog_mariadb.execute(f"CREATE DATABASE {name}")
-    yield binlog_mariadb, name
-    binlog_mariadb.execute(f"DROP DATABASE {name}")
+from tests.integration.cdc.conftest import Offsets, run_tick
 
 
 def only(offsets: Offsets) -> dict:

@@ -277,7 +277,7 @@ def test_config_errors_name_the_key():
                                           "topic.prefix": "p", "skipped.operations": "x"})
     assert "skipped.operations" in problems and "unknown operation" in problems["skipped.operations"].errors[0]
     problems = PostgresConnector.validate({"database.hostname": "h", "database.user": "u", "database.dbname": "d",
-                                          "topic.prefix": "p", "snapshot.mode": "always"})
+                                          "topic.prefix": "p", "snapshot.mode": "sometimes"})
     assert "snapshot.mode" in problems
 
 

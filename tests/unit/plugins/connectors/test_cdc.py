@@ -95,7 +95,8 @@ def test_both_connectors_validate_the_shared_keys_by_name():
     from lambda_connect.plugins.connectors.cdc.postgres.connector import PostgresConnector
 
     assert PostgresConnector.validate(BASE) == {}
-    assert set(PostgresConnector.validate({**BASE, "snapshot.mode": "always"})) == {"snapshot.mode"}
+    assert PostgresConnector.validate({**BASE, "snapshot.mode": "always"}) == {}
+    assert set(PostgresConnector.validate({**BASE, "snapshot.mode": "sometimes"})) == {"snapshot.mode"}
     assert set(MySqlConnector.validate({**BASE, "database.include.list": "(unclosed"})) == {"database.include.list"}
     assert set(MariaDbConnector.validate({**BASE, "skipped.operations": "x"})) == {"skipped.operations"}
     for cls, port in ((PostgresConnector, 5432), (MySqlConnector, 3306)):

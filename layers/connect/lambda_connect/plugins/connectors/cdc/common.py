@@ -123,7 +123,7 @@ def topic_safe(name: str) -> str:
 # --- configuration ---------------------------------------------------------------------------
 
 _CONN, _FILTER, _EVENTS, _SNAP = "Connection", "Filters", "Events", "Snapshot"
-SNAPSHOT_MODES = ("initial", "initial_only", "no_data", "never", "when_needed")
+SNAPSHOT_MODES = ("initial", "initial_only", "no_data", "never", "when_needed", "always")
 SKIPPABLE = ("c", "u", "d", "t")
 
 COMMON_KEYS = ConfigDef(
@@ -147,10 +147,12 @@ COMMON_KEYS = ConfigDef(
     ConfigKey(name="column.exclude.list", type=ConfigType.LIST, default="", group=_FILTER,
               doc="Regular expressions of qualified column names left out of events."),
     ConfigKey(name="snapshot.mode", type=ConfigType.STRING, default="initial", group=_SNAP,
-              validator=CaseInsensitiveValidString(*SNAPSHOT_MODES, "always"),
+              validator=CaseInsensitiveValidString(*SNAPSHOT_MODES),
               doc="initial: copy the existing rows first, then stream; initial_only: copy and stop; no_data "
                   "(old name never): stream changes only; when_needed: copy again whenever the stored position "
-                  "can no longer be resumed."),
+                  "can no longer be resumed; always: copy again at every start of the connector (created, "
+                  "restarted, resumed after a stop, reconfigured), in chunks while streaming goes on from the "
+                  "stored position."),
     ConfigKey(name="snapshot.fetch.size", type=ConfigType.INT, default=10240, validator=Range.at_least(1),
               group=_SNAP, doc="Rows the snapshot reads per chunk, in primary-key order; a chunk is the unit a "
                                "tick finishes before it may stop."),
@@ -230,8 +232,8 @@ class CdcSourceConnector(SourceConnector):
 
     @classmethod
     def validate(cls, props: Mapping[str, str]) -> dict[str, ConfigValue]:
-        """Errors the ConfigDef alone cannot see (snapshot.mode=always, skipped.operations values, bad
-        regular expressions), by key; empty when the config is usable."""
+        """Errors the ConfigDef alone cannot see (skipped.operations values, bad regular expressions),
+        by key; empty when the config is usable."""
         out: dict[str, ConfigValue] = {}
         try:
             cfg = cls.config_def.parse(props)
@@ -246,8 +248,11 @@ class CdcSourceConnector(SourceConnector):
         return out
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
-        """A slot or a binlog is read by one reader: always a single task."""
-        return [dict(self.props)]
+        """A slot or a binlog is read by one reader: always a single task. Under
+        ``snapshot.mode=always`` its config carries a new start token (see ``snapshots``)."""
+        from .snapshots import with_generation
+
+        return [with_generation(self.props)]
 
     def exactly_once_support(self, props: Mapping[str, str]) -> bool | None:
         return True
@@ -303,9 +308,11 @@ def apply_signal(snap: dict[str, Any] | None, signal_id: str, kind: str | None, 
         return {"tables": left, "after": snap["after"] if left[0] == snap["tables"][0] else None,
                 "incremental": snap.get("incremental", True)}
     snapshot_type = str(body.get("type") or "incremental").lower()
+    if snapshot_type == "blocking":
+        return snap  # the connector runs it (snapshots.blocking_signal), not as part of this plan
     if snapshot_type != "incremental":
-        log.warning("Signal %s asks for a %s snapshot: it is read incrementally (in chunks, streaming goes on)",
-                    signal_id, snapshot_type)
+        log.warning("Signal %s asks for a snapshot of type %r, which is neither incremental nor blocking: it is "
+                    "read incrementally (in chunks, streaming goes on)", signal_id, snapshot_type)
     unknown = [t for t in tables if not known(t)]
     if unknown:
         log.warning("Signal %s: %s not captured by this connector's filters; left out of the snapshot",
@@ -337,11 +344,6 @@ def snapshot_mode(config: Mapping[str, Any]) -> str:
     mode = str(config["snapshot.mode"]).strip().lower()
     if mode == "never":
         return "no_data"
-    if mode == "always":
-        raise ConfigException.for_key(
-            "snapshot.mode", "always",
-            "A scheduled task starts on every tick, so a snapshot at every start would copy the tables each time. "
-            "Use initial, initial_only, no_data or when_needed.")
     return mode
 
 

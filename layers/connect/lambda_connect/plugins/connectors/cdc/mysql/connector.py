@@ -22,7 +22,8 @@ Snapshots read tables in primary-key chunks inside ``START TRANSACTION WITH CONS
 MariaDB reports the binlog position of that snapshot (``binlog_snapshot_file``/``_position``), so a
 chunk is published exactly where it belongs in the stream: after every change it contains and
 before every change it does not. (On MySQL the position is read just before the snapshot starts:
-a change committed in between is then published twice, never lost or reordered.)
+a change committed in between is then published twice, never lost or reordered.) Blocking snapshot
+signals and ``snapshot.mode=always`` are planned in ``..snapshots``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ from ..common import (
     topic_safe,
 )
 from ..postgres.types import Modes
+from ..snapshots import SnapshotPlans, blocking_signal
 from .gtid import GtidPosition
 from .types import column_type
 
@@ -130,7 +132,7 @@ class _Chunk:
         self.at = at
 
 
-class MySqlTask(SourceTask):
+class MySqlTask(SnapshotPlans, SourceTask):
     """Reads the binlog for one tick; see the module docstring."""
 
     flavour: ClassVar[str] = "mysql"
@@ -145,6 +147,7 @@ class MySqlTask(SourceTask):
             raise ConnectException(_MISSING) from e
         cfg = CONFIG_DEF.parse(props)
         self._cfg = cfg
+        self._props = dict(props)
         self._prefix = cfg["topic.prefix"]
         self._filter = TableFilter(cfg)
         self._modes = Modes(cfg["decimal.handling.mode"].lower(), "adaptive_time_microseconds"
@@ -267,6 +270,7 @@ class MySqlTask(SourceTask):
         self._snapshot = snapshot_from_offset(stored)
         if self._snapshot is None and not stored and mode in ("initial", "initial_only", "when_needed"):
             self._snapshot = {"tables": self._captured_tables(), "after": None}
+        self._snapshot = self._plan_start(self._props, mode, stored, self._snapshot, self._captured_tables)
         self._stream = mode != "initial_only"
         self._read_done = False
         self._last_heartbeat = int(stored.get("ts_heartbeat") or 0)
@@ -324,6 +328,12 @@ class MySqlTask(SourceTask):
             if self._pending:
                 take = min(self._batch - len(out), len(self._pending))
                 out.extend(self._pending.popleft() for _ in range(take))
+                continue
+            if self._paused:  # a blocking snapshot holds the stream at its signal
+                records = self._blocking_step()
+                if not records:
+                    break
+                self._pending.extend(records)
                 continue
             if self._read_done:
                 if self._chunk is not None:
@@ -454,6 +464,8 @@ class MySqlTask(SourceTask):
                         self._count_published(event, kind, len(event.rows))
                     continue
                 produced += self._rows(event, kind, index)
+                if self._paused:
+                    return  # a blocking snapshot signal: the stream waits at it
             elif kind is QueryEvent and self._txmeta is not None and (event.query or "").strip().upper() == "BEGIN":
                 self._txmeta.reset()
         return
@@ -578,6 +590,8 @@ class MySqlTask(SourceTask):
 
     def _snapshot_fields(self, offset: dict[str, Any]) -> None:
         snapshot_offset_fields(self._snapshot, offset)
+        if self._generation is not None or self._blocking is not None:
+            self._plan_fields(offset)
 
     def _on_signal(self, event: Any, index: int) -> int:
         """Rows inserted into signal.data.collection: update the snapshot plan, and store the new plan
@@ -593,9 +607,15 @@ class MySqlTask(SourceTask):
                             values)
                 continue
             signal_id, kind, data = (None if v is None else str(v) for v in values[:3])
+            known = lambda t: t != self._signal and self._captured(*t.partition(".")[::2])  # noqa: E731
+            blocking = blocking_signal(str(signal_id), kind, data, self._existing(known))
+            if blocking:
+                # Published at the signal, with the plan; the rest of the binlog waits for the copy.
+                self._pending.append(self._blocking_begin(blocking, self._offset(index, i + 1), str(signal_id)))
+                self._end_read()
+                return produced + 1
             before = self._snapshot
-            after = apply_signal(before, str(signal_id), kind, data,
-                                 lambda t: t != self._signal and self._captured(*t.partition(".")[::2]))
+            after = apply_signal(before, str(signal_id), kind, data, known)
             if after is before:
                 continue
             self._snapshot = after
@@ -612,19 +632,8 @@ class MySqlTask(SourceTask):
         snap = self._snapshot
         assert snap is not None
         table = snap["tables"][0]
-        db, _, name = table.partition(".")
-        shape, order = self._shape(db, name, None)
-        pk = [f.name for f in shape.key_schema.fields] if shape.key_schema is not None else []
-        if not pk:
-            raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
-                                   "primary-key order. Add a primary key or leave the table out of the filters.")
-        q = lambda n: "`" + n.replace("`", "``") + "`"  # noqa: E731
         size = chunk_size(self._cfg)
-        keys = ", ".join(q(k) for k in pk)
-        where, args = "", []
-        if snap["after"] is not None:
-            where = f" WHERE ({keys}) > ({', '.join('%s' for _ in pk)})"
-            args = list(snap["after"])
+        _shape, order, pk, sql, args = self._chunk_query(table, snap["after"], size)
         before_pos = self._master_status()
         with self._conn.cursor() as cur:
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
@@ -634,8 +643,7 @@ class MySqlTask(SourceTask):
                 at = before_pos
                 if status.get("binlog_snapshot_file"):
                     at = (str(status["binlog_snapshot_file"]), int(status["binlog_snapshot_position"]))
-                cur.execute(f"SELECT {', '.join(q(c) for c in order)} FROM {q(db)}.{q(name)}{where} ORDER BY {keys} "
-                            f"LIMIT {size}", args)
+                cur.execute(sql, args)
                 rows = list(cur.fetchall())
             finally:
                 cur.execute("COMMIT")
@@ -644,6 +652,37 @@ class MySqlTask(SourceTask):
         self._chunk = _Chunk(table, [list(r) for r in rows], last, len(rows) == size, at)
         self._target = max(self._target, at)
         self._read_done = False
+
+    def _chunk_query(self, table: str, after: list | None,
+                     limit: int) -> tuple[TableShape, list[str], list[str], str, list]:
+        """The shape, column order and key of ``table``, and the statement reading up to ``limit``
+        of its rows past the key ``after`` in key order (a table without a key cannot be chunked)."""
+        db, _, name = table.partition(".")
+        shape, order = self._shape(db, name, None)
+        pk = [f.name for f in shape.key_schema.fields] if shape.key_schema is not None else []
+        if not pk:
+            raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
+                                   "primary-key order. Add a primary key or leave the table out of the filters.")
+        q = lambda n: "`" + n.replace("`", "``") + "`"  # noqa: E731
+        keys = ", ".join(q(k) for k in pk)
+        where, args = "", []
+        if after is not None:
+            where = f" WHERE ({keys}) > ({', '.join('%s' for _ in pk)})"
+            args = list(after)
+        columns = ", ".join(q(c) for c in order)
+        sql = f"SELECT {columns} FROM {q(db)}.{q(name)}{where} ORDER BY {keys} LIMIT {int(limit)}"
+        return shape, order, pk, sql, args
+
+    def _blocking_rows(self, table: str, after: list | None, limit: int) -> tuple[Any, list[list], Any]:
+        shape, order, pk, sql, args = self._chunk_query(table, after, limit)
+        key_idx = [order.index(k) for k in pk]
+        return shape, [list(r) for r in self._query(sql, args)], lambda raw: [_jsonable(raw[i]) for i in key_idx]
+
+    def _blocking_source(self, shape: TableShape, marker: str) -> Struct:
+        now_ms = int(time.time() * 1000)
+        return Struct.from_values(self._source_schema, [
+            CONNECTOR_VERSION, self.flavour, self._prefix, now_ms, marker, shape.schema_or_db, None, now_ms * 1000,
+            now_ms * 1_000_000, shape.table, 0, None, self._pos[0], self._pos[1], 0, None, None])
 
     def _finish_chunk(self) -> None:
         chunk = self._chunk
@@ -676,6 +715,7 @@ class MySqlTask(SourceTask):
                 offset = {"file": self._pos[0], "pos": self._pos[1], "server_id": self._server_id,
                           "ts_sec": now_ms // 1000}
                 snapshot_offset_fields(during, offset, after=[_jsonable(raw[k]) for k in key_idx])
+                self._plan_fields(offset)
                 if self._gtids_text:
                     offset["gtids"] = self._gtids_text
             source = Struct.from_values(self._source_schema, [
@@ -687,7 +727,7 @@ class MySqlTask(SourceTask):
 
     # --- heartbeats -----------------------------------------------------------------------
     def _heartbeat_due(self) -> bool:
-        if self._cfg["heartbeat.interval.ms"] <= 0 or self._heartbeat_sent:
+        if self._cfg["heartbeat.interval.ms"] <= 0 or self._heartbeat_sent or self._paused:
             return False
         return time.time() * 1000 - self._last_heartbeat >= self._cfg["heartbeat.interval.ms"]
 

@@ -28,7 +28,9 @@ Snapshots (``snapshot.mode=initial``): tables are copied in primary-key chunks, 
 two logical-message watermarks written into the WAL; a streamed change to a key of the chunk
 between the watermarks replaces that key's snapshot row, so no key goes back in time. Progress is
 part of the offset, so a snapshot spans as many ticks as it needs. A row inserted into the
-``signal.data.collection`` table queues more tables for the same kind of snapshot, on demand.
+``signal.data.collection`` table queues more tables for the same kind of snapshot, on demand, or
+(type ``blocking``) holds the stream at the signal while they are copied; ``snapshot.mode=always``
+copies every table again at each start of the connector (both in ``..snapshots``).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ from ..common import (
     source_schema,
     topic_safe,
 )
+from ..snapshots import SnapshotPlans, blocking_signal
 from . import pgoutput
 from . import slot as slots
 from .types import Modes, column_type
@@ -161,7 +164,7 @@ class _Chunk:
         self.window_open = False
 
 
-class PostgresTask(SourceTask):
+class PostgresTask(SnapshotPlans, SourceTask):
     """Reads one slot for one tick; see the module docstring."""
 
     def start(self, props: Mapping[str, str]) -> None:
@@ -170,6 +173,7 @@ class PostgresTask(SourceTask):
             raise ConfigException(errors={k: v.errors for k, v in problems.items()})
         cfg = CONFIG_DEF.parse(props)
         self._cfg = cfg
+        self._props = dict(props)
         self._prefix = cfg["topic.prefix"]
         self._slot = cfg["slot.name"]
         self._publication = cfg["publication.name"]
@@ -261,6 +265,7 @@ class PostgresTask(SourceTask):
         self._snapshot = snapshot_from_offset(stored)
         if self._snapshot is None and not stored and snap_mode in ("initial", "initial_only", "when_needed"):
             self._snapshot = {"tables": captured, "after": None}
+        self._snapshot = self._plan_start(self._props, snap_mode, stored, self._snapshot, lambda: captured)
         self._stream = snap_mode != "initial_only"
         self._last_heartbeat = int(stored.get("ts_heartbeat") or 0)
         self._target = slots.parse_lsn(self._ctl.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]) or 0
@@ -316,6 +321,13 @@ class PostgresTask(SourceTask):
                 out.extend(self._pending.popleft() for _ in range(take))
                 continue
             if self._cursor is None:
+                if self._paused:  # a blocking snapshot holds the stream at its signal
+                    records = self._blocking_step()
+                    if not records:
+                        break
+                    self._tracker.submit(records)
+                    self._pending.extend(records)
+                    continue
                 if self._read_done and self._chunk is None:
                     if self._snapshot is not None and self._snapshot["tables"]:
                         self._start_chunk()
@@ -395,7 +407,7 @@ class PostgresTask(SourceTask):
         kind = type(msg)
         if kind is pgoutput.Begin:
             self._tx = msg
-            self._skip_tx = msg.final_lsn < self._pos
+            self._skip_tx = msg.final_lsn < self._pos or self._paused
             self._lsn_count = (0, 0)
             self._skip_upto = self._resume_at if str(msg.xid) == str(self._resume_tx) else None
             if self._txmeta is not None:
@@ -533,6 +545,8 @@ class PostgresTask(SourceTask):
 
     def _snapshot_fields(self, offset: dict[str, Any]) -> None:
         snapshot_offset_fields(self._snapshot, offset)
+        if self._generation is not None or self._blocking is not None:
+            self._plan_fields(offset)
 
     def _source(self, shape: TableShape, lsn: int | None, snapshot: str = "false") -> Struct:
         tx = self._tx if snapshot == "false" else None
@@ -580,26 +594,10 @@ class PostgresTask(SourceTask):
         assert snap is not None
         table = snap["tables"][0]
         mark = uuid.uuid4().hex
-        _schema, _, _name = table.partition(".")
-        oid = self._ctl.execute("SELECT %s::regclass::oid", (slots.qualified(table),)).fetchone()[0]
-        _notnull, pk = self._catalog(oid)
-        if not pk:
-            raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
-                                   "primary-key order. Add a primary key or leave the table out of the filters.")
+        cols, pk = self._chunk_layout(table)
         size = chunk_size(self._cfg)
         self._emit_watermark("low:" + mark)
-        cols = [r[0] for r in self._ctl.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped "
-            "ORDER BY attnum", (oid,)).fetchall()]
-        select = ", ".join(f"src.{slots.quote_ident(c)}::text" for c in cols)
-        keys = ", ".join(f"src.{slots.quote_ident(c)}" for c in pk)  # typed, not the text output columns
-        where, params = "", []
-        if snap["after"] is not None:
-            where = f" WHERE ({keys}) > ({', '.join('%s' for _ in pk)})"
-            params = list(snap["after"])
-        rows = self._ctl.execute(
-            f"SELECT {select} FROM {slots.qualified(table)} AS src{where} ORDER BY {keys} LIMIT {size}",
-            params).fetchall()
+        rows = self._select_chunk(table, cols, pk, snap["after"], size)
         self._emit_watermark("high:" + mark)
         key_idx = [cols.index(k) for k in pk]
         by_key = {tuple(r[i] for i in key_idx): list(r) for r in rows}
@@ -609,6 +607,30 @@ class PostgresTask(SourceTask):
         self._read_limit = self._read_max
         self._target = slots.parse_lsn(self._ctl.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]) or 0
         self._read_done = False
+
+    def _chunk_layout(self, table: str) -> tuple[list[str], list[str]]:
+        """A table's columns and primary key (a table without one cannot be read in chunks)."""
+        oid = self._ctl.execute("SELECT %s::regclass::oid", (slots.qualified(table),)).fetchone()[0]
+        _notnull, pk = self._catalog(oid)
+        if not pk:
+            raise ConnectException(f"Table {table} has no primary key: the chunked snapshot reads tables in "
+                                   "primary-key order. Add a primary key or leave the table out of the filters.")
+        cols = [r[0] for r in self._ctl.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped "
+            "ORDER BY attnum", (oid,)).fetchall()]
+        return cols, pk
+
+    def _select_chunk(self, table: str, cols: list[str], pk: list[str], after: list | None, limit: int) -> list:
+        """Up to ``limit`` rows past the key ``after``, in key order, every column as text."""
+        select = ", ".join(f"src.{slots.quote_ident(c)}::text" for c in cols)
+        keys = ", ".join(f"src.{slots.quote_ident(c)}" for c in pk)  # typed, not the text output columns
+        where, params = "", []
+        if after is not None:
+            where = f" WHERE ({keys}) > ({', '.join('%s' for _ in pk)})"
+            params = list(after)
+        return self._ctl.execute(
+            f"SELECT {select} FROM {slots.qualified(table)} AS src{where} ORDER BY {keys} LIMIT {int(limit)}",
+            params).fetchall()
 
     def _chunk_conflict(self, rel: _Relation, raw: list) -> None:
         chunk = self._chunk
@@ -621,7 +643,7 @@ class PostgresTask(SourceTask):
     def _watermark(self, text: str) -> None:
         kind, _, mark = text.partition(":")
         chunk = self._chunk
-        if chunk is None or mark != chunk.mark:
+        if chunk is None or mark != chunk.mark or self._paused:
             return  # a mark of a chunk an earlier tick started and did not finish: that chunk is redone
         if kind == "low":
             chunk.window_open = True
@@ -662,6 +684,7 @@ class PostgresTask(SourceTask):
             else:
                 offset = {"lsn_commit": self._pos, "lsn": self._pos}
                 snapshot_offset_fields(during, offset, after=list(key_text))
+                self._plan_fields(offset)
             marker = "incremental" if incremental else "last" if last_chunk and end else "true"
             records.extend(self._emitter.records(
                 shape, "r", None, shape.value(raw), self._source(shape, None, marker), shape.key(raw), None,
@@ -688,9 +711,13 @@ class PostgresTask(SourceTask):
             log.warning("Signal table %s needs the columns id, type, data; the row %r is ignored", self._signal, raw)
             return
         signal_id, kind, data = (None if v is None else str(v) for v in raw[:3])
+        known = lambda t: t != self._signal and self._filter.table(t)  # noqa: E731
+        blocking = blocking_signal(str(signal_id), kind, data, self._existing(known))
+        if blocking:
+            self._pause_at_signal(blocking, lsn, count, str(signal_id))
+            return
         before = self._snapshot
-        after = apply_signal(before, str(signal_id), kind, data,
-                             lambda t: t != self._signal and self._filter.table(t))
+        after = apply_signal(before, str(signal_id), kind, data, known)
         if after is before:
             return
         self._snapshot = after
@@ -699,9 +726,36 @@ class PostgresTask(SourceTask):
         self._tracker.submit([record])
         self._pending.append(record)
 
+    def _pause_at_signal(self, tables: list[str], lsn: int, count: int, signal_id: str) -> None:
+        """A blocking snapshot signal: publish its position and plan (a heartbeat), and read no more
+        of the slot in this tick; the rest of the transaction and later ones wait for the copy."""
+        record = self._blocking_begin(tables, self._offset(lsn, count), signal_id)
+        self._tracker.submit([record])
+        self._pending.append(record)
+        self._skip_tx = True
+        self._prefetched = None
+        if self._cursor is not None:
+            try:
+                self._cursor.close()
+                self._conn.commit()
+            finally:
+                self._cursor = None
+        self._read_done = True
+
+    def _blocking_rows(self, table: str, after: list | None, limit: int) -> tuple[Any, list[list], Any]:
+        cols, pk = self._chunk_layout(table)
+        rows = self._select_chunk(table, cols, pk, after, limit)
+        self._chunk_columns = cols
+        shape = self._relation_for(table).shape
+        key_idx = [cols.index(k) for k in pk]
+        return shape, [list(r) for r in rows], lambda raw: [raw[i] for i in key_idx]
+
+    def _blocking_source(self, shape: TableShape, marker: str) -> Struct:
+        return self._source(shape, None, marker)
+
     # --- heartbeats -----------------------------------------------------------------------
     def _heartbeat_due(self) -> bool:
-        if self._heartbeat_ms <= 0 or self._busy or self._heartbeat_sent:
+        if self._heartbeat_ms <= 0 or self._busy or self._heartbeat_sent or self._paused:
             return False  # one per tick at most: a tick is short next to any useful interval
         return time.time() * 1000 - self._last_heartbeat >= self._heartbeat_ms
 

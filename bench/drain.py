@@ -7,7 +7,8 @@ takes turns, ``--rounds`` times, between
   (a) the hand-written loop: confluent-kafka ``consume(5000)`` → ``orjson.loads`` → psycopg
       ``COPY`` → database commit → offset commit, what one would write without a framework;
   (b) ``lambda-connect up`` (a subprocess running the CLI, as a user starts it; ``--in-process``
-      runs the same ``LocalRuntime`` in this process, which ``--profile`` needs) with
+      runs the same ``LocalRuntime`` in this process, which ``--profile`` needs, with the mapping's
+      poller on a thread instead of the process of its own that ``up`` gives it) with
       JdbcSinkConnector (``insert.mode=insert``, JsonConverter without schemas,
       ``lambda.batch.size=10000``) draining the same topic in a new consumer group.
 
@@ -196,9 +197,26 @@ def _free_port() -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (and its reaped children), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    """utime + stime of a process, its reaped children and its living descendants (``up``'s mapping
+    pollers run in processes of their own), from /proc."""
+    ppids: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        child = int(stat.parent.name)
+        ppids[child] = int(fields[1])
+        times[child] = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in ppids.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(p, 0.0) for p in tree)
 
 
 @contextlib.contextmanager
@@ -236,10 +254,11 @@ def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str], profile
                   handler_profiler: cProfile.Profile | None = None) -> Iterator[Callable[[], bool]]:
     """The same ``LocalRuntime`` the CLI starts, in this process; ``profiler`` profiles the mapping
     threads (poller and the handler they invoke; cProfile sees one thread at a time)."""
-    from lambda_connect.local import esm
+    from lambda_connect.local import esm, esm_process
     from lambda_connect.local.runtime import LocalRuntime, RuntimeOptions
 
     original = esm.EsmEmulator._run
+    original_serve = esm_process.EsmProcess._serve
     split = up_in_process.split = {"mapping": 0.0, "handler": 0.0, "handler_wall": 0.0}  # type: ignore[attr-defined]
 
     def measured(self: Any) -> None:
@@ -266,7 +285,25 @@ def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str], profile
         finally:
             split["mapping"] += time.thread_time() - started
 
+    def measured_serve(self: Any) -> None:
+        """Process mode: the handler's thread here serves the poller process; time what it runs."""
+        invoke = self._invoke
+
+        def timed_invoke(event: Any, context: Any) -> Any:
+            started, wall = time.thread_time(), time.perf_counter()
+            try:
+                if handler_profiler is not None:
+                    return handler_profiler.runcall(invoke, event, context)
+                return invoke(event, context)
+            finally:
+                split["handler"] += time.thread_time() - started
+                split["handler_wall"] += time.perf_counter() - wall
+
+        self._invoke = timed_invoke
+        original_serve(self)
+
     esm.EsmEmulator._run = measured  # type: ignore[method-assign]
+    esm_process.EsmProcess._serve = measured_serve  # type: ignore[method-assign]
     options = RuntimeOptions(connectors=[config], bootstrap_servers=bootstrap, port=_free_port(),
                              state_url=f"sqlite:///{workdir}/{config['name']}.db", root=ROOT)
     runtime = LocalRuntime(options)
@@ -296,6 +333,7 @@ def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str], profile
         gc.callbacks.remove(on_gc)
         runtime.stop()
         esm.EsmEmulator._run = original  # type: ignore[method-assign]
+        esm_process.EsmProcess._serve = original_serve  # type: ignore[method-assign]
 
 
 # --- driver ----------------------------------------------------------------------------------------------
@@ -309,6 +347,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile up's mapping thread (implies --in-process)")
     parser.add_argument("--profile-handler", action="store_true",
                         help="cProfile the handler's invocations instead (wall-clock times: waits show)")
+    parser.add_argument("--poller", choices=("thread", "process"), default=None,
+                        help="in-process: where the mappings' pollers run (default: thread, process with "
+                             "--profile-handler; `up` itself runs them in processes of their own)")
     parser.add_argument("--skip-hand", action="store_true", help="only run up")
     parser.add_argument("--no-gc", action="store_true", help="experiment: automatic garbage collection off")
     parser.add_argument("--no-read-ahead", action="store_true",
@@ -322,6 +363,8 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=None, help="an existing broker instead of a new tansu")
     args = parser.parse_args()
     in_process = args.in_process or args.profile or args.profile_handler
+    if in_process:  # the poller's share (and its cProfile) needs it on a thread of this process
+        os.environ["LAMBDA_CONNECT_ESM_POLLER"] = args.poller or ("process" if args.profile_handler else "thread")
     up_in_process.freeze = args.freeze  # type: ignore[attr-defined]
     if args.no_read_ahead:
         from lambda_connect.local import esm

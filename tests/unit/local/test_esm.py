@@ -15,6 +15,7 @@ from lambda_connect.aws.kafka_clients import KafkaSettings
 from lambda_connect.aws.kafka_event import KafkaRecordTuple, build_kafka_event
 from lambda_connect.local.context import LambdaContext, function_arn
 from lambda_connect.local.esm import EsmEmulator
+from lambda_connect.local.esm_process import make_esm
 from lambda_connect.runtime.lambda_config import LambdaSettings
 
 from tests.fixtures.broker import consume_all, produce
@@ -63,13 +64,15 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-@pytest.fixture
-def esm_factory(kafka_broker: str) -> Iterator[Callable[..., EsmEmulator]]:
-    made: list[EsmEmulator] = []
+@pytest.fixture(params=["thread", "process"])
+def esm_factory(request: pytest.FixtureRequest, kafka_broker: str) -> Iterator[Callable[..., EsmEmulator]]:
+    """Mappings with the poller on a thread of this process, or in a process of its own (what
+    ``up`` runs): every test here holds for both."""
+    made: list[Any] = []
 
     def make(topic: str, invoke: Any, settings: LambdaSettings | None = None, group: str | None = None,
-             timeout_ms: int = 10_000) -> EsmEmulator:
-        esm = EsmEmulator(
+             timeout_ms: int = 10_000) -> Any:
+        esm = make_esm(mode=request.param,
             connector="orders", topic=topic, consumer_group=group or f"connect-{uuid.uuid4().hex[:8]}",
             settings=settings or LambdaSettings(batch_size=100, batching_window_seconds=0), invoke=invoke,
             function_name="SinkTaskFunction", function_arn=function_arn("SinkTaskFunction", "connect-orders"),
@@ -290,7 +293,8 @@ def test_read_ahead_keeps_batches_in_order_through_retries(kafka_broker: str, ka
     assert values[:3] == [first, first, first]
     assert [v for batch in values[3:] for v in batch] == [f"v{i}" for i in range(5, 20)]
     assert len(set(threads)) == 1 and threads[0].endswith("-invoke")
-    assert threads[0] != esm._thread.name
+    if isinstance(esm, EsmEmulator):  # in process mode the poller is not a thread of this process at all
+        assert threads[0] != esm._thread.name
 
 
 def test_batch_read_ahead_when_stopping_is_not_committed(kafka_broker: str, kafka_topic: Any,

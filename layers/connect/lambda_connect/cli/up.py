@@ -157,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     bootstrap = args.bootstrap_servers or (worker.bootstrap_servers if worker else None)
     try:
         summary_interval = summary_interval_of(args.summary_interval)
+        from lambda_connect.local.esm_process import poller_mode
+
+        poller_mode()  # a bad $LAMBDA_CONNECT_ESM_POLLER is refused here, not at the first sink
     except ValueError as e:
         sys.stderr.write(f"Error: {e}\n")
         return 2

@@ -24,7 +24,10 @@ What it reproduces from the real ESM (reference aws-serverless.md §2):
 The handler runs on a thread of the mapping's own (one for the mapping's life, as a container
 runs its invocations on one thread), so that the poller can read and render the next batch
 while the handler works, as Lambda's pollers do outside the function. The next batch is only
-delivered after the current one is done, and only the poller thread touches the consumer.
+invoked after the current one has returned (its offsets are committed while the next one runs),
+and only the poller thread touches the consumer. ``lambda-connect up`` runs this whole class in
+a process of its own per mapping (:mod:`lambda_connect.local.esm_process`), so that the poller
+does not share the interpreter lock with the handler; only the invocation crosses over.
 
 Stopping (pause, stop, delete, Ctrl-C) lets the batch in flight finish, commits it, and closes
 the consumer so the group is empty again; a batch read ahead is dropped uncommitted.
@@ -124,19 +127,56 @@ class _Gathering:
 
 @dataclass
 class _Call:
-    """One invocation handed to the invoker thread."""
+    """One invocation on its way through the function: the payload goes in, and once ``done`` is
+    set, either the handler's result (and whether it returned after the deadline) or the text of
+    the error it raised comes back."""
 
-    event: dict[str, Any]
-    context: LambdaContext
+    payload: bytes
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
-    error: BaseException | None = None
+    timed_out: bool = False
+    error: str | None = None
 
-    def outcome(self) -> Any:
+    def outcome(self) -> tuple[Any, bool]:
         self.done.wait()
         if self.error is not None:
-            raise self.error
-        return self.result
+            raise _FunctionError(self.error)
+        return self.result, self.timed_out
+
+
+@dataclass(frozen=True)
+class FunctionTarget:
+    """What the invoking side needs to call the handler as Lambda does: the function's name, its
+    timeout (the context's deadline) and the ARN the mapping invokes (ending with the alias)."""
+
+    function_name: str
+    function_arn: str
+    timeout_ms: int
+
+
+def load_ahead(invoke: Invoker) -> None:
+    """Lambda runs a function's init (the handler module's import) before the first invoke and
+    outside its timeout; loading a lazily loaded handler up front does the same, while the poller
+    is still joining the group, instead of inside the first invocation's deadline."""
+    load = getattr(invoke, "load", None)
+    if callable(load):
+        try:
+            load()
+        except Exception as e:  # the first invocation loads it again and fails as the function
+            log.debug("loading the sink handler ahead of the first batch failed: %s", e)
+
+
+def run_invocation(invoke: Invoker, target: FunctionTarget, payload: bytes) -> tuple[Any, bool, str | None]:
+    """One invocation as the Lambda runtime makes it: the payload parsed with ``orjson.loads`` (the
+    handler gets objects of its own, never shared with the mapping or another attempt), a fresh
+    context counting down from the timeout. Returns ``(result, timed_out, error text)``."""
+    context = LambdaContext(function_name=target.function_name, timeout_ms=target.timeout_ms,
+                            invoked_function_arn=target.function_arn)
+    try:
+        result = invoke(orjson.loads(payload), context)
+    except BaseException as e:  # the function failed: the mapping retries or gives up, as Lambda's does
+        return None, False, f"{type(e).__name__}: {e}"
+    return result, context.timed_out, None
 
 
 class _InvokerThread:
@@ -145,32 +185,23 @@ class _InvokerThread:
     free to read the next batch while the handler works, as Lambda's pollers do outside the function.
     """
 
-    def __init__(self, invoke: Invoker, name: str) -> None:
+    def __init__(self, invoke: Invoker, target: FunctionTarget, name: str) -> None:
         self._invoke = invoke
+        self._target = target
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
-        # Lambda runs a function's init (the handler module's import) before the first invoke and
-        # outside its timeout; loading a lazily loaded handler here does the same, while the
-        # poller is still joining the group, instead of inside the first invocation's deadline.
-        load = getattr(self._invoke, "load", None)
-        if callable(load):
-            try:
-                load()
-            except Exception as e:  # the first invocation loads it again and fails as the function
-                log.debug("loading the sink handler ahead of the first batch failed: %s", e)
+        load_ahead(self._invoke)
         while (call := self._calls.get()) is not None:
             try:
-                call.result = self._invoke(call.event, call.context)
-            except BaseException as e:  # handed to the mapping thread, raised there by outcome()
-                call.error = e
+                call.result, call.timed_out, call.error = run_invocation(self._invoke, self._target, call.payload)
             finally:
                 call.done.set()
 
-    def submit(self, event: dict[str, Any], context: LambdaContext) -> _Call:
-        call = _Call(event, context)
+    def submit(self, payload: bytes) -> _Call:
+        call = _Call(payload)
         self._calls.put(call)
         return call
 
@@ -211,9 +242,16 @@ class EsmEmulator:
         self._extra_overrides = dict(consumer_overrides or {})
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._invoker: _InvokerThread | None = None
+        self._invoker: Any = None
+        #: Read once, so that a test or benchmark changing the module's values before it creates a
+        #: mapping affects that mapping, wherever its poller runs.
+        self._max_payload = MAX_PAYLOAD_BYTES
+        self._read_ahead_on = READ_AHEAD
         #: The batch read ahead while the handler ran (see ``_read_ahead``).
         self._next: _Gathering | None = None
+        #: The invocation of ``_next`` already started (see ``_pipeline``): it must be delivered
+        #: and committed even when a stop comes, as any batch in flight is.
+        self._in_flight: _Call | None = None
         self.stats = EsmStats()
 
     # ------------------------------------------------------------------ lifecycle
@@ -283,13 +321,14 @@ class EsmEmulator:
             consumer = make_consumer(self._kafka, self.consumer_group, self._consumer_overrides(), fast_group_join=True)
         except Exception as e:  # bad cluster settings: the mapping cannot start, as in Lambda
             self.stats.last_error = f"cannot create consumer: {e}"
+            self._stats_changed()
             log.error("event source mapping %s (%s) cannot start: %s", self.uuid, self.topic, e)
             return
-        self._invoker = _InvokerThread(self._invoke, f"esm-{self.connector}-{self.topic}-invoke")
-        self._next = None
+        self._invoker = self._make_invoker()
+        self._next = self._in_flight = None
         try:
             consumer.subscribe([self.topic], on_assign=self._on_assign)
-            while not self._stop.is_set():
+            while not self._stop.is_set() or self._in_flight is not None:
                 gathering, self._next = self._next, None
                 if gathering is None or not gathering.complete:
                     gathering = self._collect(consumer, gathering)
@@ -297,16 +336,29 @@ class EsmEmulator:
                     self._deliver(consumer, gathering.records, gathering.payload)
         except Exception as e:  # keep the runtime alive; the mapping shows the error and stops
             self.stats.last_error = repr(e)
+            self._stats_changed()
             log.exception("event source mapping %s for %s stopped", self.uuid, self.topic)
         finally:
             # A batch read ahead and not delivered is not committed: the group's next consumer
             # gets it again.
-            self._next = None
+            self._next = self._in_flight = None
             self._invoker.close()
             try:
                 consumer.close()
             except Exception as e:  # closing a consumer of a vanished broker: nothing left to do
                 log.debug("closing consumer of %s: %s", self.topic, e)
+
+    @property
+    def target(self) -> FunctionTarget:
+        return FunctionTarget(self._function_name, self._function_arn, self._timeout_ms)
+
+    def _make_invoker(self) -> Any:
+        """Where invocations go: a thread of this process running the handler (see the module
+        docstring); a poller in a process of its own sends them to its parent instead."""
+        return _InvokerThread(self._invoke, self.target, f"esm-{self.connector}-{self.topic}-invoke")
+
+    def _stats_changed(self) -> None:
+        """Called whenever ``stats`` changed; a poller in its own process reports them to its parent."""
 
     def _payload(self, records: list[_Record]) -> bytes:
         """The invoke payload: ``orjson.dumps(build_kafka_event(records))``, written directly."""
@@ -344,7 +396,7 @@ class EsmEmulator:
                     continue
                 record = _to_record(message)
                 record_size = _size(record)
-                if batch and g.size + record_size > MAX_PAYLOAD_BYTES:
+                if batch and g.size + record_size > self._max_payload:
                     # Lambda caps a batch at the 6 MB payload: this record and the rest of what
                     # was consumed go in the next one.
                     rest = [_to_record(m) for m in messages[index + 1:] if m.error() is None]
@@ -382,12 +434,13 @@ class EsmEmulator:
                 pending.pop(0)
                 continue
             try:
-                first_try = READ_AHEAD and current is batch and attempts == 0
+                first_try = self._read_ahead_on and current is batch and attempts == 0
                 remaining = self._invoke_once(current, payload if current is batch else None,
                                               consumer if first_try else None)
             except _FunctionError as e:
                 self.stats.failed_invocations += 1
                 self.stats.last_error = str(e)
+                self._stats_changed()
                 attempts += 1
                 log.warning("sink invocation for %s failed (attempt %d, %d records): %s",
                             self.connector, attempts, len(current), e)
@@ -403,8 +456,11 @@ class EsmEmulator:
                     return  # stopping: nothing committed, the batch is redelivered next time
                 backoff = min(backoff * 2, self._retry_backoff_max)
                 continue
-            retry_ids = {id(r) for r in remaining}
-            done = [r for r in current if id(r) not in retry_ids]
+            if remaining:
+                retry_ids = {id(r) for r in remaining}
+                done = [r for r in current if id(r) not in retry_ids]
+            else:
+                done = current
             self._commit(consumer, done)
             if remaining:
                 attempts += 1
@@ -446,35 +502,48 @@ class EsmEmulator:
                      consumer: Any = None) -> list[_Record]:
         """One invocation; returns the records to retry (empty on full success). With ``consumer``,
         the next batch is read (and, once whole, rendered) while the handler runs."""
-        # The payload as it crosses the invoke boundary, parsed as the Lambda runtime parses it:
-        # the handler gets objects of its own, never shared with the mapping or another attempt.
-        event = orjson.loads(payload if payload is not None else self._payload(records))
-        context = LambdaContext(function_name=self._function_name, timeout_ms=self._timeout_ms,
-                                invoked_function_arn=self._function_arn)
+        if consumer is not None and self._in_flight is not None:  # started by _pipeline: its first try
+            call, self._in_flight = self._in_flight, None
+        else:
+            call = self._invoker.submit(payload if payload is not None else self._payload(records))
         poller_error: Exception | None = None
+        if consumer is not None and not self._stop.is_set():
+            try:
+                self._read_ahead(consumer, call.done)
+            except Exception as e:  # the consumer's, not the function's: raised once the call is done
+                poller_error = e
         try:
-            if self._invoker is None:
-                result = self._invoke(event, context)
-            else:
-                call = self._invoker.submit(event, context)
-                if consumer is not None and not self._stop.is_set():
-                    try:
-                        self._read_ahead(consumer, call.done)
-                    except Exception as e:  # the consumer's, not the function's: raised below
-                        poller_error = e
-                result = call.outcome()
-        except Exception as e:
+            result, timed_out = call.outcome()
+        except _FunctionError as e:
             if poller_error is not None:
                 raise poller_error from e
-            raise _FunctionError(f"{type(e).__name__}: {e}") from e
+            raise
         if poller_error is not None:
             raise poller_error  # the batch stays uncommitted; the mapping stops with the error
-        if context.timed_out:
+        if timed_out:
             raise _FunctionError(f"Task timed out after {self._timeout_ms / 1000:.2f} seconds")
         self.stats.batches += 1
-        if not self.settings.report_batch_item_failures:
-            return []
-        return self._failed_items(result, records)
+        remaining = self._failed_items(result, records) if self.settings.report_batch_item_failures else []
+        if not remaining and consumer is not None:
+            self._pipeline()
+        return remaining
+
+    def _pipeline(self) -> None:
+        """Start the invocation of the batch read ahead before this one's offsets are committed.
+
+        Invocations stay one at a time and in order (this one has returned); only the commit
+        round trip and the hand-over overlap the next invocation instead of idling the
+        function between batches. Not when records can age out: the next batch's first try
+        must then be filtered first (``_drop_expired``), which happens at its delivery."""
+        following = self._next
+        if (following is None or not following.complete or following.payload is None or self._stop.is_set()
+                or self._ages_out()):
+            return
+        self._in_flight = self._invoker.submit(following.payload)
+
+    def _ages_out(self) -> bool:
+        age = self.settings.maximum_record_age_seconds
+        return bool(self.settings.provisioned and age is not None and age >= 0)
 
     def _read_ahead(self, consumer: Any, invocation_done: threading.Event) -> None:
         """Gather the next batch until the invocation returns; render it if it is whole by then."""
@@ -507,13 +576,15 @@ class EsmEmulator:
             return
         from confluent_kafka import TopicPartition
 
-        last: dict[int, int] = {}
-        for r in records:
-            last[r.partition] = max(last.get(r.partition, -1), r.offset)
+        # Every list handed here keeps the order records were consumed in, so within a partition
+        # offsets ascend and its last record is its highest (a lower one would only mean a
+        # redelivery, never a skip).
+        last = {r[1]: r[2] for r in records}
         offsets = [TopicPartition(self.topic, p, o + 1) for p, o in last.items()]
         consumer.commit(offsets=offsets, asynchronous=False)
         self.stats.records_committed += len(records)
         self.stats.last_committed.update({p: o + 1 for p, o in last.items()})
+        self._stats_changed()
 
     def _give_up(self, records: Sequence[_Record], condition: str) -> None:
         destination = self.settings.on_failure_destination
@@ -543,6 +614,7 @@ class EsmEmulator:
         if remaining:
             raise RuntimeError(f"could not deliver {remaining} failed records to {destination}")
         self.stats.records_sent_to_destination += len(records)
+        self._stats_changed()
 
 
 def _to_record(message: Any) -> _Record:

@@ -25,6 +25,7 @@ from lambda_connect.runtime.platform import SinkSpec, SourceSpec, connector_alia
 
 from .context import LambdaContext, function_arn
 from .esm import EsmEmulator
+from .esm_process import EsmProcess, make_esm
 from .scheduler import MIN_INTERVAL_MS, TaskSchedule
 
 __all__ = ["LocalPlatform"]
@@ -69,7 +70,7 @@ class LocalPlatform:
         self._stop_timeout = stop_timeout
         self._retry_backoff_max = retry_backoff_max
         self._consumer_overrides = dict(consumer_overrides or {})
-        self._esms: dict[str, dict[str, EsmEmulator]] = {}
+        self._esms: dict[str, dict[str, EsmEmulator | EsmProcess]] = {}
         self._schedules: dict[str, dict[str, TaskSchedule]] = {}
         self._lock = threading.RLock()
         self._admin: Any = None
@@ -89,7 +90,7 @@ class LocalPlatform:
                     esm.stop(self._stop_timeout)  # settings change: recreate (create-only fields included)
                     esm = None
                 if esm is None:
-                    esm = EsmEmulator(
+                    esm = make_esm(
                         connector=name, topic=topic, consumer_group=group, settings=spec.settings,
                         invoke=self._sink_invoke, function_name=self._sink_function, function_arn=arn,
                         timeout_ms=self._sink_timeout_ms, kafka=self.kafka,
@@ -149,7 +150,7 @@ class LocalPlatform:
         return list_topics(self._admin)
 
     # ------------------------------------------------------------------ local extras
-    def esms(self, name: str) -> dict[str, EsmEmulator]:
+    def esms(self, name: str) -> dict[str, EsmEmulator | EsmProcess]:
         """The mappings of sink connector ``name`` (for progress displays and tests)."""
         with self._lock:
             return dict(self._esms.get(name, {}))

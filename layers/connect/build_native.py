@@ -1,5 +1,6 @@
-"""Build the native code (the plan engine ``api/_map_edit.c`` and the batch loop
-``runtime/_batch_loop.c``) for the Lambda layer.
+"""Build the native code (the plan engine ``api/_map_edit.c``, the batch loop
+``runtime/_batch_loop.c`` and the CDC source's pgoutput decoder
+``plugins/connectors/cdc/postgres/_pgoutput.c``) for the Lambda layer.
 
 The layer runs on Linux arm64 (python3.13) whatever machine builds it, so the engine is
 cross-compiled: ``ziglang`` from PyPI is a complete C toolchain for aarch64 glibc targets,
@@ -30,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 MODULES = {
     HERE / "lambda_connect" / "api" / "_map_edit.c": Path("lambda_connect") / "api" / "_map_edit.abi3.so",
     HERE / "lambda_connect" / "runtime" / "_batch_loop.c": Path("lambda_connect") / "runtime" / "_batch_loop.abi3.so",
+    HERE / "lambda_connect" / "plugins" / "connectors" / "cdc" / "postgres" / "_pgoutput.c":
+        Path("lambda_connect") / "plugins" / "connectors" / "cdc" / "postgres" / "_pgoutput.abi3.so",
 }
 TARGET = "aarch64-linux-gnu.2.17"  # glibc 2.17: loads on every Lambda runtime (AL2023 has 2.34)
 ZIGLANG = "ziglang==0.17.1"
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         built = build(args.layer_python, args.toolchain_dir or Path(scratch))  # type: ignore[arg-type]
     except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
-        for partial in MODULES.values():  # all or nothing: the two are used together
+        for partial in MODULES.values():  # all or nothing, as the install builds them
             (args.layer_python / partial).unlink(missing_ok=True)
         message = f"native code not built for the layer ({e}); the layer runs the generated Python instead"
         print(("error: " if args.require else "note: ") + message, file=sys.stderr)

@@ -42,7 +42,7 @@ from lambda_connect.api import (
 )
 from lambda_connect.api.config import CaseInsensitiveValidString, Range
 from lambda_connect.api.errors import ConfigException
-from lambda_connect.api.records import Header
+from lambda_connect.api.records import EMPTY_HEADERS, Header
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ __all__ = [
     "snapshot_from_offset",
     "snapshot_mode",
     "snapshot_offset_fields",
+    "source_record",
     "source_schema",
     "topic_safe",
 ]
@@ -500,6 +501,30 @@ def build_shape(prefix: str, schema_or_db: str, table: str, columns: Sequence[tu
                       envelope_schema(topic, value_schema, source))
 
 
+_new_record = SourceRecord.__new__
+
+
+def source_record(partition: dict[str, Any], offset: dict[str, Any], topic: str, key_schema: Schema | None,
+                  key: Any, value_schema: Schema | None, value: Any) -> SourceRecord:
+    """``SourceRecord(partition, offset, topic, None, key_schema, key, value_schema, value)`` without
+    its per-record work: ``partition`` and ``offset`` are taken as they are, not copied (the
+    caller hands over dicts nobody changes afterwards; one partition dict may serve many records),
+    no Kafka partition, timestamp or headers. For the streaming hot path; the unit tests compare
+    it with the constructor slot for slot."""
+    record = _new_record(SourceRecord)
+    record.topic = topic
+    record.kafka_partition = None
+    record.key_schema = key_schema
+    record.key = key
+    record.value_schema = value_schema
+    record.value = value
+    record.timestamp = None
+    record.headers = EMPTY_HEADERS
+    record.source_partition = partition
+    record.source_offset = offset
+    return record
+
+
 class ChangeEmitter:
     """Builds the records of one change (event, tombstone, key-change trio) in Debezium's shape."""
 
@@ -629,32 +654,41 @@ class AckTracker:
     """
 
     def __init__(self) -> None:
-        self._seq: dict[int, int] = {}  # id(record) -> number
-        self._alive: dict[int, SourceRecord] = {}  # keeps ids stable while unacknowledged
+        self._waiting: deque[SourceRecord] = deque()  # submitted, not yet in the acknowledged prefix
+        #: Records acknowledged ahead of an earlier one, by id; held so their ids stay unique.
+        self._early: dict[int, SourceRecord] = {}
         self.submitted = 0
         self.done = 0
-        self._early: set[int] = set()
         self._points: deque[tuple[int, Any]] = deque()
 
     def submit(self, records: Iterable[SourceRecord]) -> None:
-        for r in records:
-            self._seq[id(r)] = self.submitted
-            self._alive[id(r)] = r
-            self.submitted += 1
+        before = len(self._waiting)
+        self._waiting.extend(records)
+        self.submitted += len(self._waiting) - before
+
+    def add(self, record: SourceRecord) -> None:
+        """``submit([record])``, for one record."""
+        self._waiting.append(record)
+        self.submitted += 1
 
     def acked(self, record: SourceRecord) -> None:
-        seq = self._seq.pop(id(record), None)
-        if seq is None:
-            return
-        del self._alive[id(record)]
-        if seq == self.done:
+        waiting = self._waiting
+        if waiting and waiting[0] is record:  # in order: the usual case
+            waiting.popleft()
             self.done += 1
-            early = self._early
-            while self.done in early:
-                early.discard(self.done)
-                self.done += 1
+            if self._early:
+                self._catch_up()
         else:
-            self._early.add(seq)
+            # Out of order (another Kafka partition confirmed first), or a record that is not (or
+            # no longer) waiting: remembered, and counted once every record before it is. One
+            # never submitted simply stays here; it can hold nothing back and release nothing.
+            self._early[id(record)] = record
+
+    def _catch_up(self) -> None:
+        waiting, early = self._waiting, self._early
+        while waiting and early.pop(id(waiting[0]), None) is not None:
+            waiting.popleft()
+            self.done += 1
 
     def release_point(self, position: Any) -> None:
         """Everything submitted so far, once acknowledged, lets the log go up to ``position``."""

@@ -76,13 +76,15 @@ from ..common import (
     snapshot_from_offset,
     snapshot_mode,
     snapshot_offset_fields,
+    source_record,
     source_schema,
     topic_safe,
 )
 from ..snapshots import SnapshotPlans, blocking_signal
 from . import pgoutput
 from . import slot as slots
-from .types import Modes, column_type
+from .pgoutput import UNCHANGED_TOAST, fast_row_values
+from .types import Modes, column_type, row_ops
 
 __all__ = ["PostgresConnector", "PostgresTask"]
 
@@ -139,17 +141,30 @@ class PostgresConnector(CdcSourceConnector):
 
 
 class _Relation:
-    """A relation from a Relation message: the raw columns and, when captured, its shape."""
+    """A relation from a Relation message: the raw columns and, when captured, its shape.
 
-    __slots__ = ("captured", "name", "raw_columns", "shape", "toast_fill")
+    For the streaming short way (``PostgresTask._fast_change``), built once per Relation message:
+    ``fast``, one converter per raw column for ``pgoutput.row_values`` (``SKIP`` for a column the
+    filters drop; None when the relation must take the general way: not captured, or the signal
+    table) and ``ops``, their op bytes for its C version; ``whole``, whether every raw column is in
+    the value (the converted row then *is* the value list); and the ``source`` block's values that
+    stay the same within one transaction (``PostgresTask._source_for``)."""
+
+    __slots__ = ("captured", "fast", "name", "ops", "raw_columns", "shape", "source_of", "source_tx",
+                 "toast_fill", "whole")
 
     def __init__(self, name: str, captured: bool, shape: TableShape | None, raw_columns: list[str],
-                 toast_fill: list[Any]) -> None:
+                 toast_fill: list[Any], fast: tuple | None = None) -> None:
         self.name = name
         self.captured = captured
         self.shape = shape
         self.raw_columns = raw_columns
         self.toast_fill = toast_fill
+        self.fast = fast
+        self.ops = row_ops(fast, pgoutput.SKIP) if fast is not None else b""
+        self.whole = shape is not None and shape.positions == list(range(len(raw_columns)))
+        self.source_tx: pgoutput.Begin | None = None
+        self.source_of: list[Any] = []
 
 
 class _Chunk:
@@ -186,6 +201,7 @@ class PostgresTask(SnapshotPlans, SourceTask):
         self._partition = {"server": self._prefix}
         self._emitter = ChangeEmitter(self._partition, cfg["tombstones.on.delete"],
                                       parse_skipped(cfg["skipped.operations"]))
+        self._fast_ops = ("c" in self._emitter.skipped, "u" in self._emitter.skipped)
         self._source_schema = source_schema("postgresql")
         self._txmeta = (TransactionMetadata(self._partition, topic_safe(f"{self._prefix}.{cfg['topic.transaction']}"))
                         if cfg["provide.transaction.metadata"] else None)
@@ -308,17 +324,25 @@ class PostgresTask(SnapshotPlans, SourceTask):
                         else self._placeholder.encode() if col_schema.type is Type.BYTES else None)
         shape = build_shape(self._prefix, schema, table, built, pk,
                             lambda col: self._filter.column(qualified, col), self._source_schema)
-        return _Relation(qualified, True, shape, [c[0] for c in columns], fill)
+        needed = set(shape.positions) | set(shape.key_positions)
+        fast = None if oid in self._signal_oids else tuple(
+            conv if i in needed else pgoutput.SKIP for i, (_n, _s, conv) in enumerate(built))
+        return _Relation(qualified, True, shape, [c[0] for c in columns], fill, fast)
 
     # --- polling ------------------------------------------------------------------------
     def poll(self) -> list[SourceRecord] | None:
         if self._busy:
             return []
         out: list[SourceRecord] = []
+        pending = self._pending
         while len(out) < self._batch:
-            if self._pending:
-                take = min(self._batch - len(out), len(self._pending))
-                out.extend(self._pending.popleft() for _ in range(take))
+            if pending:
+                take = self._batch - len(out)
+                if take >= len(pending):
+                    out.extend(pending)
+                    pending.clear()
+                else:
+                    out.extend(pending.popleft() for _ in range(take))
                 continue
             if self._cursor is None:
                 if self._paused:  # a blocking snapshot holds the stream at its signal
@@ -342,8 +366,7 @@ class PostgresTask(SnapshotPlans, SourceTask):
                 self._close_read()
                 continue
             self._read_rows += len(rows)
-            for lsn, _xid, data in rows:
-                self._message(int(lsn), data)
+            self._rows(rows)
         if not out and self._heartbeat_due():
             out.append(self._heartbeat())
         return out
@@ -356,7 +379,7 @@ class PostgresTask(SnapshotPlans, SourceTask):
         cursor.itersize = self._batch
         try:
             cursor.execute(
-                "SELECT lsn - '0/0'::pg_lsn, xid::text::bigint, data FROM pg_logical_slot_peek_binary_changes("
+                "SELECT (lsn - '0/0'::pg_lsn)::bigint, data FROM pg_logical_slot_peek_binary_changes("
                 "%s, %s::pg_lsn, %s, 'proto_version', '1', 'publication_names', %s, 'messages', 'true')",
                 (self._slot, slots.lsn_text(self._target), self._read_limit, self._publication))
             self._prefetched = cursor.fetchmany(self._batch)  # runs the function: its errors surface here
@@ -398,6 +421,91 @@ class PostgresTask(SnapshotPlans, SourceTask):
             self._read_limit += self._read_max
 
     # --- messages -----------------------------------------------------------------------
+    #: The streaming short way (``_fast_change``); tests turn it off to compare it with the general one.
+    fast_stream: ClassVar[bool] = True
+
+    def _rows(self, rows: list) -> None:
+        """Messages ``(lsn, data)`` in slot order. While nothing needs the general way (no snapshot
+        or chunk, no transaction metadata, no resumed transaction to skip into), inserts and
+        updates that keep the key go the short way; every other message, and every change the
+        short way declines, goes through ``_message``, which gives the same records."""
+        message, fast = self._message, self._fast_change
+        ready = self._fast_ready()
+        for lsn, data in rows:
+            kind = data[0]
+            if ready and (kind == 0x49 or kind == 0x55) and fast(lsn, data):
+                continue
+            message(lsn, data)
+            ready = self._fast_ready()  # a commit, a watermark, a signal may change what is needed
+
+    def _fast_ready(self) -> bool:
+        return (self.fast_stream and self._tx is not None and not self._skip_tx and self._skip_upto is None
+                and self._txmeta is None and self._snapshot is None and self._chunk is None)
+
+    def _fast_change(self, lsn: int, data: bytes) -> bool:
+        """An insert, or an update without an old tuple (the key did not change), of a captured
+        table: its record straight from the message bytes — one pass over the tuple that converts
+        each kept column (``row_values``), the ``source`` block from the transaction's prepared
+        values. False, having changed nothing, for anything else: a change of the signal table, an
+        update carrying an old tuple, an unchanged TOASTed value, a skipped operation."""
+        rel = self._relations.get(int.from_bytes(data[1:5], "big"))
+        if rel is None:
+            return False
+        if not rel.captured:
+            if rel.name == self._signal:
+                return False
+            count = self._lsn_count[1] + 1 if self._lsn_count[0] == lsn else 1
+            self._lsn_count = (lsn, count)  # counted at its LSN, as every change is, and dropped
+            return True
+        fast = rel.fast
+        if fast is None:
+            return False
+        if data[0] == 0x49:
+            if self._fast_ops[0]:
+                return False
+            op = "c"
+        elif data[5] != 0x4E or self._fast_ops[1]:  # an old tuple ('K'/'O') or a skipped 'u'
+            return False
+        else:
+            op = "u"
+        values, _end, toasted = fast_row_values(data, 6, fast, rel.ops, UNCHANGED_TOAST)
+        if toasted:
+            return False
+        count = self._lsn_count[1] + 1 if self._lsn_count[0] == lsn else 1
+        self._lsn_count = (lsn, count)
+        shape = rel.shape
+        assert shape is not None
+        tx = self._tx
+        assert tx is not None
+        from_values = Struct.from_values
+        key_schema = shape.key_schema
+        key = None if key_schema is None else from_values(key_schema, [values[i] for i in shape.key_positions])
+        after = from_values(shape.value_schema, values if rel.whole else [values[i] for i in shape.positions])
+        source = (rel.source_of if rel.source_tx is tx else self._source_for(rel, tx)).copy()
+        pos = self._pos
+        source[6] = f'["{pos}","{lsn}"]'
+        source[12] = lsn
+        now = time.time_ns()
+        envelope = from_values(shape.envelope, [None, after, from_values(self._source_schema, source), None, op,
+                                                now // 1_000_000, now // 1_000, now])
+        record = source_record(self._emitter.partition, {
+            "lsn_commit": pos, "lsn_proc": lsn, "lsn_events_processed": count, "lsn": lsn, "txId": tx.xid,
+            "ts_usec": tx.commit_ts_us}, shape.topic, key_schema, key, shape.envelope, envelope)
+        self._tracker.add(record)
+        self._pending.append(record)
+        return True
+
+    def _source_for(self, rel: _Relation, tx: pgoutput.Begin) -> list[Any]:
+        """The ``source`` values of ``rel``'s changes in ``tx`` (as ``_source`` gives them), with
+        ``sequence`` and ``lsn`` left for each change."""
+        ts_us = tx.commit_ts_us
+        shape = rel.shape
+        assert shape is not None
+        rel.source_of = [CONNECTOR_VERSION, "postgresql", self._prefix, ts_us // 1000, "false", self._db, None, ts_us,
+                         ts_us * 1000, shape.schema_or_db, shape.table, tx.xid, None, None, None, None]
+        rel.source_tx = tx
+        return rel.source_of
+
     def _message(self, lsn: int, data: bytes) -> None:
         if self._skip_tx and data[0] in _CHANGE_KINDS:
             return  # a transaction this tick (or a committed offset) already covers: do not even decode it

@@ -21,15 +21,21 @@ __all__ = [
     "Delete",
     "Insert",
     "Message",
+    "SKIP",
     "Relation",
     "Truncate",
     "Update",
     "decode",
+    "fast_row_values",
     "pg_epoch_micros_to_unix_micros",
+    "row_values",
 ]
 
 #: Marks a column whose unchanged, out-of-line (TOASTed) value the change does not carry.
 UNCHANGED_TOAST = object()
+#: A converter for ``row_values`` that leaves a column out (None) without decoding its text: a
+#: column the column filters drop.
+SKIP = object()
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -142,6 +148,81 @@ def _tuple(data: bytes, pos: int) -> tuple[list, int]:
         else:
             raise ValueError(f"pgoutput: unknown tuple column kind {kind!r} at byte {pos - 1}")
     return values, pos
+
+
+def row_values(data: bytes, pos: int, converters: tuple, toast: object = UNCHANGED_TOAST) -> tuple[list, int, bool]:
+    """The TupleData at ``pos`` decoded and converted in one pass: ``(values, end, toasted)``.
+
+    ``converters[i]`` is column ``i``'s function from its text to its value (None: the text is the
+    value; ``SKIP``: None whatever the column holds). Nulls stay None, an unchanged TOASTed column
+    becomes ``toast`` (``toasted`` says whether one did), a binary column's bytes go through its
+    converter too. Equal to ``_tuple`` followed by each converter on each value that is not None
+    or the marker. A tuple with another column count than ``converters``, an unknown column kind
+    or a value running past the end of the message is a ValueError.
+
+    This is the specification of ``_pgoutput.row_values`` (C, built at install), which the
+    connector's streaming path calls through ``fast_row_values`` when it is there.
+    """
+    size = len(data)
+    if pos < 0 or pos + 2 > size:
+        raise ValueError("pgoutput: the tuple runs past the end of the message")
+    (count,) = _I16.unpack_from(data, pos)
+    if count != len(converters):
+        raise ValueError(f"pgoutput: a tuple of {count} columns for a relation of {len(converters)}")
+    pos += 2
+    values: list = []
+    append = values.append
+    toasted = False
+    i32 = _I32.unpack_from
+    try:
+        for conv in converters:
+            kind = data[pos]
+            if kind == 0x74 or kind == 0x62:  # 't', 'b'
+                (length,) = i32(data, pos + 1)
+                pos += 5
+                end = pos + length
+                if length < 0 or end > size:
+                    raise ValueError("pgoutput: a column value runs past the end of the message")
+                if conv is SKIP:
+                    append(None)
+                elif kind == 0x62:
+                    raw = data[pos:end]
+                    append(raw if conv is None else conv(raw))
+                elif conv is None:
+                    append(data[pos:end].decode("utf-8"))
+                else:
+                    append(conv(data[pos:end].decode("utf-8")))
+                pos = end
+            elif kind == 0x6E:  # 'n'
+                pos += 1
+                append(None)
+            elif kind == 0x75:  # 'u'
+                pos += 1
+                if conv is SKIP:
+                    append(None)
+                else:
+                    append(toast)
+                    toasted = True
+            else:
+                raise ValueError(f"pgoutput: unknown tuple column kind {kind} at byte {pos}")
+    except (IndexError, struct.error):
+        raise ValueError("pgoutput: the tuple runs past the end of the message") from None
+    return values, pos, toasted
+
+
+def _row_values_with_ops(data: bytes, pos: int, converters: tuple, ops: bytes,
+                         toast: object = UNCHANGED_TOAST) -> tuple[list, int, bool]:
+    return row_values(data, pos, converters, toast)
+
+
+try:
+    from ._pgoutput import row_values as _native_row_values
+except ImportError:  # not built (no C compiler at install): the specification, slower
+    _native_row_values = None
+
+#: ``row_values`` with each column's op byte (``types.row_ops``): the C version when built.
+fast_row_values = _native_row_values or _row_values_with_ops
+NATIVE = _native_row_values is not None
 
 
 def decode(data: bytes) -> object | None:

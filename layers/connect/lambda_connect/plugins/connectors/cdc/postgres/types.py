@@ -23,7 +23,7 @@ from lambda_connect.api.data import Decimal as ConnectDecimal
 from lambda_connect.api.data import Time as ConnectTime
 from lambda_connect.api.data import Timestamp as ConnectTimestamp
 
-__all__ = ["Modes", "column_type"]
+__all__ = ["Modes", "column_type", "row_ops"]
 
 Convert = Callable[[Any], Any] | None
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -243,3 +243,14 @@ def column_type(type_oid: int, typmod: int, optional: bool, modes: Modes) -> tup
     if type_oid == INTERVAL:
         return _named(Type.INT64, "io.debezium.time.MicroDuration", optional), _interval_micros
     return Schema(Type.STRING, optional=optional), None
+
+
+# Op bytes of ``_pgoutput.row_values`` (keep in step with the enum in _pgoutput.c): the converters
+# the C loop runs itself; every other one it calls.
+_OP_SKIP, _OP_TEXT, _OP_INT, _OP_FLOAT, _OP_BOOL, _OP_ZONED, _OP_CALL = range(7)
+_OPS: dict[Any, int] = {None: _OP_TEXT, int: _OP_INT, float: _OP_FLOAT, _bool: _OP_BOOL, _zoned_ts: _OP_ZONED}
+
+
+def row_ops(converters: tuple, skip: object) -> bytes:
+    """One op byte per converter for ``pgoutput.fast_row_values`` (``skip``: pgoutput.SKIP)."""
+    return bytes(_OP_SKIP if c is skip else _OPS.get(c, _OP_CALL) for c in converters)

@@ -3,15 +3,17 @@ row changes from the binlog as Debezium's change events, one scheduled tick at a
 
 A tick reads the binlog from the stored position up to the end the server reported when the tick
 started (``SHOW MASTER STATUS``), so it ends even on a busy server. MariaDB resumes by GTID once the
-stored offset has ``gtids`` (see ``_open_reader`` for why that reader blocks); otherwise, and on
-MySQL, by file and position (``mysql-replication`` with ``is_mariadb=False``: measured to work against
-MariaDB too, while its MariaDB mode ignores a start position). Column names come from the binlog's
+stored offset has ``gtids`` (see ``_open_reader`` for why that reader blocks); a MySQL with
+``gtid_mode=ON`` by its GTID set (``gtids``, kept from the connector's first tick on; this path has
+not been run against a MySQL server here — only its set logic is tested); otherwise by file and
+position (``mysql-replication`` with ``is_mariadb=False``: measured to work against MariaDB too,
+while its MariaDB mode ignores a start position). Column names come from the binlog's
 table map, which needs ``binlog_row_metadata=FULL``; types and nullability from
 ``information_schema``, re-read whenever a table's columns change, so added and dropped columns show
 from the next event on without a schema-history topic.
 
-Offsets (partition ``{"server": topic.prefix}``): ``file``/``pos`` (and on MariaDB ``gtids``, the GTID
-position there) is where the transaction of the last published row began, ``event`` how many row
+Offsets (partition ``{"server": topic.prefix}``): ``file``/``pos`` (and ``gtids``, MariaDB's GTID
+position or MySQL's GTID set there) is where the transaction of the last published row began, ``event`` how many row
 events of it to skip and ``row`` how many rows of the next one, so a tick cut inside a transaction
 resumes exactly after the last acknowledged row.
 The server keeps no reader position: when no captured table changes, only heartbeats
@@ -73,7 +75,7 @@ from ..common import (
 )
 from ..postgres.types import Modes
 from ..snapshots import SnapshotPlans, blocking_signal
-from .gtid import GtidPosition
+from .gtid import GtidPosition, GtidSet, mysql_resume
 from .types import column_type
 
 __all__ = ["MariaDbConnector", "MySqlConnector", "MySqlTask", "binlog_lag"]
@@ -243,11 +245,15 @@ class MySqlTask(SnapshotPlans, SourceTask):
         mode = snapshot_mode(self._cfg)
         self._target = self._master_status()
         files = [str(r[0]) for r in self._query("SHOW BINARY LOGS")]
-        self._gtids: GtidPosition | None = None  # MariaDB: GTIDs read to their end, per domain
+        # MariaDB: GTIDs read to their end, per domain; MySQL with gtid_mode=ON: the set read so far
+        self._gtids: GtidPosition | GtidSet | None = None
         self._use_gtid = False
+        self._target_gtids = self._mysql_gtids() if self.flavour == "mysql" else None
         if self.flavour == "mariadb" and stored.get("gtids"):
             self._gtids = GtidPosition.parse(str(stored["gtids"]))
             self._use_gtid = bool(self._gtids)
+        elif self._target_gtids is not None and stored.get("gtids"):
+            stored = self._mysql_resume(stored, mode)
         if stored.get("file") and stored["file"] not in files and not self._use_gtid:
             if mode != "when_needed":
                 raise ConnectException(
@@ -264,6 +270,8 @@ class MySqlTask(SnapshotPlans, SourceTask):
             self._skip = (0, 0)
         if self.flavour == "mariadb" and self._gtids is None:
             self._gtids = self._gtid_at(self._pos)
+        elif self._target_gtids is not None and self._gtids is None and self._pos == self._target:
+            self._gtids = self._target_gtids.copy()  # the set at the end of the binlog, where this tick starts
         self._gtids_text = str(self._gtids) if self._gtids else None
         self._tx_gtid: str | None = None
         self._tx_seen = False
@@ -276,6 +284,52 @@ class MySqlTask(SnapshotPlans, SourceTask):
         self._last_heartbeat = int(stored.get("ts_heartbeat") or 0)
         self._unanchored = not stored.get("file")
         self._produced = 0
+
+    def _mysql_gtids(self) -> GtidSet | None:
+        """On a MySQL with ``gtid_mode=ON``: the GTID set at the end of the binlog, read in the same
+        ``SHOW MASTER STATUS`` as the tick's target position (which it refreshes). None elsewhere
+        (MariaDB, GTIDs off, tagged GTIDs the binlog reader cannot send): file/pos only."""
+        try:
+            mode = self._variable("gtid_mode")
+            if str(mode or "").upper() != "ON":
+                return None
+            for sql in ("SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"):
+                try:
+                    rows = self._query(sql)
+                except Exception:  # MySQL 8.4 renamed the statement
+                    continue
+                if rows and len(rows[0]) >= 5:
+                    found = GtidSet.parse(str(rows[0][4] or ""), key="Executed_Gtid_Set")
+                    if any(":" in source for source in found.ranges):
+                        log.warning("The server uses tagged GTIDs, which the binlog reader cannot send: resuming by "
+                                    "file and position")
+                        return None
+                    self._target = (str(rows[0][0]), int(rows[0][1]))
+                    return found
+        except ConnectException:
+            raise
+        except Exception as e:  # not a MySQL, or one that does not say: file/pos, as before
+            log.info("No MySQL GTID set available (%s): resuming by file and position", e)
+        return None
+
+    def _mysql_resume(self, stored: dict[str, Any], mode: str) -> dict[str, Any]:
+        """Resume a stored MySQL GTID set, unless the server purged transactions it lacks (then the
+        task fails naming them, or starts over under ``snapshot.mode=when_needed``)."""
+        wanted = GtidSet.parse(str(stored["gtids"]))
+        purged = GtidSet.parse(self._variable("gtid_purged") or "", key="gtid_purged")
+        lost = mysql_resume(wanted, purged)
+        if lost:
+            if mode != "when_needed":
+                raise ConnectException(
+                    f"The server purged transactions the stored GTID set {wanted} has not read ({lost}): their "
+                    "changes are lost. Keep the binlog longer than the tick interval, then reset the connector's "
+                    "offsets to copy the tables again (or set snapshot.mode=when_needed).")
+            log.warning("The server purged transactions %s the stored GTID set lacks: copying the tables again "
+                        "(snapshot.mode=when_needed)", lost)
+            return {}
+        self._gtids = wanted
+        self._use_gtid = bool(wanted)
+        return stored
 
     def _gtid_at(self, position: tuple[str, int]) -> GtidPosition:
         """MariaDB's GTID position at a binlog file/pos (empty before the first GTID, or when the
@@ -377,6 +431,11 @@ class MySqlTask(SnapshotPlans, SourceTask):
 
         events = [WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent, RotateEvent,
                   MariadbGtidEvent, GtidEvent]
+        if self._use_gtid and self.flavour == "mysql":
+            # MySQL: the server sends every transaction not in the set, then ends (non-blocking dump).
+            return BinLogStreamReader(
+                connection_settings=self._settings(), server_id=self._server_id, blocking=False, is_mariadb=False,
+                auto_position=self._gtids_text, only_events=events, enable_logging=False)
         if self._use_gtid:
             return BinLogStreamReader(
                 connection_settings=self._settings(), server_id=self._server_id, blocking=True, is_mariadb=True,
@@ -401,7 +460,7 @@ class MySqlTask(SnapshotPlans, SourceTask):
         from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
         if self._reader is None:
-            if self._use_gtid and self._gtids_text == str(self._gtid_at(self._target)):
+            if self._use_gtid and self.flavour == "mariadb" and self._gtids_text == str(self._gtid_at(self._target)):
                 self._read_done = True  # nothing new: a blocking reader would only wait for its heartbeat
                 return
             self._reader = self._open_reader()
@@ -434,7 +493,8 @@ class MySqlTask(SnapshotPlans, SourceTask):
                     self._txmeta.reset()
                 self._tx_gtid = event.gtid
                 # A transaction the position already covers (the server re-sent it): read past it.
-                self._tx_seen = kind is MariadbGtidEvent and self._gtids is not None and self._gtids.covers(event.gtid)
+                self._tx_seen = self._gtids is not None and (
+                    kind is MariadbGtidEvent or isinstance(self._gtids, GtidSet)) and self._gtids.covers(event.gtid)
                 continue
             if kind is XidEvent or (kind is QueryEvent and _ends_transaction(event)):
                 if not self._tx_seen:
@@ -485,7 +545,8 @@ class MySqlTask(SnapshotPlans, SourceTask):
         self._use_gtid = False
         self._pos = self._target
         self._skip = (0, 0)
-        self._gtids = self._gtid_at(self._pos) if self.flavour == "mariadb" else None
+        self._gtids = (self._gtid_at(self._pos) if self.flavour == "mariadb"
+                       else self._target_gtids.copy() if self._target_gtids is not None else None)
         self._gtids_text = str(self._gtids) if self._gtids else None
         self._pending.clear()
         self._chunk = None

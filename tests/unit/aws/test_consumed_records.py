@@ -79,3 +79,38 @@ def test_mistyped_coordinates_are_reported_not_guessed(fields: dict[str, Any]) -
 def test_an_event_that_is_not_a_kafka_event_fails_as_a_whole() -> None:
     with pytest.raises(MalformedEventError):
         consumed_records({"eventSource": "aws:kafka", "records": {"orders-0": "not a list"}})
+
+
+# --- the shortcut for slots as Lambda sends them (one partition, offsets increasing, each once) -----------
+
+
+@pytest.mark.parametrize(("offsets", "expected"), [
+    ([1, 2, 3], [1, 2, 3]),  # plain: taken as it is
+    ([3, 1, 2], [1, 2, 3]),  # out of order: sorted
+    ([1, 2, 2, 3], [1, 2, 3]),  # a repeat: kept once
+    ([5, 5], [5]),
+])
+def test_a_slot_is_taken_as_it_is_only_when_its_offsets_increase(offsets: list[int], expected: list[int]) -> None:
+    records = consumed_records(event({"orders-0": [raw("orders", 0, o) for o in offsets]}))
+    assert [r.offset for r in records] == expected
+    assert [r.value for r in records] == [b"v%d" % o for o in expected]
+
+
+def test_a_plain_slot_merged_with_another_spelling_of_its_partition_is_still_sorted() -> None:
+    records = consumed_records(event({"orders-0": [raw("orders", 0, 2), raw("orders", 0, 4)],
+                                      "orders-1": [raw("orders", 1, 0)],
+                                      "orders-00": [raw("orders", 0, 1), raw("orders", 0, 4), raw("orders", 0, 3)]}))
+    assert [(r.partition, r.offset) for r in records] == [(0, 1), (0, 2), (0, 3), (0, 4), (1, 0)]
+
+
+def test_a_record_missing_a_field_lambda_always_sends_is_read_by_the_slow_path() -> None:
+    complete = raw("orders", 0, 2, key=b64(b"k"))
+    partial = {name: value for name, value in raw("orders", 0, 1).items() if name not in ("timestamp", "headers")}
+    tombstone = {name: value for name, value in raw("orders", 0, 3).items() if name != "value"}
+    first, second, third = consumed_records(event({"orders-0": [complete, partial, tombstone]}))
+    assert (first.offset, first.timestamp, list(first.headers), first.consume_error) == (1, None, [], None)
+    assert (second.offset, second.key, second.consume_error) == (2, b"k", None)
+    assert (third.offset, third.value, third.consume_error) == (3, None, None)
+    slow = consumed_records(event({"orders-0": [complete, partial, tombstone]}), fast=False)
+    assert [(*r[:7], list(r.headers), r.consume_error) for r in slow] == [
+        (*r[:7], list(r.headers), r.consume_error) for r in (first, second, third)]

@@ -218,25 +218,31 @@ def _slow(data: Any, slot: str) -> ConsumedRecord:
         return _undecodable(data, slot, e)
 
 
-def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> list[ConsumedRecord]:
-    """The records of one ``"<topic>-<partition>"`` slot, in event order.
+def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> tuple[list[ConsumedRecord], bool]:
+    """The records of one ``"<topic>-<partition>"`` slot, in event order, and whether they are
+    plainly what Lambda sends: all decoded inline, of the slot's partition, offsets increasing
+    (then the caller needs neither to group, sort nor look for repeats).
 
     One pass, inline, for the common case that every field has exactly the type and range
     Lambda sends and the record belongs to its slot; anything else (a missing, mistyped or
     out-of-range field, bad base64, a record of another partition) raises inside the pass and
     that record alone takes the slow path, which decodes it the same way or names its fault.
+    Fields Lambda always sends are read by subscript (a missing one raises too, and the slow
+    path then reads the record as it is); only ``key``, absent for a null key, is looked up.
     ``fast=False`` sends every record down the slow path (the differential tests compare)."""
     coordinates = parse_slot(slot) if fast else None
     if coordinates is None:  # a malformed key: every record of it is refused by the slow path
-        return [_slow(data, slot) for data in items]
+        return [_slow(data, slot) for data in items], False
     slot_topic, slot_partition = coordinates
     max_offset, max_timestamp = MAX_OFFSET, MAX_TIMESTAMP
+    new, record = tuple.__new__, ConsumedRecord  # the named tuple without its Python-level __new__
     out: list[ConsumedRecord] = []
     append = out.append
+    plain = True
+    last = -1
     for data in items:
         try:
-            topic, partition, offset = data["topic"], data["partition"], data["offset"]
-            timestamp = data.get("timestamp")
+            topic, partition, offset, timestamp = data["topic"], data["partition"], data["offset"], data["timestamp"]
             if (type(topic) is not str or topic != slot_topic or type(partition) is not int
                     or partition != slot_partition or type(offset) is not int or not 0 <= offset <= max_offset
                     or (timestamp is not None
@@ -247,24 +253,30 @@ def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> list[Con
                 if type(key) is not str:
                     raise _Irregular
                 key = a2b_base64(key, strict_mode=True)
-            value = data.get("value")
+            value = data["value"]
             if value is not None:
                 if type(value) is not str:
                     raise _Irregular
                 value = a2b_base64(value, strict_mode=True)
-            headers = data.get("headers")
+            headers = data["headers"]
             if headers:
                 headers = _headers(headers)
             elif headers is None or type(headers) is list:
                 headers = ()
             else:
                 raise _Irregular
-            kind = data.get("timestampType")
-            append(ConsumedRecord(topic, partition, offset, timestamp,
-                                  kind if type(kind) is str and kind else NO_TIMESTAMP_TYPE, key, value, headers))
+            kind = data["timestampType"]
+            append(new(record, (topic, partition, offset, timestamp,
+                                kind if type(kind) is str and kind else NO_TIMESTAMP_TYPE, key, value, headers, None)))
         except (_Irregular, ValueError, TypeError, AttributeError, KeyError, binascii.Error):
             append(_slow(data, slot))
-    return out
+            plain = False
+            continue
+        if offset > last:
+            last = offset
+        else:
+            plain = False
+    return out, plain
 
 
 def _without_duplicates(records: list[ConsumedRecord]) -> list[ConsumedRecord]:
@@ -307,20 +319,35 @@ def consumed_records(event: Any, *, fast: bool = True) -> list[ConsumedRecord]:
     if not isinstance(groups, Mapping):
         raise MalformedEventError(f"must be an object, got {type(groups).__name__}", field="records")
     by_partition: dict[tuple[str, int], list[ConsumedRecord]] = {}
+    in_order: set[tuple[str, int]] = set()  # partitions of one plain slot: already as the worker wants them
     for slot, items in groups.items():
         if not isinstance(items, list):
             raise MalformedEventError("must be a list", field=f"records[{_short_slot(slot)}]")
-        records = _slot_records(slot, items, fast=fast)
+        records, plain = _slot_records(slot, items, fast=fast)
         if not records:
             continue
+        if plain:  # as Lambda sends it: one partition, in offset order, each offset once
+            partition = (records[0].topic, records[0].partition)
+            if partition in by_partition:
+                in_order.discard(partition)
+                by_partition[partition].extend(records)
+            else:
+                in_order.add(partition)
+                by_partition[partition] = records
+            continue
         partitions = set(map(_partition_of, records))
-        if len(partitions) == 1:  # as Lambda sends it: the slot is one partition
+        for partition in partitions:
+            in_order.discard(partition)
+        if len(partitions) == 1:  # the slot is one partition
             by_partition.setdefault(partitions.pop(), []).extend(records)
         else:
             for consumed in records:
                 by_partition.setdefault((consumed.topic, consumed.partition), []).append(consumed)
     out: list[ConsumedRecord] = []
-    for records in by_partition.values():
+    for partition, records in by_partition.items():
+        if partition in in_order:
+            out.extend(records)
+            continue
         ordered = sorted(records, key=_offset_of)  # linear when already in order, as Lambda sends it
         if len(set(map(_offset_of, ordered))) != len(ordered):
             ordered = _without_duplicates(ordered)
@@ -400,28 +427,32 @@ class SinkHandler:
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         name = "unknown"
         result: SinkBatchResult | None = None
-        records: list[ConsumedRecord] = []
+        decoded = 0
         try:
             # The batch's records live until it is written; the cycle collector would walk them
             # over and over and find nothing (see runtime.gc_tuning): off for the batch, one young
-            # collection after it.
+            # collection after it — which the records no longer reach: they are dropped first.
             with relaxed_gc():
                 records = consumed_records(event)  # first: a malformed event fails before anything else
-                name = self.connector_name(event, context, len(records))
-                remaining = getattr(context, "get_remaining_time_in_millis", None)
-                result = self.worker.process(
-                    name,
-                    records,
-                    dlq_transport=_LazyTransport(self, event),
-                    remaining_ms=remaining,
-                    worker_id=worker_id(context),
-                    topic_identities=self.topic_identities(event),
-                )
+                decoded = len(records)
+                try:
+                    name = self.connector_name(event, context, decoded)
+                    remaining = getattr(context, "get_remaining_time_in_millis", None)
+                    result = self.worker.process(
+                        name,
+                        records,
+                        dlq_transport=_LazyTransport(self, event),
+                        remaining_ms=remaining,
+                        worker_id=worker_id(context),
+                        topic_identities=self.topic_identities(event),
+                    )
+                finally:
+                    del records
         except Exception as e:
-            count = len(records) or _listed_records(event)
+            count = decoded or _listed_records(event)
             log.error("Sink batch of connector %s (%d record(s)) failed: %s", name, count, e,
                       extra={"connector": name, "records_in": count})
-            emit(self.metrics, name, sink_batch_metrics(records_in=len(records), written=0, dead_lettered=0,
+            emit(self.metrics, name, sink_batch_metrics(records_in=decoded, written=0, dead_lettered=0,
                                                         failed=0, batch_failed=True))
             raise
         log.info(

@@ -18,7 +18,9 @@ schemaless JSON this turns a conversion into one ``orjson`` call (see bench/READ
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from lambda_connect.api.converter import Converter, HeaderConverter
@@ -31,7 +33,7 @@ from .dlq import RawRecord
 from .errors import ErrorPolicy, Stage, StageError
 from .registry import Registry
 
-__all__ = ["RecordConverters"]
+__all__ = ["READ_FAILED", "RecordConverters"]
 
 RawHeaders = Sequence[tuple[str, bytes | None]]
 T = TypeVar("T")
@@ -42,6 +44,41 @@ _new_sink_record = SinkRecord.__new__
 
 #: ``to_sink_record``'s arguments in the shape ``sink_reader()`` reads (a ``RawRecord``).
 _Consumed = namedtuple("_Consumed", "topic partition offset timestamp timestamp_type key value headers")
+
+
+_key_of = attrgetter("key")
+_value_of = attrgetter("value")
+#: Records per column read of ``sink_columns`` (a few hundred maps stay in the CPU cache).
+COLUMN_CHUNK = 256
+#: A direct read that raised (``sink_columns``' marker; never a converter's answer).
+READ_FAILED: Any = object()
+#: Answers that may be shared by every record of a column (nothing can edit them in place).
+_IMMUTABLE = frozenset({type(None), str, bytes, int, float, bool})
+
+
+def _read_column(read: Callable[[bytes | None], Any], data: list[bytes | None]) -> list[Any]:
+    """``read`` of every item, ``READ_FAILED`` where it raised. A column of nulls (most sink keys)
+    is read once when the answer is immutable; otherwise one C-level ``map``, and only when that
+    raises, a second pass that marks the items it raised for."""
+    if data.count(None) == len(data) and data:
+        try:
+            answer = read(None)
+        except Exception:
+            return [READ_FAILED] * len(data)
+        if type(answer) in _IMMUTABLE:
+            return [answer] * len(data)
+    try:
+        return list(map(read, data))
+    except Exception:
+        pass
+    out = []
+    append = out.append
+    for item in data:
+        try:
+            append(read(item))
+        except Exception:
+            append(READ_FAILED)
+    return out
 
 
 def _direct(converter: Any, hook: str) -> Any:
@@ -207,11 +244,49 @@ class RecordConverters:
         """A consumed Kafka record as a SinkRecord; raises StageError for the failing stage."""
         return self._sink_read(_Consumed(topic, partition, offset, timestamp, timestamp_type, key, value, headers))
 
+    def header_reader(self) -> Callable[[str, RawHeaders], Headers]:
+        """``(topic, raw headers) → Headers`` as ``sink_reader()`` reads a record's non-empty
+        headers (failures raise StageError, retriable ones retried within the policy)."""
+        return self._read_headers
+
     def sink_reader(self) -> Callable[[RawRecord], SinkRecord]:
         """``to_sink_record`` as a one-argument function of a consumed record (anything with
         ``topic``, ``partition``, ``offset``, ``timestamp``, ``timestamp_type``, ``key``,
         ``value`` and ``headers``), for the sink worker's per-record loop."""
         return self._sink_read
+
+    def sink_columns(self) -> Callable[[Sequence[RawRecord]], tuple[Any, Any, Iterator[tuple[Any, Any]]]] | None:
+        """A function from a batch of consumed records to ``(key schema, value schema, pairs)``,
+        ``pairs`` yielding each record's read key and value, in order: each converter's direct
+        reader over a chunk's column of keys, then of values, by C-level ``map`` (the sink worker
+        builds its SinkRecords from them in its own loop). None when a converter has no direct
+        reader.
+
+        Read a chunk (``COLUMN_CHUNK`` records) at a time, as the pairs are taken: a record's map
+        is parsed shortly before the worker uses it (a transform's copy then lets it go while it
+        is still in the CPU cache), and nothing is read past where the worker stops.
+
+        An item is ``READ_FAILED`` where the direct read raised; the caller then reads that
+        record with ``sink_reader()``, which goes the converter's own way and names the failing
+        stage, so every outcome is the per-record one. Nothing here retries, sleeps, logs or
+        raises for a record. The direct readers are functions of their bytes: for a column of
+        nulls (most sink keys) the reader runs once and its answer is shared when immutable."""
+        if self._key_reader is None or self._value_reader is None:
+            return None
+        key_schema, key_fn = self._key_reader
+        value_schema, value_fn = self._value_reader
+
+        def read_chunk(chunk: Sequence[RawRecord]) -> Iterator[tuple[Any, Any]]:
+            return zip(_read_column(key_fn, list(map(_key_of, chunk))),
+                       _read_column(value_fn, list(map(_value_of, chunk))))
+
+        def read_columns(records: Sequence[RawRecord]) -> tuple[Any, Any, Iterator[tuple[Any, Any]]]:
+            if len(records) <= COLUMN_CHUNK:
+                return key_schema, value_schema, read_chunk(records)
+            chunks = (records[i:i + COLUMN_CHUNK] for i in range(0, len(records), COLUMN_CHUNK))
+            return key_schema, value_schema, chain.from_iterable(map(read_chunk, chunks))
+
+        return read_columns
 
     def _build_sink_reader(self) -> Callable[[RawRecord], SinkRecord]:
         """Key, value, headers, then one SinkRecord with every slot stored directly (its

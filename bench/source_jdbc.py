@@ -10,32 +10,40 @@ embedded broker twice in the same run:
 * **hand-written**: a psycopg server-side cursor, ``fetchmany`` + ``orjson.dumps`` of each row as a
   dict + ``produce`` on an equally configured producer, one flush at the end.
 
-The runtime takes its batch path (``runtime/source_batch.py``); ``--per-record`` also times the
-per-record path (``SourceWorker(batch=False)``, what ``LAMBDA_CONNECT_SOURCE_BATCH=off`` runs).
-``--rounds N`` alternates the pipelines N times (best round of each is printed, so a burst of
-load on a shared host hits all alike).
+The runtime takes its batch path (``runtime/source_batch.py``) with the JDBC source's columnar
+hand-over (``SourceTask.poll_columns``); ``--records`` also times the batch path fed records
+(``SourceWorker(columns=False)``, what ``LAMBDA_CONNECT_SOURCE_COLUMNS=off`` runs), ``--per-record``
+the per-record path (``SourceWorker(batch=False)``, what ``LAMBDA_CONNECT_SOURCE_BATCH=off`` runs),
+and ``--baseline DIR`` the runtime of another checkout (its ``layers/connect`` first on the path,
+in a child process, same table and broker) — before/after in one run. ``--rounds N`` alternates
+the pipelines N times (best round of each is printed, so a burst of load on a shared host hits
+all alike).
 
 Prints records/s of each, the ratios, and CPU-milliseconds per 1,000 records: process CPU
 (librdkafka's threads included — the Lambda cost driver) and the main thread's alone (the Python
 work, the part a loaded host distorts least). ``LAMBDA_CONNECT_GC_TUNING=off`` runs the runtime
 side with CPython's default garbage collection (see ``runtime/gc_tuning.py``).
 
-    python bench/source_jdbc.py [--rows 1000000] [--batch 10000] [--rounds 1] [--per-record]
-                                [--bootstrap HOST:PORT] [--profile]
+    python bench/source_jdbc.py [--rows 1000000] [--batch 10000] [--rounds 1] [--records] [--per-record]
+                                [--baseline DIR] [--bootstrap HOST:PORT] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+MAIN = "runtime, batch path, columns"
 POSTGRES_URL = os.environ.get("LAMBDA_CONNECT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -58,15 +66,19 @@ def create_table(engine: Any, table: str, rows: int) -> None:
         )
 
 
-def runtime_copy(bootstrap: str, table: str, rows: int, batch: int, batch_path: bool = True) -> Callable[[], int]:
+def runtime_copy(bootstrap: str, table: str, rows: int, batch: int, batch_path: bool = True,
+                 columns: bool | None = None) -> Callable[[], int]:
     from lambda_connect.aws.kafka_clients import KafkaSettings, make_producer
     from lambda_connect.runtime.source_worker import SourceWorker
     from lambda_connect.state.memory import InMemoryStateStore
 
     store = InMemoryStateStore()
     settings = KafkaSettings(bootstrap_servers=bootstrap)
+    options: dict[str, Any] = {"batch": batch_path}
+    if columns is not None:  # a baseline checkout may not know the switch
+        options["columns"] = columns
     worker = SourceWorker(store, producer_factory=lambda o, t: make_producer(settings, o, transactional_id=t),
-                          batch=batch_path)
+                          **options)
     store.create_connector("bench", {
         "name": "bench", "connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector",
         "connection.url": POSTGRES_URL, "mode": "incrementing", "table.whitelist": table,
@@ -85,6 +97,21 @@ def runtime_copy(bootstrap: str, table: str, rows: int, batch: int, batch_path: 
                 break
             produced += result.records_produced
         return produced
+
+    return run
+
+
+def baseline_copy(directory: str, bootstrap: str, table: str, rows: int, batch: int) -> Callable[[], int]:
+    """``runtime_copy`` of another checkout, in a child process; its measurements replace ours."""
+
+    def run() -> int:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(directory, "layers", "connect"),
+                                                           os.environ.get("PYTHONPATH", "")]))
+        out = subprocess.run([sys.executable, __file__, "--child", table, "--rows", str(rows), "--batch", str(batch),
+                              "--bootstrap", bootstrap], env=env, check=True, capture_output=True, text=True)
+        measured = json.loads(out.stdout.strip().splitlines()[-1])
+        run.measured = tuple(measured)  # type: ignore[attr-defined]
+        return int(measured[0])
 
     return run
 
@@ -132,9 +159,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000, help="batch.max.rows and the hand loop's fetch size")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the pipelines this many times")
     parser.add_argument("--per-record", action="store_true", help="also time the runtime's per-record path")
+    parser.add_argument("--records", action="store_true", help="also time the batch path fed records, not columns")
+    parser.add_argument("--baseline", metavar="DIR", help="also time the runtime of the checkout in DIR")
+    parser.add_argument("--child", metavar="TABLE", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", default=None, help="an existing broker instead of the embedded one")
     parser.add_argument("--profile", action="store_true", help="cProfile the runtime side")
     args = parser.parse_args()
+
+    if args.child:  # a --baseline child: one timed runtime copy, printed as JSON
+        print(json.dumps(timed(runtime_copy(args.bootstrap, args.child, args.rows, args.batch))))
+        return
 
     import sqlalchemy as sa
 
@@ -148,10 +182,16 @@ def main() -> None:
     engine = sa.create_engine(POSTGRES_URL)
     table = f"bench_src_{uuid.uuid4().hex[:8]}"
     pipelines: dict[str, Callable[[], Callable[[], int]]] = {
-        "runtime, batch path (SourceWorker + JDBC)": lambda: runtime_copy(bootstrap, table, args.rows, args.batch),
+        MAIN: lambda: runtime_copy(bootstrap, table, args.rows, args.batch),
     }
+    if args.records:
+        pipelines["runtime, batch path fed records"] = lambda: runtime_copy(bootstrap, table, args.rows, args.batch,
+                                                                             columns=False)
     if args.per_record:
         pipelines["runtime, per-record path"] = lambda: runtime_copy(bootstrap, table, args.rows, args.batch, False)
+    if args.baseline:
+        pipelines["baseline runtime (--baseline)"] = lambda: baseline_copy(args.baseline, bootstrap, table, args.rows,
+                                                                           args.batch)
     pipelines["hand-written loop"] = lambda: hand_copy(bootstrap, table, args.batch)
     best: dict[str, tuple[int, float, float, float]] = {}
     try:
@@ -159,12 +199,13 @@ def main() -> None:
         for _ in range(max(args.rounds, 1)):
             for label, make in pipelines.items():
                 run = make()
-                if args.profile and label.startswith("runtime, batch"):
+                if args.profile and label == MAIN:
                     profiler = cProfile.Profile()
                     measured = timed(partial(profiler.runcall, run))
                     pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
                 else:
                     measured = timed(run)
+                    measured = getattr(run, "measured", measured)  # a child's own figures
                 assert measured[0] == args.rows, (label, measured[0], args.rows)
                 if label not in best or measured[1] < best[label][1]:
                     best[label] = measured

@@ -99,7 +99,9 @@ class FakeProducer:
                 else:
                     self._append(message)
         reports = list(zip(batch, errors))
+        default = self.overrides.get("on_delivery")  # confluent-kafka's producer-wide callback
         for (message, callback), error in reversed(reports) if self.cluster.reverse_delivery else reports:
+            callback = callback if callback is not None else default
             if callback is not None:
                 meta = FakeMessage(message["topic"], message["partition"], message.get("offset", -1))
                 callback(FakeError(error) if error else None, meta)

@@ -2,6 +2,7 @@
 predicate needs, and nothing else. This package imports nothing else from lambda_connect,
 so third-party plugins depend only on it."""
 
+from .columns import ColumnarRecords, StructColumn
 from .config import (
     REQUIRED,
     Config,
@@ -41,6 +42,7 @@ from .transform import Predicate, Transformation
 __all__ = [
     "REQUIRED",
     "AlreadyExistsException",
+    "ColumnarRecords",
     "Config",
     "ConfigDef",
     "ConfigException",
@@ -76,6 +78,7 @@ __all__ = [
     "SourceTask",
     "SourceTaskContext",
     "Struct",
+    "StructColumn",
     "Task",
     "Time",
     "Timestamp",

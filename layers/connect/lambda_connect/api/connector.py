@@ -26,11 +26,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .config import ConfigDef, ConfigValue
 from .records import SinkRecord, SourceRecord
 from .storage import TaskStorage
+
+if TYPE_CHECKING:
+    from .columns import ColumnarRecords
 
 __all__ = [
     "Connector",
@@ -278,6 +281,15 @@ class SourceTask(Task):
     @abstractmethod
     def poll(self) -> list[SourceRecord] | None:
         """The next batch of records, each with its source partition and offset."""
+
+    def poll_columns(self) -> list[SourceRecord | ColumnarRecords] | None:
+        """Optional: the next batch as ``poll`` would return it, with runs of records handed over
+        column by column (``api.columns.ColumnarRecords``), so the runtime can convert them
+        without a Struct and a SourceRecord per row. The runtime calls it instead of ``poll``
+        when it can use columns (the source batch path); a task overriding it keeps ``poll``
+        returning the same records. The contract is in ``lambda_connect.api.columns``; this
+        default returns ``poll()``."""
+        return self.poll()
 
     def commit(self) -> None:
         """Offsets of everything acknowledged so far have been committed."""

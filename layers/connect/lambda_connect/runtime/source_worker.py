@@ -86,6 +86,7 @@ from itertools import groupby, repeat
 from operator import attrgetter
 from typing import Any, Protocol
 
+from lambda_connect.api.columns import ColumnarRecords
 from lambda_connect.api.connector import SourceConnector, SourceTask, SourceTaskContext
 from lambda_connect.api.errors import ConfigException, ConnectException, NotFoundException, RetriableException
 from lambda_connect.api.records import SourceRecord
@@ -98,7 +99,7 @@ from .errors import ErrorPolicy, Stage, StageError
 from .gc_tuning import GcGuard, relaxed_gc
 from .offsets import PartitionTrack, StoreOffsetReader, SubmittedOffsets
 from .registry import Registry
-from .source_batch import BatchSerializer
+from .source_batch import BatchSerializer, keep_freed_heap
 from .topic_creation import CreateTopic, TopicCreation, TopicCreator
 from .validation import ConnectorConfig, parse_connector_config
 
@@ -123,6 +124,10 @@ RESTART_STATES = ("RESTARTING", "UNASSIGNED")
 
 #: ``LAMBDA_CONNECT_SOURCE_BATCH=off`` sends every record down the per-record path (see ``_send_batch``).
 BATCH_ENV = "LAMBDA_CONNECT_SOURCE_BATCH"
+#: ``LAMBDA_CONNECT_SOURCE_COLUMNS=off`` keeps the batch path from asking tasks for columns (``_send_columns``).
+COLUMNS_ENV = "LAMBDA_CONNECT_SOURCE_COLUMNS"
+#: confluent-kafka's producer-wide delivery callback: called for a message produced without one.
+DEFAULT_DELIVERY = "on_delivery"
 #: The producer setting the batch path asks for: confluent-kafka then calls a delivery callback
 #: only for failed records (it handles the setting itself, freeing every record's state).
 REPORT_ONLY_ERRORS = "delivery.report.only.error"
@@ -132,7 +137,10 @@ _TOPIC = attrgetter("topic")
 _KAFKA_PARTITION = attrgetter("kafka_partition")
 _TIMESTAMP = attrgetter("timestamp")
 
-#: ``factory(overrides, transactional_id) -> confluent_kafka.Producer`` (or a twin).
+#: ``factory(overrides, transactional_id) -> confluent_kafka.Producer`` (or a twin). The overrides
+#: are producer config; on the batch path they carry ``on_delivery`` (a callable), which the
+#: producer must call, as confluent-kafka does, for every message produced without a callback of
+#: its own (with ``delivery.report.only.error``: for the failed ones).
 ProducerFactory = Callable[[Mapping[str, Any], "str | None"], Any]
 #: ``factory(admin_overrides) -> create_topic`` — how topics are created on the cluster.
 TopicCreatorFactory = Callable[[Mapping[str, Any]], CreateTopic]
@@ -268,19 +276,21 @@ class _Deliveries:
         self.topics: set[str] = set()
         #: Polls sent on the batch path whose deliveries are not settled yet (``_TaskRun._settle``).
         self.unsettled: list[_SentPoll] = []
+        #: Failed deliveries among the unsettled polls' records, in all and by topic.
+        self.unsettled_failed = 0
+        self.unsettled_failed_topics: Counter[str] = Counter()
 
 
 class _SentPoll:
-    """What one poll handed to the producer on the batch path: where its records start in each
-    source partition (so a failed delivery can hold them all back), and counts per topic."""
+    """What one poll (or one columnar run of it) handed to the producer on the batch path: where
+    its records start in each source partition (so a failed delivery can hold them back), and
+    how many went to each topic."""
 
-    __slots__ = ("failed", "failed_topics", "firsts", "sent")
+    __slots__ = ("firsts", "sent")
 
     def __init__(self) -> None:
         self.firsts: list[tuple[PartitionTrack, int]] = []
         self.sent: Counter[str] = Counter()
-        self.failed = 0
-        self.failed_topics: Counter[str] = Counter()
 
 
 class SourceWorker:
@@ -306,6 +316,7 @@ class SourceWorker:
         gc_tuning: bool | None = None,
         batch: bool | None = None,
         settle_interval_s: float = 1.0,
+        columns: bool | None = None,
     ) -> None:
         if producer_factory is None:
             raise ConfigException("SourceWorker needs a producer factory")
@@ -333,6 +344,9 @@ class SourceWorker:
         #: How often the batch path waits (briefly) for the records in flight, so that what Kafka
         #: acknowledged is known — and committed — even if the broker goes away later in the run.
         self.settle_interval_s = settle_interval_s
+        #: Columnar hand-over on the batch path (``SourceTask.poll_columns``); None reads
+        #: ``LAMBDA_CONNECT_SOURCE_COLUMNS`` at each run.
+        self.columns = columns
         self._pipelines: dict[str, _Pipeline] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -366,6 +380,8 @@ class SourceWorker:
             result.outcome = "lease_held"
             return result
         result.epoch = lease.epoch
+        if self.batch_enabled():
+            keep_freed_heap()
         try:
             with relaxed_gc(self.gc_tuning) as guard:
                 run = _TaskRun(self, pipeline, entry, task, lease, ttl, started + budget_ms / 1000.0, result, guard)
@@ -431,6 +447,13 @@ class SourceWorker:
             return self.batch
         return os.environ.get(BATCH_ENV, "on").strip().lower() not in ("off", "false", "0", "no")
 
+    def columns_enabled(self) -> bool:
+        """Whether the batch path asks tasks for columns (the constructor's ``columns``, else the
+        environment); only tasks overriding ``SourceTask.poll_columns`` are asked."""
+        if self.columns is not None:
+            return self.columns
+        return os.environ.get(COLUMNS_ENV, "on").strip().lower() not in ("off", "false", "0", "no")
+
     def task_configs(self, name: str, entry: Any, pipeline: _Pipeline) -> list[dict[str, str]]:
         """The stored task configs of ``entry``'s version, generating them first when missing."""
         stored = self.store.get_task_configs(name)
@@ -492,6 +515,8 @@ class _TaskRun:
         #: On the batch path, deliveries are settled after flushes instead of reported per
         #: record — not for tasks that want ``commit_record`` per delivered record.
         self.settled = False
+        #: Polls go through ``task.poll_columns`` and ``_send_columnar`` (decided in ``_start``).
+        self.columnar = False
 
     # --- lifecycle ----------------------------------------------------------------------
     def execute(self) -> None:
@@ -531,6 +556,11 @@ class _TaskRun:
         self.settled = self.batch and getattr(task_class, "commit_record", None) is SourceTask.commit_record
         if self.settled:
             overrides.setdefault(REPORT_ONLY_ERRORS, True)
+            # One producer-wide callback instead of one per message: a callback given to
+            # ``produce`` costs confluent-kafka per-message state (~0.3 µs a record).
+            overrides[DEFAULT_DELIVERY] = self._batch_delivered
+        self.columnar = (self.settled and len(self.p.chain) == 0 and self.w.columns_enabled()
+                         and getattr(task_class, "poll_columns", None) is not SourceTask.poll_columns)
         transactional_id = f"{self.name}-{self.task_id}" if self.eos else None
         self.producer = self.w.producer_factory(overrides, transactional_id)
         if self.eos:
@@ -581,7 +611,7 @@ class _TaskRun:
                 self._renew_lease()
                 self.next_commit = now + self.w.commit_interval_s
             try:
-                records = task.poll()
+                records: Any = task.poll_columns() if self.columnar else task.poll()
             except RetriableException as e:
                 log.warning("Task %s-%s: poll failed with a retriable error, polling again: %s",
                             self.name, self.task_id, e)
@@ -589,14 +619,19 @@ class _TaskRun:
                 continue
             except Exception as e:
                 raise StageError(Stage.TASK_POLL, task_class, e) from e
-            if not records:
+            polled = len(records) if records else 0
+            if polled and self.columnar:
+                polled = sum(len(r) if isinstance(r, ColumnarRecords) else 1 for r in records)
+            if not polled:
                 self.result.stop_reason = "no_data"
                 break
-            self.result.records_polled += len(records)
+            self.result.records_polled += polled
             if self.eos and not self.in_transaction:
                 self._begin()
                 txn_started = clock()
-            if self.batch:
+            if self.columnar:
+                self._send_columnar(records, task)
+            elif self.batch:
                 self._send_batch(records, task)
             else:
                 self._send(records, task, notify)
@@ -853,7 +888,7 @@ class _TaskRun:
             kafka_partitions = [-1 if x is None else x for x in kafka_partitions]
         timestamps: Any = list(map(_TIMESTAMP, outs[:limit]))
         timestamps = repeat(0) if timestamps.count(None) == limit else [t or 0 for t in timestamps]
-        callback = partial(self._batch_delivered, sent)
+        callback: Any = None  # settled: the producer-wide ``_batch_delivered`` hears of failures
         produce = producer.produce
         if notify:
             report, orig = self._delivered_notify, (range(limit) if index is None else index)
@@ -869,7 +904,7 @@ class _TaskRun:
             if plain and keys.count(None) == limit:
                 for k, (topic, value) in enumerate(zip(topics, values)):
                     try:
-                        produce(topic, value, on_delivery=callback)
+                        produce(topic, value)
                     except Exception as e:
                         i = k if index is None else index[k]
                         if not self._produce_again(e, (topic, value, None, -1, 0, None, callback), track_of[i],
@@ -878,7 +913,7 @@ class _TaskRun:
             elif plain:
                 for k, (topic, value, key) in enumerate(zip(topics, values, keys)):
                     try:
-                        produce(topic, value, key, on_delivery=callback)
+                        produce(topic, value, key)
                     except Exception as e:
                         i = k if index is None else index[k]
                         if not self._produce_again(e, (topic, value, key, -1, 0, None, callback), track_of[i],
@@ -915,6 +950,78 @@ class _TaskRun:
             raise fatal[1]
         producer.poll(0)
 
+    def _send_columnar(self, items: list[Any], task: SourceTask) -> None:
+        """One poll of ``poll_columns``: its ``ColumnarRecords`` runs through ``_send_columns``,
+        the ``SourceRecord`` objects between them (and any run the converters do not take whole,
+        as the records it stands for) through ``_send_batch`` — in poll order."""
+        pending: list[SourceRecord] = []
+        for item in items:
+            if not isinstance(item, ColumnarRecords):
+                pending.append(item)
+                continue
+            if pending:
+                self._send_batch(pending, task)
+                pending = []
+            if len(item) and not self._send_columns(item):
+                self._send_batch(item.records(), task)
+        if pending:
+            self._send_batch(pending, task)
+
+    def _send_columns(self, run: ColumnarRecords) -> bool:
+        """A columnar run (``api.columns``) as ``_send_batch`` sends the records it stands for,
+        without building them: converted by the converters' column and batch writers
+        (``BatchSerializer.serialize_columns``), its offsets registered at once, one produce loop.
+        False, with nothing done, when the converters do not take the run whole: the caller then
+        sends its records (which converts them one by one and reports the failing one).
+
+        Only taken on a settled batch run without transforms (``self.columnar``): no chain to run,
+        no ``commit_record`` to call. Produce failures are handled as in ``_send_batch``."""
+        assert self.p.serializer is not None
+        data = self.p.serializer.serialize_columns(run)
+        if data is None:
+            return False
+        keys, values = data
+        n = len(run)
+        track = self.offsets.track(run.source_partition)
+        first = track.submit_many(run.source_offsets)
+        sent = _SentPoll()
+        sent.firsts.append((track, first))
+        topic, producer = run.topic, self.producer
+        if self.p.creator is not None:
+            self.p.creator.ensure(topic)
+        self.deliveries.unsettled.append(sent)
+        tolerates = self.p.policy.tolerates()
+        produce = producer.produce
+        partition = -1 if run.kafka_partition is None else run.kafka_partition
+        timestamps = run.timestamps
+        refused = 0
+        k = 0
+        try:
+            if keys is None and partition == -1 and timestamps is None:
+                for k, value in enumerate(values):
+                    try:
+                        produce(topic, value)
+                    except Exception as e:
+                        if not self._produce_again(e, (topic, value, None, -1, 0, None, None), track, first + k,
+                                                   tolerates):
+                            refused += 1  # not sent: not counted
+            else:
+                for k, (value, key, timestamp) in enumerate(zip(values, keys if keys is not None else repeat(None),
+                                                               timestamps if timestamps is not None else repeat(0))):
+                    try:
+                        produce(topic, value, key, partition=partition, timestamp=timestamp or 0)
+                    except Exception as e:
+                        if not self._produce_again(e, (topic, value, key, partition, timestamp or 0, None, None),
+                                                   track, first + k, tolerates):
+                            refused += 1
+            k = n
+        finally:
+            sent.sent[topic] += k - refused
+            if k < n:  # records never handed to the producer: settling must not pass the first of them
+                track.block(first + k)
+        producer.poll(0)
+        return True
+
     def _produce_again(self, error: Exception, message: tuple[Any, ...], track: PartitionTrack, seq: int,
                        tolerates: bool) -> bool:
         """``produce`` raised for one record on the batch path: a full local queue is served and
@@ -946,25 +1053,30 @@ class _TaskRun:
                 seen.add(id(track))
                 track.block(seq)
 
-    def _batch_delivered(self, sent: _SentPoll, err: Any, msg: Any) -> None:
-        """Delivery report on the batch path: only failures matter (successes are settled after a
-        flush; a producer that reports them anyway changes nothing)."""
+    def _batch_delivered(self, err: Any, msg: Any) -> None:
+        """The producer-wide delivery report of the batch path (``on_delivery`` in the producer
+        config): only failures matter (successes are settled after a flush; a producer that
+        reports them anyway changes nothing). The report cannot tell which poll the record came
+        from, so a failure that is not tolerated holds back every unsettled poll — commits stay
+        at or before the per-record path's."""
         if err is None:
             return
-        sent.failed += 1
+        deliveries = self.deliveries
+        deliveries.unsettled_failed += 1
         try:
-            sent.failed_topics[msg.topic()] += 1
+            deliveries.unsettled_failed_topics[msg.topic()] += 1
         except Exception:  # a report without a message: the topic stays counted as active
             log.debug("delivery report without a topic", exc_info=True)
         error = StageError(Stage.KAFKA_PRODUCE, KAFKA_PRODUCER_CLASS, ConnectException(str(err)))
         if self.p.policy.tolerates() and not self.eos:
-            self.deliveries.failed += 1
+            deliveries.failed += 1
             self._log_tolerated(error, None)
             return
-        for track, first in sent.firsts:
-            track.block(first)
-        if self.deliveries.error is None:
-            self.deliveries.error = error
+        for sent in deliveries.unsettled:
+            for track, first in sent.firsts:
+                track.block(first)
+        if deliveries.error is None:
+            deliveries.error = error
 
     def _delivered(self, track: PartitionTrack, seq: int, topic: str, err: Any, msg: Any) -> None:
         """Delivery report of one record (producer thread, inside ``poll``/``flush``)."""
@@ -1033,12 +1145,15 @@ class _TaskRun:
         deliveries = self.deliveries
         if left or not deliveries.unsettled:
             return
+        sent_topics: Counter[str] = Counter()
         for sent in deliveries.unsettled:
-            deliveries.produced += sum(sent.sent.values()) - sent.failed
-            for topic, count in sent.sent.items():
-                if count > sent.failed_topics.get(topic, 0):
-                    deliveries.topics.add(topic)
+            sent_topics.update(sent.sent)
+        deliveries.produced += sum(sent_topics.values()) - deliveries.unsettled_failed
+        failed_topics = deliveries.unsettled_failed_topics
+        deliveries.topics.update(t for t, count in sent_topics.items() if count > failed_topics.get(t, 0))
         deliveries.unsettled = []
+        deliveries.unsettled_failed = 0
+        deliveries.unsettled_failed_topics = Counter()
         self.offsets.settle()
 
     def _unacknowledged(self, left: int) -> _KafkaUnavailable:

@@ -27,6 +27,7 @@ from itertools import repeat
 from operator import attrgetter, floordiv, is_, sub
 from typing import TYPE_CHECKING, Any
 
+from lambda_connect.api.columns import StructColumn
 from lambda_connect.api.data import UTC, Schema, Struct, Timestamp, Type
 
 from ._json_plans import _LOGICAL, write_step
@@ -73,6 +74,8 @@ class _Field:
 
     def column(self, col: Sequence[Any]) -> list[Any] | None:
         """The converted column, or None when every value stays as it is."""
+        if type(col) is StructColumn:
+            return self._struct_column(col)
         types = set(map(type, col))
         if len(types) == 1:
             return self._uniform(types.pop(), col)
@@ -88,6 +91,19 @@ class _Field:
             values = iter(converted)
             return [None if v is None else next(values) for v in col]
         return list(map(self.full, col))
+
+    def _struct_column(self, col: StructColumn) -> list[Any]:
+        """A nested struct handed over by column (``api.columns``): its trees, and where a row
+        holds no struct what the per-record converter writes for a null (raises if refused)."""
+        if self.nested is None or col.schema is not self.schema:
+            raise ValueError("a struct column of another schema")
+        held = None if col.columns else (col.length if col.present is None else sum(map(bool, col.present)))
+        trees = self.nested.trees_from_columns(col.columns, held)
+        if col.present is None:
+            return trees
+        null = self.full(None)
+        held = iter(trees)
+        return [next(held) if p else null for p in col.present]
 
     def _uniform(self, t: type, col: Sequence[Any]) -> list[Any] | None:
         step = write_step(self.schema, t, self.inner, self.full, self.replace)
@@ -135,3 +151,22 @@ class StructColumns:
             if changed:
                 rows = list(zip(*cols))
         return list(map(dict, map(zip, repeat(self.names), rows)))
+
+    def trees_from_columns(self, columns: Sequence[Any], length: int | None = None) -> list[dict[str, Any]]:
+        """The same trees from the structs' field columns (``StructColumn.columns``: one sequence
+        or nested ``StructColumn`` per field), without the structs; ``length`` is the row count
+        when it cannot be read from a column. Raises what a field converter raises."""
+        width = len(self.names)
+        if len(columns) != width:
+            raise ValueError("fewer or more columns than the schema has fields")
+        if not width:
+            return [{} for _ in range(length or 0)]
+        cols = list(columns)
+        n = len(cols[0])
+        if any(map(int.__ne__, map(len, cols), repeat(n))):
+            raise ValueError("columns of different lengths")
+        for i, field in enumerate(self.fields):
+            converted = field.column(cols[i])
+            if converted is not None:
+                cols[i] = converted
+        return list(map(dict, map(zip, repeat(self.names), zip(*cols))))

@@ -182,6 +182,7 @@ class JsonConverter(Converter, HeaderConverter):
         self._prefixes: _Lru[bytes, _Incoming] = _Lru(size)
         self._last_in: tuple[bytes, _Incoming] | None = None
         self._batch_writers: _Lru[int, tuple[Schema, Callable[[Sequence[Any]], list[bytes | None]]]] = _Lru(size)
+        self._column_writers: _Lru[int, tuple[Schema, Callable[[Sequence[Any]], list[bytes | None]]]] = _Lru(size)
 
     # --- Connect -> bytes -------------------------------------------------------------------
     def from_connect_data(
@@ -292,6 +293,34 @@ class JsonConverter(Converter, HeaderConverter):
             return list(map(b"".join, zip(repeat(prefix), payloads, repeat(b"}"))))
 
         self._batch_writers.put(id(schema), (schema, write))
+        return write
+
+    def columns_writer(self, schema: Schema) -> Callable[[Sequence[Any]], list[bytes | None]] | None:
+        """Writing values of a STRUCT schema handed over by column (``api.columns.StructColumn``).
+
+        Returns a function from the struct's field columns (``StructColumn.columns`` of a column
+        whose schema *is* ``schema`` and that holds a struct in every row) to the bytes
+        ``from_connect_data`` writes for each row's Struct — the Structs themselves are never
+        built. It raises for any batch it does not take whole, as ``batch_writer``'s function
+        does; the runtime then builds the records and converts them one by one. None for
+        schemas other than STRUCT and for subclasses that write otherwise."""
+        if type(self).from_connect_data is not JsonConverter.from_connect_data or schema.type is not Type.STRUCT:
+            return None
+        hit = self._column_writers.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        out = self._outgoing_for(schema)
+        columns = StructColumns(self.codec, schema)
+        prefix = b'{"schema":' + out.schema_json + b',"payload":' if self.schemas_enabled else None
+        dumps, default = orjson.dumps, _json_text.dump_default
+
+        def write(field_columns: Sequence[Any]) -> list[bytes | None]:
+            payloads = list(map(dumps, columns.trees_from_columns(field_columns), repeat(default)))
+            if prefix is None:
+                return payloads  # type: ignore[return-value]
+            return list(map(b"".join, zip(repeat(prefix), payloads, repeat(b"}"))))
+
+        self._column_writers.put(id(schema), (schema, write))
         return write
 
     def _schemaless_batch(self, values: Sequence[Any]) -> list[bytes | None]:

@@ -29,7 +29,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lambda_connect.api import ConnectException, Headers, SourceRecord, Struct
+from lambda_connect.api import ColumnarRecords, ConnectException, Headers, SourceRecord, Struct, StructColumn
 
 from .columns import RowShape, convert_column, shape_from_description
 
@@ -257,8 +257,9 @@ class Querier:
         if self._derive_shape:
             self._shape = None
 
-    def read(self, max_rows: int) -> tuple[list[SourceRecord], bool]:
-        """Up to ``max_rows`` records and whether the result set is exhausted."""
+    def read(self, max_rows: int, columns: bool = False) -> tuple[list[Any], bool]:
+        """Up to ``max_rows`` records and whether the result set is exhausted; with ``columns``
+        the records as one ``ColumnarRecords`` run (an empty list for none)."""
         head = self._prefetched + ([self._held] if self._held is not None else [])
         self._prefetched, self._held = [], None
         want = max_rows - len(head)
@@ -275,6 +276,9 @@ class Querier:
             self._shape = shape_from_description(
                 self._description or [], rows[0] if rows else None, self._driver, self._db_tz
             )
+        if columns:
+            run = self._columns(rows, exhausted)
+            return ([run] if run is not None else []), exhausted
         return self._records(rows, exhausted), exhausted
 
     def _values(self, rows: Sequence[Any]) -> list[list[Any]]:
@@ -319,6 +323,44 @@ class Querier:
             offsets = self._timestamp_offsets(timestamps, ts_is, exhausted)
         self.ts = timestamps[-1]
         return [make(offset, st) for offset, st in zip(offsets, structs)]
+
+    def _columns(self, rows: Sequence[Any], exhausted: bool) -> ColumnarRecords | None:
+        """``_records`` by column: the same offsets and querier state, the values as the
+        converted result columns (``StructColumn``) instead of a Struct per row."""
+        shape = self._shape
+        assert shape is not None
+        if not rows:
+            return None
+        schema = shape.schema
+        cols: list[Any] = list(zip(*rows))
+        if len(cols) != len(schema.fields):
+            raise ConnectException(f"The query for {self.partition} returned {len(cols)} column(s) for "
+                                   f"{len(schema.fields)} field(s)")
+        for i, convert in shape.converters:
+            converted = convert_column(convert, cols[i])
+            if converted is not None:
+                cols[i] = converted
+        mode = self.mode
+        n = len(rows)
+        offsets: list[dict[str, Any] | None]
+        if mode is Mode.BULK:
+            offsets = [None] * n
+        elif mode is Mode.INCREMENTING:
+            incs = cols[self._index(self._inc_name)]
+            offsets = [{"incrementing": v} for v in incs]
+            self.inc = incs[-1]
+        else:
+            ts_is = [self._index(name) for name in self._ts_names]
+            timestamps = list(cols[ts_is[0]]) if len(ts_is) == 1 else [
+                _first(row, ts_is) for row in zip(*cols)]
+            if mode is Mode.TIMESTAMP_INCREMENTING:
+                incs = cols[self._index(self._inc_name)]
+                offsets = [offset_to_map(mode, ts, inc) for ts, inc in zip(timestamps, incs)]
+                self.inc = incs[-1]
+            else:
+                offsets = self._timestamp_offsets(timestamps, ts_is, exhausted)
+            self.ts = timestamps[-1]
+        return ColumnarRecords(self.topic, self.partition, offsets, schema, StructColumn(schema, cols))
 
     def _timestamp_offsets(
         self, timestamps: list[dt.datetime | None], ts_is: list[int], exhausted: bool

@@ -392,6 +392,14 @@ class JdbcSourceTask(SourceTask):
     def poll(self) -> list[SourceRecord] | None:
         """Records from the first due table; None when no table is due yet (the runtime
         should end the invocation rather than wait)."""
+        return self._poll(False)
+
+    def poll_columns(self) -> list[Any] | None:
+        """What ``poll`` returns, as one ``ColumnarRecords`` run of the table's rows: the
+        converted result columns themselves, no Struct or SourceRecord per row."""
+        return self._poll(True)
+
+    def _poll(self, columns: bool) -> list[Any] | None:
         from sqlalchemy.exc import DBAPIError
 
         queue = self._queue
@@ -403,7 +411,7 @@ class JdbcSourceTask(SourceTask):
                     if querier.next_due > now:
                         return None
                     querier.execute(self._conn, self._batch, now)
-                records, exhausted = querier.read(self._batch)
+                records, exhausted = querier.read(self._batch, columns)
             except (DBAPIError, self._driver_error) as e:
                 self._reset(querier)
                 if _is_transient(e):

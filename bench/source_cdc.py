@@ -16,15 +16,23 @@ Prints changes/s, CPU-ms per 1,000 changes (process CPU, librdkafka's threads in
 ratio, and each slot's lag after its run (the runtime side ends with one idle tick, which confirms
 its slot up to where it read).
 
-    python bench/source_cdc.py [--inserts 1000000] [--updates 100000] [--profile]
+``--baseline DIR`` also runs the runtime side with the ``lambda_connect`` package under ``DIR``
+(say an older checkout's ``layers/connect``) on a third slot, in a subprocess, in the same run:
+before/after figures against the same hand loop.
+
+    python bench/source_cdc.py [--inserts 1000000] [--updates 100000] [--profile] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
+import os
 import pstats
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -45,7 +53,7 @@ def lag(cluster: Any, slot: str) -> int:
                                 "WHERE slot_name = %s", (slot,)).fetchone()[0])
 
 
-def runtime_copy(bootstrap: str, port: int) -> Callable[[], int]:
+def runtime_copy(bootstrap: str, port: int, slot: str = "bench_run", prefix: str = "bench") -> Callable[[], int]:
     from lambda_connect.aws.kafka_clients import KafkaSettings, make_producer
     from lambda_connect.runtime.source_worker import SourceWorker
     from lambda_connect.state.memory import InMemoryStateStore
@@ -56,7 +64,7 @@ def runtime_copy(bootstrap: str, port: int) -> Callable[[], int]:
     store.create_connector("bench", {
         "name": "bench", "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "database.hostname": "127.0.0.1", "database.port": str(port), "database.user": "postgres",
-        "database.dbname": "postgres", "topic.prefix": "bench", "slot.name": "bench_run",
+        "database.dbname": "postgres", "topic.prefix": prefix, "slot.name": slot,
         "publication.name": "bench_pub", "publication.autocreate.mode": "disabled", "snapshot.mode": "no_data",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "false",
         "key.converter": "org.apache.kafka.connect.json.JsonConverter", "key.converter.schemas.enable": "false",
@@ -144,7 +152,14 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=100_000)
     parser.add_argument("--bootstrap", default=None, help="an existing broker instead of the embedded one")
     parser.add_argument("--profile", action="store_true", help="cProfile the runtime side")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="also run the runtime side with the lambda_connect package under this directory")
+    parser.add_argument("--runtime-only", nargs=2, metavar=("PORT", "SLOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.runtime_only:  # the --baseline subprocess: one runtime side, its figures as JSON
+        n, wall, cpu = timed(runtime_copy(args.bootstrap, int(args.runtime_only[0]), args.runtime_only[1], "base"))
+        print(json.dumps({"n": n, "wall": wall, "cpu": cpu}))
+        return
 
     from lambda_connect.cli.demo_cdc import _Cluster, _pg_bin
     from lambda_connect.local.broker import EmbeddedBroker
@@ -165,7 +180,7 @@ def main() -> None:
             conn.execute("CREATE TABLE bench (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL, "
                          "price numeric(10,2) NOT NULL, created timestamptz NOT NULL)")
             conn.execute("CREATE PUBLICATION bench_pub FOR TABLE bench")
-            for slot in ("bench_run", "bench_hand"):
+            for slot in ("bench_run", "bench_hand", "bench_base"):
                 conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
             for start in range(0, args.inserts, 100_000):
                 stop = min(start + 100_000, args.inserts)
@@ -183,6 +198,14 @@ def main() -> None:
         else:
             n_run, wall_run, cpu_run = timed(ours)
         lag_run = lag(cluster, "bench_run")
+        base = None
+        if args.baseline is not None:
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(args.baseline.resolve()),
+                                                                             os.environ.get("PYTHONPATH")])))
+            done = subprocess.run([sys.executable, __file__, "--bootstrap", bootstrap, "--runtime-only",
+                                   str(cluster.port), "bench_base"], env=env, check=True, capture_output=True,
+                                  text=True)
+            base = json.loads(done.stdout.strip().splitlines()[-1])
         n_hand, wall_hand, cpu_hand = timed(hand)
         lag_hand = lag(cluster, "bench_hand")
         assert n_run == n_hand == expected, (n_run, n_hand, expected)
@@ -193,6 +216,12 @@ def main() -> None:
         print(f"hand-written loop                         : {rate_hand:10,.0f} changes/s  "
               f"{cpu_hand * 1e6 / n_hand:7.1f} CPU-ms/1000  slot lag after: {lag_hand} bytes")
         print(f"ratio runtime / hand-written              : {rate_run / rate_hand:.2f}")
+        if base is not None:
+            assert base["n"] == expected, (base["n"], expected)
+            rate_base = base["n"] / base["wall"]
+            print(f"baseline runtime ({args.baseline})         : {rate_base:10,.0f} changes/s  "
+                  f"{base['cpu'] * 1e6 / base['n']:7.1f} CPU-ms/1000")
+            print(f"ratio baseline / hand-written             : {rate_base / rate_hand:.2f}")
     finally:
         if broker is not None:
             broker.close()

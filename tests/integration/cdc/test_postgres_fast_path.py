@@ -41,15 +41,16 @@ def tables(logical_pg: ThrowawayPostgres) -> Iterator[tuple[ThrowawayPostgres, s
     logical_pg.execute(
         f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 's_{name}%'",
         f"DROP PUBLICATION IF EXISTS p_{name}",
-        *(f"DROP TABLE IF EXISTS {name}_{suffix}" for suffix in ("all", "full", "nokey", "out")))
+        *(f"DROP TABLE IF EXISTS {name}_{suffix}" for suffix in ("all", "full", "nokey", "out", "pair", "run")))
 
 
 def props(cluster: ThrowawayPostgres, name: str, slot: str, **extra: str) -> dict[str, str]:
     return {"database.hostname": "127.0.0.1", "database.port": str(cluster.port), "database.user": "postgres",
             "database.dbname": "postgres", "topic.prefix": "srv", "slot.name": f"s_{name}_{slot}",
             "publication.name": f"p_{name}", "publication.autocreate.mode": "disabled",
-            "table.include.list": f"public\\.{name}_(all|full|nokey)", "snapshot.mode": "no_data",
-            "column.exclude.list": f"public\\.{name}_all\\.secret", **extra}
+            "table.include.list": f"public\\.{name}_(all|full|nokey|pair|run)", "snapshot.mode": "no_data",
+            "column.exclude.list": f"public\\.{name}_all\\.secret,public\\.{name}_run\\.y,public\\.{name}_pair\\.note",
+            **extra}
 
 
 def comparable(record: SourceRecord, json: JsonConverter) -> tuple[Any, ...]:
@@ -107,8 +108,11 @@ def schema_setup(cluster: ThrowawayPostgres, t: str) -> None:
                     f"ALTER TABLE {t}_full REPLICA IDENTITY FULL",
                     f"CREATE TABLE {t}_nokey (a int, b text)", f"ALTER TABLE {t}_nokey REPLICA IDENTITY FULL",
                     f"CREATE TABLE {t}_out (id int PRIMARY KEY, v text)",
+                    # keys of two columns: out of column order, and a run of columns
+                    f"CREATE TABLE {t}_pair (a int, note text, b int, PRIMARY KEY (b, a))",
+                    f"CREATE TABLE {t}_run (x text, a int, b int, y text, PRIMARY KEY (a, b))",
                     # the publication also carries a table the filters leave out
-                    f"CREATE PUBLICATION p_{t} FOR TABLE {t}_all, {t}_full, {t}_nokey, {t}_out")
+                    f"CREATE PUBLICATION p_{t} FOR TABLE {t}_all, {t}_full, {t}_nokey, {t}_out, {t}_pair, {t}_run")
 
 
 @pytest.mark.parametrize("decoder", ["built", "python"])
@@ -130,12 +134,14 @@ def test_short_way_equals_the_general_way_for_every_kind_of_change(tables, decod
         f"DELETE FROM {t}_full WHERE id = 2",
         f"INSERT INTO {t}_nokey VALUES (1, 'x'), (NULL, NULL)", f"UPDATE {t}_nokey SET b = 'y'",
         f"INSERT INTO {t}_out VALUES (1, 'left out')", f"UPDATE {t}_out SET v = 'still out'",
+        f"INSERT INTO {t}_pair VALUES (1, 'n', 2), (3, NULL, 4)", f"UPDATE {t}_pair SET note = 'm'",
+        f"INSERT INTO {t}_run VALUES ('x', 1, 2, 'y')", f"UPDATE {t}_run SET y = 'z'",
         f"BEGIN; INSERT INTO {t}_all (id, s) VALUES (200, 1); INSERT INTO {t}_out VALUES (2, 'o'); "
         f"UPDATE {t}_all SET s = 2 WHERE id = 200; INSERT INTO {t}_nokey VALUES (3, 'z'); COMMIT",
     ], min_short=40)
     ops = [r.value.get("op") if r.value is not None else None for r in records]
-    # 40 + the key change's create + 2 + 2 in the other tables + 2 in the last transaction
-    assert ops.count("c") == 47 and ops.count("u") == 10 + 2 + 2 + 1
+    # 40 + the key change's create + 2 + 2 + 2 + 1 in the other tables + 2 in the last transaction
+    assert ops.count("c") == 50 and ops.count("u") == 10 + 2 + 2 + 2 + 1 + 1
     first = records[0].value.get("after")
     assert first.get("big") == big and "secret" not in [f.name for f in first.schema.fields]
     toasted = [r for r in records if r.value is not None and r.value.get("op") == "u"

@@ -40,6 +40,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from lambda_connect.api import (
@@ -94,6 +95,7 @@ WATERMARK_PREFIX = "lambda-connect.watermark"
 _CHANGE_KINDS = frozenset(b"IUDT")
 PLACEHOLDER_DEFAULT = "__debezium_unavailable_value"
 _PG = "PostgreSQL"
+_new_struct = Struct.__new__
 
 CONFIG_DEF = COMMON_KEYS + namespace_keys("schema", "schema") + ConfigDef(
     port_key(5432, "PostgreSQL"),
@@ -140,6 +142,15 @@ class PostgresConnector(CdcSourceConnector):
         return PostgresTask
 
 
+def _picker(positions: list[int]) -> tuple[Any, bool]:
+    """A C-level getter of the items at ``positions`` of a list, and whether it returns a new list
+    (a run of consecutive positions, as a slice) rather than a tuple."""
+    if not positions or positions == list(range(positions[0], positions[-1] + 1)):
+        start = positions[0] if positions else 0
+        return itemgetter(slice(start, start + len(positions))), True
+    return itemgetter(*positions), False
+
+
 class _Relation:
     """A relation from a Relation message: the raw columns and, when captured, its shape.
 
@@ -147,11 +158,12 @@ class _Relation:
     ``fast``, one converter per raw column for ``pgoutput.row_values`` (``SKIP`` for a column the
     filters drop; None when the relation must take the general way: not captured, or the signal
     table) and ``ops``, their op bytes for its C version; ``whole``, whether every raw column is in
-    the value (the converted row then *is* the value list); and the ``source`` block's values that
+    the value (the converted row then *is* the value list); ``key_of`` / ``value_of`` pick the
+    key's and the value's columns from the converted row; and the ``source`` block's values that
     stay the same within one transaction (``PostgresTask._source_for``)."""
 
-    __slots__ = ("captured", "fast", "name", "ops", "raw_columns", "shape", "source_of", "source_tx",
-                 "toast_fill", "whole")
+    __slots__ = ("captured", "fast", "key_list", "key_of", "name", "ops", "raw_columns", "sequence_head", "shape",
+                 "source_of", "source_pos", "source_tx", "toast_fill", "value_list", "value_of", "whole")
 
     def __init__(self, name: str, captured: bool, shape: TableShape | None, raw_columns: list[str],
                  toast_fill: list[Any], fast: tuple | None = None) -> None:
@@ -163,8 +175,13 @@ class _Relation:
         self.fast = fast
         self.ops = row_ops(fast, pgoutput.SKIP) if fast is not None else b""
         self.whole = shape is not None and shape.positions == list(range(len(raw_columns)))
+        # the key's and the value's columns out of the converted row, in one C call each
+        self.key_of, self.key_list = _picker(shape.key_positions if shape is not None else [])
+        self.value_of, self.value_list = _picker(shape.positions if shape is not None else [])
         self.source_tx: pgoutput.Begin | None = None
+        self.source_pos = -1
         self.source_of: list[Any] = []
+        self.sequence_head = ""
 
 
 class _Chunk:
@@ -439,8 +456,10 @@ class PostgresTask(SnapshotPlans, SourceTask):
             ready = self._fast_ready()  # a commit, a watermark, a signal may change what is needed
 
     def _fast_ready(self) -> bool:
+        # (snapshot.mode=always: offsets carry the start token, which only the general way writes)
         return (self.fast_stream and self._tx is not None and not self._skip_tx and self._skip_upto is None
-                and self._txmeta is None and self._snapshot is None and self._chunk is None)
+                and self._txmeta is None and self._snapshot is None and self._chunk is None
+                and self._generation is None)
 
     def _fast_change(self, lsn: int, data: bytes) -> bool:
         """An insert, or an update without an old tuple (the key did not change), of a captured
@@ -471,23 +490,35 @@ class PostgresTask(SnapshotPlans, SourceTask):
         values, _end, toasted = fast_row_values(data, 6, fast, rel.ops, UNCHANGED_TOAST)
         if toasted:
             return False
-        count = self._lsn_count[1] + 1 if self._lsn_count[0] == lsn else 1
+        previous = self._lsn_count
+        count = previous[1] + 1 if previous[0] == lsn else 1
         self._lsn_count = (lsn, count)
         shape = rel.shape
         assert shape is not None
-        tx = self._tx
+        tx, pos = self._tx, self._pos
         assert tx is not None
-        from_values = Struct.from_values
+        if rel.source_tx is not tx or rel.source_pos != pos:
+            self._source_for(rel, tx, pos)
+        # Structs made as Struct.from_values makes them, without its call (four per change)
         key_schema = shape.key_schema
-        key = None if key_schema is None else from_values(key_schema, [values[i] for i in shape.key_positions])
-        after = from_values(shape.value_schema, values if rel.whole else [values[i] for i in shape.positions])
-        source = (rel.source_of if rel.source_tx is tx else self._source_for(rel, tx)).copy()
-        pos = self._pos
-        source[6] = f'["{pos}","{lsn}"]'
-        source[12] = lsn
+        key = None
+        if key_schema is not None:
+            key = _new_struct(Struct)
+            key.schema = key_schema
+            key._values = rel.key_of(values) if rel.key_list else list(rel.key_of(values))
+        after = _new_struct(Struct)
+        after.schema = shape.value_schema
+        after._values = values if rel.whole else rel.value_of(values) if rel.value_list else list(rel.value_of(values))
+        source_values = rel.source_of.copy()
+        source_values[6] = f'{rel.sequence_head}{lsn}"]'
+        source_values[12] = lsn
+        source = _new_struct(Struct)
+        source.schema = self._source_schema
+        source._values = source_values
         now = time.time_ns()
-        envelope = from_values(shape.envelope, [None, after, from_values(self._source_schema, source), None, op,
-                                                now // 1_000_000, now // 1_000, now])
+        envelope = _new_struct(Struct)
+        envelope.schema = shape.envelope
+        envelope._values = [None, after, source, None, op, now // 1_000_000, now // 1_000, now]
         record = source_record(self._emitter.partition, {
             "lsn_commit": pos, "lsn_proc": lsn, "lsn_events_processed": count, "lsn": lsn, "txId": tx.xid,
             "ts_usec": tx.commit_ts_us}, shape.topic, key_schema, key, shape.envelope, envelope)
@@ -495,16 +526,17 @@ class PostgresTask(SnapshotPlans, SourceTask):
         self._pending.append(record)
         return True
 
-    def _source_for(self, rel: _Relation, tx: pgoutput.Begin) -> list[Any]:
-        """The ``source`` values of ``rel``'s changes in ``tx`` (as ``_source`` gives them), with
-        ``sequence`` and ``lsn`` left for each change."""
+    def _source_for(self, rel: _Relation, tx: pgoutput.Begin, pos: int) -> None:
+        """Prepare the ``source`` values of ``rel``'s changes in ``tx`` read at position ``pos``
+        (as ``_source`` gives them): all but ``sequence`` (whose start is ``sequence_head``) and
+        ``lsn``, which each change fills in."""
         ts_us = tx.commit_ts_us
         shape = rel.shape
         assert shape is not None
         rel.source_of = [CONNECTOR_VERSION, "postgresql", self._prefix, ts_us // 1000, "false", self._db, None, ts_us,
                          ts_us * 1000, shape.schema_or_db, shape.table, tx.xid, None, None, None, None]
-        rel.source_tx = tx
-        return rel.source_of
+        rel.sequence_head = f'["{pos}","'
+        rel.source_tx, rel.source_pos = tx, pos
 
     def _message(self, lsn: int, data: bytes) -> None:
         if self._skip_tx and data[0] in _CHANGE_KINDS:

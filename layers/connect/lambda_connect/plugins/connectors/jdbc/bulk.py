@@ -104,13 +104,20 @@ class Run:
     ) -> Iterator[tuple[Any, ...]]:
         """Every row's bound values for ``fields``, in one pass with per-column binders.
 
-        Rows of a run all carry every one of its fields (the run is grouped by them).
+        Rows of a run all carry every one of its fields (the run is grouped by them). Without
+        binders the rows are a bare C-level ``map`` (no generator frame to resume per row).
         """
         pick = _picker(fields)
         convert = self.binders(dialect, fields)
         if not convert:
-            yield from map(pick, values)
-            return
+            return map(pick, values)
+        return self._bound_rows(values, pick, convert)
+
+    @staticmethod
+    def _bound_rows(
+        values: Sequence[Mapping[str, Any]], pick: Callable[[Mapping[str, Any]], tuple[Any, ...]],
+        convert: list[tuple[int, Callable[[Any], Any]]],
+    ) -> Iterator[tuple[Any, ...]]:
         for v in values:
             row = list(pick(v))
             for i, bind in convert:

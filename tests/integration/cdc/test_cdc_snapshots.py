@@ -224,9 +224,11 @@ def test_postgres_always_copies_again_at_each_start_and_streams_on_from_the_stor
     assert state[f"srv.public.{t}"] == dict(pgtests.cluster_rows(cluster, t))
     stored = next(iter(offsets.committed.values()))
     assert stored[GENERATION_FIELD] == first[GENERATION_KEY] and "snapshot" not in stored
-    # Ticks of the same start stream only.
-    cluster.execute(f"UPDATE {t} SET v = 50 WHERE id = 2")
-    assert ops(run_tick(PostgresTask, first, offsets)) == ["u"]
+    # Ticks of the same start stream only: every streamed offset keeps the start's token.
+    for v in (50, 51, 52):
+        cluster.execute(f"UPDATE {t} SET v = {v} WHERE id = 2", f"INSERT INTO {t} VALUES ({1000 + v}, 0)")
+        assert ops(run_tick(PostgresTask, first, offsets)) == ["u", "c"]
+        assert next(iter(offsets.committed.values()))[GENERATION_FIELD] == first[GENERATION_KEY]
     # Changes made while the connector was "down", then a new start: they stream, and a copy follows.
     cluster.execute(f"UPDATE {t} SET v = 60 WHERE id = 2", f"DELETE FROM {t} WHERE id = 4")
     again = run(task_config(PostgresConnector, p), writes=False)
@@ -302,8 +304,9 @@ def test_always_under_the_runtime_what_counts_as_a_start(runtime):
     task restarted alone keeps its configs: no copy."""
     pg, t, (service, reconciler, harness, config) = runtime
     assert harness.tick() == ["r"] * 12  # created
-    pg.execute(f"UPDATE {t} SET v = 1 WHERE id = 1")
-    assert harness.tick() == ["u"]
+    for v in (1, 2):  # later ticks of the same start only stream
+        pg.execute(f"UPDATE {t} SET v = {v} WHERE id = 1")
+        assert harness.tick() == ["u"]
 
     def copied_after(step) -> list[str]:
         pg.execute(f"UPDATE {t} SET v = v + 1 WHERE id = 2")

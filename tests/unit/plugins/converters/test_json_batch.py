@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from lambda_connect.api.data import UTC, Date, Decimal, Schema, Struct, Time, Timestamp, Type
+from lambda_connect.api.errors import DataException
 from lambda_connect.plugins.converters.json import JsonConverter
 from lambda_connect.plugins.converters.string import StringConverter
 
@@ -173,3 +174,81 @@ def test_subclasses_that_write_otherwise_get_no_batch_writer() -> None:
             return b"custom"
 
     assert Custom(JsonConverter.config_def.parse({})).batch_writer(None) is None
+
+
+# --- columns_writer: structs handed over by column (api.columns) -------------------------------
+def _as_columns(rng: random.Random, schema: Schema, structs: list[Any]) -> list[Any]:
+    """The field columns of ``structs`` (all Structs of ``schema``); a nested struct field becomes
+    a ``StructColumn`` (with a ``present`` mask where some rows hold None) half of the time, when
+    its values allow it, else stays a column of Struct/None values."""
+    from lambda_connect.api.columns import StructColumn
+
+    columns: list[Any] = []
+    for i, field in enumerate(schema.fields):
+        col = [s._values[i] for s in structs]
+        inner = field.schema
+        if (inner.type is Type.STRUCT and rng.random() < 0.5
+                and all(v is None or (type(v) is Struct and v.schema is inner) for v in col)):
+            held = [v for v in col if v is not None]
+            present = None if len(held) == len(col) else [v is not None for v in col]
+            columns.append(StructColumn(inner, _as_columns(rng, inner, held), present, length=len(held)))
+        else:
+            columns.append(col)
+    return columns
+
+
+@pytest.mark.parametrize("options", [{"schemas.enable": "false"}, {"schemas.enable": "true"},
+                                     {"schemas.enable": "false", "replace.null.with.default": "false",
+                                      "decimal.format": "NUMERIC"}], ids=["plain", "envelope", "options"])
+def test_struct_columns_equal_per_record_conversion(options: dict[str, str]) -> None:
+    """``columns_writer`` on the field columns of random structs (nested struct columns with and
+    without nulls) writes what ``from_connect_data`` writes for each struct, or refuses."""
+    from lambda_connect.api.columns import StructColumn
+
+    converter = JsonConverter(JsonConverter.config_def.parse(options))
+    rng = random.Random(71)
+    taken = refused = nested = 0
+    for _ in range(300):
+        schema = Schema.struct(_field_schemas(rng, 0), name="row")
+        values = [_struct(rng, schema) for _ in range(rng.randrange(1, 12))]
+        expected = _per_record(converter, schema, values)
+        columns = _as_columns(rng, schema, values)
+        nested += any(type(c) is StructColumn for c in columns)
+        writer = converter.columns_writer(schema)
+        assert writer is not None and converter.columns_writer(schema) is writer
+        try:
+            got = writer(columns)
+        except Exception:
+            refused += 1
+            continue
+        taken += 1
+        assert expected is not None, "the columns writer took a batch the per-record path refuses"
+        assert got == expected
+        # The StructColumn stands for exactly these structs.
+        assert StructColumn(schema, columns).values() == values
+    assert taken > 50 and refused > 10 and nested > 20
+
+
+def test_columns_writer_refuses_what_is_not_its_own() -> None:
+    from lambda_connect.api.columns import StructColumn
+
+    converter = JsonConverter(JsonConverter.config_def.parse({"schemas.enable": "false"}))
+    inner = Schema.struct([("a", Schema(Type.INT16))], name="inner", optional=True)
+    twin = Schema.struct([("a", Schema(Type.INT16))], name="inner", optional=True)
+    schema = Schema.struct([("id", Schema(Type.INT64)), ("after", inner)], name="env")
+    writer = converter.columns_writer(schema)
+    assert writer is not None
+    ok = [[1, 2], StructColumn(inner, [[5]], [False, True])]
+    assert writer(ok) == [b'{"id":1,"after":null}', b'{"id":2,"after":{"a":5}}']
+    with pytest.raises(ValueError):
+        writer([[1, 2], StructColumn(twin, [[5]], [False, True])])  # another schema object
+    with pytest.raises(ValueError):
+        writer([[1, 2], [None]])  # columns of different lengths
+    with pytest.raises(ValueError):
+        writer([[1, 2]])  # a column short
+    required = Schema.struct([("id", Schema(Type.INT64)), ("after", Schema.struct([("a", Schema(Type.INT16))],
+                                                                                  name="req"))], name="env2")
+    req_inner = required.fields[1].schema
+    with pytest.raises(DataException, match="Null for a required field"):  # a null the schema allows not
+        converter.columns_writer(required)([[1, 2], StructColumn(req_inner, [[5]], [False, True])])
+    assert converter.columns_writer(Schema(Type.STRING)) is None

@@ -221,6 +221,8 @@ def test_postgres_always_copies_again_at_each_start_and_streams_on_from_the_stor
 
     copied = run(first, writes=True)
     assert sum(1 for o in ops(copied) if o == "r") >= 25
+    marks = [r.value.get("source").get("snapshot") for r in changes(copied) if r.value.get("op") == "r"]
+    assert marks[0] == "first" and marks[-1] == "last" and set(marks[1:-1]) == {"true"}  # one table
     assert state[f"srv.public.{t}"] == dict(pgtests.cluster_rows(cluster, t))
     stored = next(iter(offsets.committed.values()))
     assert stored[GENERATION_FIELD] == first[GENERATION_KEY] and "snapshot" not in stored
@@ -252,8 +254,15 @@ def test_mariadb_always_copies_again_at_each_start(db):
             fold(records, state)
         return out
 
+    server.execute(f"CREATE TABLE {d}.u (id INT PRIMARY KEY, v INT NOT NULL)",
+                   f"INSERT INTO {d}.u VALUES (1, 0), (2, 0)")
     start = task_config(MariaDbConnector, p)
-    assert sum(1 for o in ops(run(start)) if o == "r") == 25
+    copied = run(start)
+    assert [(r.topic[-1], r.value.get("source").get("snapshot")) for r in changes(copied)][::-1][:3] == [
+        ("u", "last"), ("u", "first_in_data_collection"), ("t", "last_in_data_collection")]
+    assert changes(copied)[0].value.get("source").get("snapshot") == "first"
+    assert sum(1 for r in changes(copied) if r.topic.endswith(".t")) == 25
+    server.execute(f"DROP TABLE {d}.u")
     server.execute(f"UPDATE {d}.t SET v = 7 WHERE id = 7")
     assert ops(run(start)) == ["u"]
     server.execute(f"DELETE FROM {d}.t WHERE id = 8")
@@ -322,3 +331,20 @@ def test_always_under_the_runtime_what_counts_as_a_start(runtime):
     assert copied_after(lambda: service.put_config("cdc", {**config, "snapshot.fetch.size": "4"})) == \
         ["u"] + ["r"] * 12
     assert harness.tick() == []
+
+
+def test_postgres_initial_snapshot_rows_carry_debeziums_marks_even_when_chunks_end_with_the_table(pg):
+    """20 rows in chunks of 10: each chunk reads one row more to know whether its table ends there,
+    so the last row is marked although the second chunk is full."""
+    cluster, t = pg
+    cluster.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, v int NOT NULL)",
+                    f"CREATE TABLE {t}_b (id int PRIMARY KEY, v int NOT NULL)",
+                    f"INSERT INTO {t} SELECT g, 0 FROM generate_series(1, 20) g", f"INSERT INTO {t}_b VALUES (1, 0)")
+    p = pgtests.props(cluster, t, **{"snapshot.mode": "initial", "snapshot.fetch.size": "10",
+                                      "table.include.list": f"public\\.{t}(_b)?"})
+    offsets, reads = Offsets(), []
+    for _ in range(4):
+        reads += [r for r in changes(run_tick(PostgresTask, p, offsets, max_polls=1)) if r.value.get("op") == "r"]
+    assert [r.value.get("source").get("snapshot") for r in reads] == ["first"] + ["true"] * 18 + [
+        "last_in_data_collection", "last"]
+    assert "snapshot" not in next(iter(offsets.committed.values()))

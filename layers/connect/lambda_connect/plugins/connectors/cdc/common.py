@@ -263,9 +263,12 @@ def snapshot_from_offset(stored: Mapping[str, Any]) -> dict[str, Any] | None:
     """The snapshot in progress that a stored offset describes (None when there is none)."""
     if not stored.get("snapshot"):
         return None
-    return {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
+    snap = {"tables": [t for t in str(stored.get("snapshot_tables") or "").split(",") if t],
             "after": json.loads(stored["snapshot_after"]) if stored.get("snapshot_after") else None,
             "incremental": bool(stored.get("snapshot_incremental"))}
+    if stored.get("snapshot_first"):
+        snap["first"] = str(stored["snapshot_first"])  # the plan's first table (its first row is "first")
+    return snap
 
 
 def snapshot_offset_fields(snap: Mapping[str, Any] | None, offset: dict[str, Any],
@@ -280,6 +283,8 @@ def snapshot_offset_fields(snap: Mapping[str, Any] | None, offset: dict[str, Any
     offset["snapshot_after"] = json.dumps(last, default=str) if last is not None else None
     if snap.get("incremental"):
         offset["snapshot_incremental"] = True
+    if snap.get("first"):
+        offset["snapshot_first"] = snap["first"]
 
 
 def apply_signal(snap: dict[str, Any] | None, signal_id: str, kind: str | None, data: str | None,
@@ -325,7 +330,8 @@ def apply_signal(snap: dict[str, Any] | None, signal_id: str, kind: str | None, 
         log.info("Signal %s: incremental snapshot of %s", signal_id, ", ".join(wanted))
         return {"tables": wanted, "after": None, "incremental": True}
     queued = list(snap["tables"]) + [t for t in wanted if t not in snap["tables"]]
-    return {"tables": queued, "after": snap["after"], "incremental": snap.get("incremental", False)}
+    return {"tables": queued, "after": snap["after"], "incremental": snap.get("incremental", False),
+            **({"first": snap["first"]} if snap.get("first") else {})}
 
 
 _HEARTBEAT_KEY = Schema.struct([("serverName", _S)], name="io.debezium.connector.common.ServerNameKey")

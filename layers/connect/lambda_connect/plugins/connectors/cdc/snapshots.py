@@ -64,8 +64,8 @@ GENERATION_FIELD = "snapshot_generation"
 _B_TABLES, _B_AFTER, _B_TOTAL = "snapshot_blocking_tables", "snapshot_blocking_after", "snapshot_blocking_total"
 BLOCKING_FIELDS = (_B_TABLES, _B_AFTER, _B_TOTAL)
 #: Offset fields that describe snapshot plans rather than a place in the change stream.
-_PLAN_FIELDS = frozenset({"snapshot", "snapshot_tables", "snapshot_after", "snapshot_incremental", "ts_heartbeat",
-                          GENERATION_FIELD, *BLOCKING_FIELDS})
+_PLAN_FIELDS = frozenset({"snapshot", "snapshot_tables", "snapshot_after", "snapshot_incremental", "snapshot_first",
+                          "ts_heartbeat", GENERATION_FIELD, *BLOCKING_FIELDS})
 
 
 # --- snapshot.mode=always ------------------------------------------------------------------------

@@ -74,7 +74,7 @@ from ..common import (
     topic_safe,
 )
 from ..postgres.types import Modes
-from ..snapshots import SnapshotPlans, blocking_signal
+from ..snapshots import SnapshotPlans, blocking_signal, snapshot_marker
 from .gtid import GtidPosition, GtidSet, mysql_resume
 from .types import column_type
 
@@ -125,6 +125,8 @@ def _pos_key(file: str, pos: int) -> tuple[str, int]:
 
 
 class _Chunk:
+    first = False  # the chunk starts its table
+
     def __init__(self, table: str, rows: list[dict[str, Any]], last_key: list | None, full: bool,
                  at: tuple[str, int]) -> None:
         self.table = table
@@ -694,7 +696,7 @@ class MySqlTask(SnapshotPlans, SourceTask):
         assert snap is not None
         table = snap["tables"][0]
         size = chunk_size(self._cfg)
-        _shape, order, pk, sql, args = self._chunk_query(table, snap["after"], size)
+        _shape, order, pk, sql, args = self._chunk_query(table, snap["after"], size + 1)  # one more: the end?
         before_pos = self._master_status()
         with self._conn.cursor() as cur:
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
@@ -709,8 +711,11 @@ class MySqlTask(SnapshotPlans, SourceTask):
             finally:
                 cur.execute("COMMIT")
         key_idx = [order.index(k) for k in pk]
+        more, rows = len(rows) > size, rows[:size]
         last = [_jsonable(rows[-1][i]) for i in key_idx] if rows else None
-        self._chunk = _Chunk(table, [list(r) for r in rows], last, len(rows) == size, at)
+        self._chunk = _Chunk(table, [list(r) for r in rows], last, more, at)
+        self._chunk.first = snap["after"] is None
+        snap.setdefault("first", table)  # the plan's first table: its first row is marked "first"
         self._target = max(self._target, at)
         self._read_done = False
 
@@ -767,7 +772,8 @@ class MySqlTask(SnapshotPlans, SourceTask):
         now_ms = int(time.time() * 1000)
         key_idx = shape.key_positions
         incremental = bool(snap.get("incremental"))
-        during = {"tables": tables, "after": None, "incremental": incremental}
+        during = {"tables": tables, "after": None, "incremental": incremental, "first": snap.get("first")}
+        first_table, last_table = chunk.table == snap.get("first"), len(tables) == 1
         for i, raw in enumerate(chunk.rows):
             end = i == len(chunk.rows) - 1
             if end:
@@ -781,7 +787,8 @@ class MySqlTask(SnapshotPlans, SourceTask):
                     offset["gtids"] = self._gtids_text
             source = Struct.from_values(self._source_schema, [
                 CONNECTOR_VERSION, self.flavour, self._prefix, now_ms,
-                "incremental" if incremental else "last" if last_chunk and end else "true", db,
+                "incremental" if incremental else snapshot_marker(
+                    first_table, last_table, chunk.first and i == 0, not chunk.full and end), db,
                 None, now_ms * 1000, now_ms * 1_000_000, name, 0, None, chunk.at[0], chunk.at[1], 0, None, None])
             self._pending.extend(self._emitter.records(shape, "r", None, shape.value(raw), source, shape.key(raw),
                                                        None, None, offset))

@@ -81,7 +81,7 @@ from ..common import (
     source_schema,
     topic_safe,
 )
-from ..snapshots import SnapshotPlans, blocking_signal
+from ..snapshots import SnapshotPlans, blocking_signal, snapshot_marker
 from . import pgoutput
 from . import slot as slots
 from .pgoutput import UNCHANGED_TOAST, fast_row_values
@@ -186,6 +186,8 @@ class _Relation:
 
 class _Chunk:
     """One snapshot chunk between its watermarks: rows by raw key, until the high mark is read."""
+
+    first = False  # the chunk starts its table
 
     def __init__(self, mark: str, table: str, rows: dict[tuple, list], last_key: list | None, full: bool) -> None:
         self.mark = mark
@@ -737,12 +739,15 @@ class PostgresTask(SnapshotPlans, SourceTask):
         cols, pk = self._chunk_layout(table)
         size = chunk_size(self._cfg)
         self._emit_watermark("low:" + mark)
-        rows = self._select_chunk(table, cols, pk, snap["after"], size)
+        rows = self._select_chunk(table, cols, pk, snap["after"], size + 1)  # one more: is this the end?
         self._emit_watermark("high:" + mark)
+        more, rows = len(rows) > size, rows[:size]
         key_idx = [cols.index(k) for k in pk]
         by_key = {tuple(r[i] for i in key_idx): list(r) for r in rows}
         last = [rows[-1][i] for i in key_idx] if rows else None
-        self._chunk = _Chunk(mark, table, by_key, last, len(rows) == size)
+        self._chunk = _Chunk(mark, table, by_key, last, more)
+        self._chunk.first = snap["after"] is None
+        snap.setdefault("first", table)  # the plan's first table: its first row is marked "first"
         self._chunk_columns = cols
         self._read_limit = self._read_max
         self._target = slots.parse_lsn(self._ctl.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]) or 0
@@ -815,7 +820,8 @@ class PostgresTask(SnapshotPlans, SourceTask):
         rows = list(chunk.rows.items())
         self._chunk = None
         incremental = bool(snap.get("incremental"))
-        during = {"tables": tables, "after": None, "incremental": incremental}
+        during = {"tables": tables, "after": None, "incremental": incremental, "first": snap.get("first")}
+        first_table, last_table = chunk.table == snap.get("first"), len(tables) == 1
         records: list[SourceRecord] = []
         for i, (key_text, raw) in enumerate(rows):
             end = i == len(rows) - 1
@@ -825,7 +831,8 @@ class PostgresTask(SnapshotPlans, SourceTask):
                 offset = {"lsn_commit": self._pos, "lsn": self._pos}
                 snapshot_offset_fields(during, offset, after=list(key_text))
                 self._plan_fields(offset)
-            marker = "incremental" if incremental else "last" if last_chunk and end else "true"
+            marker = "incremental" if incremental else snapshot_marker(
+                first_table, last_table, chunk.first and i == 0, not chunk.full and end)
             records.extend(self._emitter.records(
                 shape, "r", None, shape.value(raw), self._source(shape, None, marker), shape.key(raw), None,
                 None, offset))

@@ -152,8 +152,8 @@ COMMON_KEYS = ConfigDef(
               doc="initial: copy the existing rows first, then stream; initial_only: copy and stop; no_data "
                   "(old name never): stream changes only; when_needed: copy again whenever the stored position "
                   "can no longer be resumed; always: copy again at every start of the connector (created, "
-                  "restarted, resumed after a stop, reconfigured), in chunks while streaming goes on from the "
-                  "stored position."),
+                  "restarted, resumed after a stop or a pause, reconfigured), in chunks while streaming goes on "
+                  "from the stored position."),
     ConfigKey(name="snapshot.fetch.size", type=ConfigType.INT, default=10240, validator=Range.at_least(1),
               group=_SNAP, doc="Rows the snapshot reads per chunk, in primary-key order; a chunk is the unit a "
                                "tick finishes before it may stop."),

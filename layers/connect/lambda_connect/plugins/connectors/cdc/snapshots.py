@@ -4,8 +4,10 @@
 Here a task "starts" on every scheduled tick, so a tick alone cannot be the start. What marks a new
 start is a new set of *task configs*: the source runtime asks the connector for task configs (and
 stores them) when the connector is created, when its config changes, when it is restarted through
-``POST /connectors/{name}/restart`` (the reconciler clears the stored configs), and when it resumes
-after STOPPED (stopping clears them); a pause and resume keeps them, as Kafka keeps its tasks.
+``POST /connectors/{name}/restart`` (the reconciler clears the stored configs), when it resumes after
+STOPPED (stopping clears them), and after a pause and resume (the entry's version moves with its
+target state, and the runtime regenerates task configs for every new version). A restart of one task
+alone (``POST /connectors/{name}/tasks/{id}/restart``) keeps them: it is not a start here.
 ``CdcSourceConnector.task_configs`` therefore puts a fresh token under :data:`GENERATION_KEY`
 into the task config when ``snapshot.mode=always``, and every offset the task writes carries the
 token it runs with (:data:`GENERATION_FIELD`). A tick whose token differs from the stored one is

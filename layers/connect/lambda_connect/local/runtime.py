@@ -50,6 +50,16 @@ SHARED_ENV = ("LAMBDA_CONNECT_STATE_URL", "LAMBDA_CONNECT_BOOTSTRAP_SERVERS", "L
               "LAMBDA_CONNECT_MSK_CLUSTER_ARN")
 #: Seconds between two counts of topic and sink positions on an in-memory broker.
 POSITIONS_INTERVAL_S = 5.0
+#: librdkafka settings of every client of the embedded broker (the task functions', the mappings',
+#: the runtime's own), unless the environment sets them: a client's connections wait
+#: ``reconnect.backoff.ms / 2`` between each other (librdkafka's sparse connections), so each new
+#: client lost 50 ms of Kafka's default 100 ms before its first request to the broker it learns of
+#: from the bootstrap connection; on one loopback broker 10 ms is plenty. A broker that went away is
+#: still retried with a backoff that doubles up to ``reconnect.backoff.max.ms`` (10 s).
+EMBEDDED_BROKER_CLIENT_ENV = {"LAMBDA_CONNECT_KAFKA_RECONNECT_BACKOFF_MS": "10"}
+#: The heavier modules the start needs once the broker is up, imported while it starts.
+_START_MODULES = ("lambda_connect.rest.router", "lambda_connect.rest.resources", "lambda_connect.runtime.reconciler",
+                  "lambda_connect.aws.sink_offsets", "lambda_connect.runtime.registry")
 
 
 @dataclass
@@ -155,6 +165,56 @@ class LocalRuntime:
         return self
 
     def _start(self) -> None:
+        opts = self.options
+        broker_start: _Background | None = None
+        if not self.bootstrap_servers:
+            from .broker import EmbeddedBroker
+
+            storage = opts.broker_storage
+            # A durable broker must come back under the same cluster id to find its topics again.
+            cluster_id = f"lambda-connect-{uuid.uuid5(uuid.NAMESPACE_URL, storage).hex[:12]}" if storage else None
+            self.broker = EmbeddedBroker(log_path=opts.broker_log, storage=storage, cluster_id=cluster_id,
+                                         port=opts.broker_port)
+            # tansu starts, and answers its first metadata request, while this thread imports the
+            # runtime's modules, reads the template and loads the state store's driver.
+            broker_start = _Background(self.broker.start, "broker-start")
+        elif opts.broker_storage or opts.broker_port:
+            raise ValueError("--broker-storage and --broker-port are for the embedded broker; they cannot apply "
+                             "to --bootstrap-servers")
+        try:
+            sink_spec, source_spec = self._prepare()
+        finally:
+            if broker_start is not None:
+                broker_start.join()  # never leave a broker starting behind an error of this thread
+        if broker_start is not None:
+            broker_start.result()
+            self.bootstrap_servers = self.broker.bootstrap_servers
+            log.info("embedded Kafka broker (tansu) on %s, topics %s", self.bootstrap_servers,
+                     "in memory (gone when up stops)" if self.broker.in_memory else f"in {self.broker.storage}")
+        self._start_services(sink_spec, source_spec)
+
+    def _prepare(self) -> tuple[FunctionSpec, FunctionSpec]:
+        """The start's work that needs no broker: imports, the template's two functions, the state
+        store's directory and driver."""
+        import importlib
+
+        for module in _START_MODULES:  # what _start_services imports, imported while the broker starts
+            importlib.import_module(module)
+        opts = self.options
+        _prepare_sqlite(opts.state_url)
+        self._absolute_state_url = absolute_state_url(opts.state_url)  # what the store opens, from this cwd
+        root = opts.root or project_root()
+        sink_spec = find_function(SINK_FUNCTION, root)
+        source_spec = find_function(SOURCE_FUNCTION, root)
+        if _store_reads_environment(self._absolute_state_url):
+            _import_store_backend(self._absolute_state_url)  # opened once the environment is set
+        else:
+            from lambda_connect.state.base import open_store
+
+            self.store = open_store(self._absolute_state_url)
+        return sink_spec, source_spec
+
+    def _start_services(self, sink_spec: FunctionSpec, source_spec: FunctionSpec) -> None:
         from lambda_connect.aws.kafka_clients import kafka_settings_from_env
         from lambda_connect.aws.sink_offsets import KafkaSinkOffsets
         from lambda_connect.rest.resources import ConnectService
@@ -168,32 +228,14 @@ class LocalRuntime:
         from .server import RestServer
 
         opts = self.options
-        if not self.bootstrap_servers:
-            from .broker import EmbeddedBroker
-
-            storage = opts.broker_storage
-            # A durable broker must come back under the same cluster id to find its topics again.
-            cluster_id = f"lambda-connect-{uuid.uuid5(uuid.NAMESPACE_URL, storage).hex[:12]}" if storage else None
-            self.broker = EmbeddedBroker(log_path=opts.broker_log, storage=storage, cluster_id=cluster_id,
-                                         port=opts.broker_port).start()
-            self.bootstrap_servers = self.broker.bootstrap_servers
-            log.info("embedded Kafka broker (tansu) on %s, topics %s", self.bootstrap_servers,
-                     "in memory (gone when up stops)" if self.broker.in_memory else f"in {self.broker.storage}")
-        elif opts.broker_storage or opts.broker_port:
-            raise ValueError("--broker-storage and --broker-port are for the embedded broker; they cannot apply "
-                             "to --bootstrap-servers")
-        _prepare_sqlite(opts.state_url)
-        self._absolute_state_url = absolute_state_url(opts.state_url)  # what the store opens, from this cwd
-        root = opts.root or project_root()
-        sink_spec = find_function(SINK_FUNCTION, root)
-        source_spec = find_function(SOURCE_FUNCTION, root)
         self.env = self._environment(sink_spec)
         # The handlers read their configuration from os.environ, as in Lambda; the process
         # environment is restored on stop so an embedding program (or a test) is left as it was.
         self._saved_environ = dict(os.environ)
         os.environ.update(self.env)
 
-        self.store = open_store(self._absolute_state_url)
+        if self.store is None:
+            self.store = open_store(self._absolute_state_url)
         request_id_prefix = self._remember_run()
         kafka = kafka_settings_from_env(self.env)
         registry = Registry.default()
@@ -347,6 +389,8 @@ class LocalRuntime:
         })
         if self.broker is not None:
             env["LAMBDA_CONNECT_KAFKA_FAST_GROUP_JOIN"] = "1"
+            for key, value in EMBEDDED_BROKER_CLIENT_ENV.items():
+                env[key] = os.environ.get(key, value)
         if self.options.json_logs:
             env["LAMBDA_CONNECT_JSON_LOGS"] = "1"
         else:
@@ -486,6 +530,50 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Background:
+    """``target()`` on a thread of its own; :meth:`result` re-raises what it raised."""
+
+    def __init__(self, target: Any, name: str) -> None:
+        self._target = target
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._target()
+        except BaseException as e:  # handed to the starting thread by result()
+            self._error = e
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _store_reads_environment(url: str) -> bool:
+    """Whether opening the store at ``url`` reads the process environment the runtime sets up
+    (DynamoDB's client takes its region, endpoint and credentials from it); the SQL and memory
+    stores read nothing but the URL, so they are opened while the embedded broker starts."""
+    return url.split(":", 1)[0].lower() == "dynamodb"
+
+
+def _import_store_backend(url: str) -> None:
+    """Import the DynamoDB store's module and boto3 (a few hundred milliseconds) while the embedded
+    broker starts. A module that cannot be imported is left for ``open_store`` to report."""
+    import importlib
+
+    for module in ("lambda_connect.state.dynamodb", "boto3"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            log.debug("%s (for the %s state store) did not import ahead", module, url.split(":", 1)[0], exc_info=True)
+            return
 
 
 def absolute_state_url(url: str) -> str:

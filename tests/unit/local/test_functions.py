@@ -126,3 +126,60 @@ def test_repository_template_has_the_task_functions() -> None:
     sink = find_function("SinkTaskFunction", root)
     assert sink.module_path == root / "functions" / "sink_task" / "app.py"
     assert find_function("source_task", root).module_path.is_file()
+
+
+TAGGED = """
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  Both: !And [!Condition IsProd, !Not [!Equals [!Ref Stage, dev]]]
+Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Role: !GetAtt Role.Arn
+      Layers: [!Ref Layer, !If [IsProd, !Sub "arn:${AWS::Partition}:x", !Ref "AWS::NoValue"]]
+      Environment:
+        Variables:
+          JOINED: !Join [",", [a, !Ref Stage, !Select [0, !Split ["-", "x-y"]]]]
+          MAPPED: !FindInMap [Map, !Ref "AWS::Region", Key]
+          BASE: !Base64 text
+          IMPORTED: !ImportValue other-stack-value
+          AZ: !Select [0, !GetAZs ""]
+          BLOCK: !Sub
+            - "${A}-${B}"
+            - {A: !Ref Stage, B: 2}
+Rules:
+  R:
+    Assertions:
+      - Assert: !Contains [[a, b], !Ref Stage]
+      - Assert: !EachMemberIn [!RefAll "AWS::EC2::VPC::Id", [v]]
+"""
+
+
+@pytest.mark.parametrize("text", [TEMPLATE, TAGGED, None], ids=["small", "every-tag", "repository"])
+def test_native_yaml_loader_reads_what_the_python_loader_reads(text: str | None) -> None:
+    import yaml
+    from lambda_connect.local.functions import _loader, _parse_template, project_root
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML built without libyaml: only the Python loader exists")
+    if text is None:
+        text = (project_root(Path(__file__)) / "template.yaml").read_text(encoding="utf-8")
+    native, plain = _loader(native=True), _loader(native=False)
+    assert native is not plain and issubclass(native, yaml.CSafeLoader) and not issubclass(plain, yaml.CSafeLoader)
+    assert _parse_template(text, native) == _parse_template(text, plain)
+    assert _parse_template(text, native)  # not both empty
+
+
+def test_template_is_read_again_once_it_changes(project: Path) -> None:
+    template = project / "template.yaml"
+    assert find_function("EchoFunction", project).memory_mb == 256
+    first = find_function("EchoFunction", project)
+    assert find_function("EchoFunction", project) == first
+    stat = template.stat()
+    template.write_text(TEMPLATE.replace("MemorySize: 256", "MemorySize: 1024"))
+    os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same mtime: the size tells
+    assert find_function("EchoFunction", project).memory_mb == 1024
+    template.write_text(TEMPLATE.replace("MemorySize: 256", "MemorySize: 2048"))  # the same size: the mtime tells
+    os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert find_function("EchoFunction", project).memory_mb == 2048

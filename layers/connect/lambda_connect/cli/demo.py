@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -19,16 +20,23 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._config import load_connector_config
 from ._http import ConnectClient, ConnectError, quote_name
 
-__all__ = ["Progress", "register", "run"]
+if TYPE_CHECKING:
+    from lambda_connect.aws.kafka_clients import KafkaSettings
+
+__all__ = ["Progress", "process_age", "register", "run"]
 
 SOURCE_FILE = "orders-source.json"
 SINK_FILE = "orders-sink.json"
 _BAR = 28
+#: Seconds between two looks at the whole pipeline (offsets, group, table, DLQ) ...
+_READ_INTERVAL_S = 0.25
+#: ... and between two looks at the table until its first row is there.
+_FIRST_ROW_INTERVAL_S = 0.05
 
 
 @dataclass
@@ -79,18 +87,31 @@ class _Probe:
     group, the SQLite table, and the DLQ topic (counted by reading it: a topic's end offset is
     not a record count on every broker)."""
 
-    def __init__(self, client: ConnectClient, source: str, bootstrap: str, topic: str, dlq: str, group: str,
+    def __init__(self, client: ConnectClient, source: str, kafka: KafkaSettings, topic: str, dlq: str, group: str,
                  db: Path, table: str) -> None:
         from confluent_kafka import Consumer
 
+        from lambda_connect.aws.kafka_clients import client_config
+
         self.client, self.source = client, source
-        self.bootstrap, self.topic, self.dlq, self.db, self.table = bootstrap, topic, dlq, db, table
-        self._group = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-        self._dlq = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-dlq-{uuid.uuid4().hex[:8]}",
-                              "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        self.topic, self.dlq, self.db, self.table = topic, dlq, db, table
+        # The runtime's client settings (e.g. its reconnect backoff on the embedded broker);
+        # allow.auto.create.topics: ``create_topic`` asks for the topic as a producer would.
+        self._group = Consumer(client_config(kafka, {"group.id": group, "enable.auto.commit": False,
+                                                     "allow.auto.create.topics": True}))
+        self._dlq = Consumer(client_config(kafka, {"group.id": f"demo-dlq-{uuid.uuid4().hex[:8]}",
+                                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"}))
         self._dlq_assigned = False
         self.dead_lettered = 0
         self.first_dlq_headers: dict[str, str] = {}
+
+    def create_topic(self) -> bool:
+        """Have the broker create the topic as the source's first record would (auto-creation, the
+        broker's defaults), so that the sink's mapping finds it in its first metadata: a mapping
+        subscribed to a topic that does not exist yet sees it only at its next metadata refresh,
+        two seconds later, then joins its group again. True if the topic exists now."""
+        metadata = self._group.list_topics(self.topic, timeout=5).topics.get(self.topic)
+        return metadata is not None and metadata.error is None and bool(metadata.partitions)
 
     def produced(self) -> int:
         offsets = self.client.request("GET", f"/connectors/{quote_name(self.source)}/offsets").get("offsets", [])
@@ -114,7 +135,7 @@ class _Probe:
                 return
             self._dlq.assign([TopicPartition(self.dlq, p, 0) for p in metadata.partitions])
             self._dlq_assigned = True
-        for message in self._dlq.consume(num_messages=10_000, timeout=0.1):
+        for message in self._dlq.consume(num_messages=10_000, timeout=0):  # what has arrived; never wait
             if message.error() is not None:
                 continue
             self.dead_lettered += 1
@@ -143,6 +164,17 @@ class _Probe:
     def close(self) -> None:
         self._group.close()
         self._dlq.close()
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux: its start time in ``/proc``), 0 where unknown."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / ticks
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+    return age if 0.0 <= age < 3600.0 else 0.0
 
 
 def _configs(examples: Path, db: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -194,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .up import configure_logging
 
-    started = time.monotonic()
+    started = time.monotonic() - process_age()  # the wait a person sees includes Python's start and imports
     out = sys.stdout
     configure_logging("human", "WARNING" if not args.verbose else "INFO")
     if not args.verbose:
@@ -217,15 +249,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.write(f"  REST API {runtime.url}, Kafka {runtime.bootstrap_servers} (embedded tansu)\n")
         client = ConnectClient(runtime.url)
-        for config in (sink, source):
-            client.request("POST", "/connectors", {"name": config["name"], "config": config})
-            out.write(f"  registered {config['name']} ({config['connector.class'].rsplit('.', 1)[-1]})\n")
         from lambda_connect.runtime.platform import assign_consumer_groups
 
         topic = sink["topics"]
         group = assign_consumer_groups(sink["name"], [topic], {})[topic]
-        probe = _Probe(client, source["name"], runtime.bootstrap_servers, topic,
+        probe = _Probe(client, source["name"], runtime.platform.kafka, topic,
                        sink["errors.deadletterqueue.topic.name"], group, db, sink.get("table.name.format", topic))
+        if source.get("kafka.topic") == topic and not any(k.startswith("topic.creation.") for k in source):
+            probe.create_topic()  # else the source creates it as its config says
+        for config in (sink, source):
+            client.request("POST", "/connectors", {"name": config["name"], "config": config})
+            out.write(f"  registered {config['name']} ({config['connector.class'].rsplit('.', 1)[-1]})\n")
         out.write(f"\nMoving {total} orders ({source.get('malformed.rate', '0')} malformed) "
                   f"{source['kafka.topic']} → SQLite:\n")
         display = _Display(out, total)
@@ -244,7 +278,14 @@ def run(args: argparse.Namespace) -> int:
                 display.show(progress, final=True)
                 break
             display.show(progress)
-            time.sleep(0.25)
+            next_read = now + _READ_INTERVAL_S
+            # The first row is what the person waiting looks for: until it is there, the table
+            # (one COUNT) is looked at more often than the rest.
+            while first_row_s is None and time.monotonic() + _FIRST_ROW_INTERVAL_S < next_read:
+                time.sleep(_FIRST_ROW_INTERVAL_S)
+                if probe.rows():
+                    first_row_s = time.monotonic() - started
+            time.sleep(max(0.0, next_read - time.monotonic()))
         else:
             display.show(progress)
             sys.stderr.write(f"Error: the pipeline did not finish within {args.timeout} s: {progress}\n")

@@ -259,3 +259,38 @@ def test_bad_runs_are_refused_with_what_is_wrong() -> None:
         ColumnarRecords("t", None, [None], None, other)
     with pytest.raises(ConnectException, match="needs a STRUCT schema"):
         StructColumn(ROW.fields[0].schema, [])
+
+
+@pytest.mark.parametrize("tolerance", ["all", "none"])
+def test_a_real_producer_reports_failures_to_the_producer_wide_callback(tolerance: str) -> None:
+    """confluent-kafka calls the ``on_delivery`` of the producer config for messages produced
+    without a callback (the batch path's one report channel): records no broker takes fail on
+    ``message.timeout.ms`` and the run sees it as the per-record path does — tolerated (counted,
+    offsets past them) or failing the task with nothing committed."""
+    from lambda_connect.api.data import STRING_SCHEMA
+    from lambda_connect.aws.kafka_clients import KafkaSettings, make_producer
+
+    from tests.unit.runtime.test_source_batch import registry as batch_registry
+
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1")  # nothing listens there
+    outcomes = []
+    for batch in (True, False):
+        name = f"nobroker-{tolerance}-{batch}"
+        SCRIPTS[name] = [[SourceRecord({"p": 0}, {"n": n}, "t", None, None, None, STRING_SCHEMA, f"v{n}")
+                          for n in range(p * 5, p * 5 + 5)] for p in range(2)]
+        store = InMemoryStateStore()
+        worker = SourceWorker(store, batch_registry(), lambda o, t: make_producer(settings, o, transactional_id=t),
+                              sleep=lambda s: None, batch=batch)
+        store.create_connector(name, {"name": name, "connector.class": ScriptedSourceConnector.name, "script": name,
+                                      "errors.tolerance": tolerance, "producer.override.message.timeout.ms": "300",
+                                      **CONVERTERS["string"]})
+        result = worker.run_task(name, 0, 20_000, "inv").to_dict()
+        outcomes.append((result["outcome"], result["records_produced"], result["records_failed"],
+                         store.get_offsets(name)))
+        if tolerance == "none":
+            assert "timed out" in (result["error"] or ""), result["error"]
+    assert outcomes[0] == outcomes[1]
+    if tolerance == "all":
+        assert outcomes[0] == ("completed", 0, 10, [({"p": 0}, {"n": 9})])
+    else:
+        assert outcomes[0][:3] == ("failed", 0, 0) and outcomes[0][3] == []

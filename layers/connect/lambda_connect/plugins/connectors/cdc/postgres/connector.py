@@ -464,11 +464,12 @@ class PostgresTask(SnapshotPlans, SourceTask):
                 and self._generation is None)
 
     def _fast_change(self, lsn: int, data: bytes) -> bool:
-        """An insert, or an update without an old tuple (the key did not change), of a captured
-        table: its record straight from the message bytes — one pass over the tuple that converts
-        each kept column (``row_values``), the ``source`` block from the transaction's prepared
-        values. False, having changed nothing, for anything else: a change of the signal table, an
-        update carrying an old tuple, an unchanged TOASTed value, a skipped operation."""
+        """An insert, or an update that keeps the key (no old tuple, or the whole old row under
+        REPLICA IDENTITY FULL), of a captured table: its record straight from the message bytes —
+        one pass over each tuple that converts each kept column (``row_values``), the ``source``
+        block from the transaction's prepared values. False, having changed nothing, for anything
+        else: a change of the signal table, an update that changes the key, an unchanged TOASTed
+        value, a skipped operation. A change of a table the filters leave out is only counted."""
         rel = self._relations.get(int.from_bytes(data[1:5], "big"))
         if rel is None:
             return False
@@ -481,17 +482,27 @@ class PostgresTask(SnapshotPlans, SourceTask):
         fast = rel.fast
         if fast is None:
             return False
+        old = None
+        start = 6
         if data[0] == 0x49:
             if self._fast_ops[0]:
                 return False
             op = "c"
-        elif data[5] != 0x4E or self._fast_ops[1]:  # an old tuple ('K'/'O') or a skipped 'u'
-            return False
         else:
+            marker = data[5]
+            if self._fast_ops[1] or marker == 0x4B:  # a skipped 'u', or the old key ('K'): the key changed
+                return False
             op = "u"
-        values, _end, toasted = fast_row_values(data, 6, fast, rel.ops, UNCHANGED_TOAST)
+            if marker == 0x4F:  # the whole old row (REPLICA IDENTITY FULL)
+                old, end, toasted = fast_row_values(data, 6, fast, rel.ops, UNCHANGED_TOAST)
+                if toasted or end >= len(data) or data[end] != 0x4E:
+                    return False
+                start = end + 1
+        values, _end, toasted = fast_row_values(data, start, fast, rel.ops, UNCHANGED_TOAST)
         if toasted:
             return False
+        if old is not None and rel.key_of(old) != rel.key_of(values):
+            return False  # the key changed: a delete and a create, the general way
         previous = self._lsn_count
         count = previous[1] + 1 if previous[0] == lsn else 1
         self._lsn_count = (lsn, count)
@@ -520,7 +531,12 @@ class PostgresTask(SnapshotPlans, SourceTask):
         now = time.time_ns()
         envelope = _new_struct(Struct)
         envelope.schema = shape.envelope
-        envelope._values = [None, after, source, None, op, now // 1_000_000, now // 1_000, now]
+        before = None
+        if old is not None:
+            before = _new_struct(Struct)
+            before.schema = shape.value_schema
+            before._values = old if rel.whole else rel.value_of(old) if rel.value_list else list(rel.value_of(old))
+        envelope._values = [before, after, source, None, op, now // 1_000_000, now // 1_000, now]
         record = source_record(self._emitter.partition, {
             "lsn_commit": pos, "lsn_proc": lsn, "lsn_events_processed": count, "lsn": lsn, "txId": tx.xid,
             "ts_usec": tx.commit_ts_us}, shape.topic, key_schema, key, shape.envelope, envelope)

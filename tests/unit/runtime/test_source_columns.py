@@ -294,3 +294,14 @@ def test_a_real_producer_reports_failures_to_the_producer_wide_callback(toleranc
         assert outcomes[0] == ("completed", 0, 10, [({"p": 0}, {"n": 9})])
     else:
         assert outcomes[0][:3] == ("failed", 0, 0) and outcomes[0][3] == []
+
+
+def test_heap_trim_setting(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from lambda_connect.runtime import source_batch
+
+    monkeypatch.setattr(source_batch, "_trim_done", False)
+    assert source_batch.keep_freed_heap({"LAMBDA_CONNECT_MALLOC_TRIM": "off"}) is False
+    assert source_batch.keep_freed_heap({}) is False  # once per process: the first call decided
+    monkeypatch.setattr(source_batch, "_trim_done", False)
+    assert source_batch.keep_freed_heap({"LAMBDA_CONNECT_MALLOC_TRIM": "lots"}) is False
+    assert "LAMBDA_CONNECT_MALLOC_TRIM='lots' is not a number of bytes" in caplog.text

@@ -1,4 +1,5 @@
-"""Serialising a whole source poll at once: the converters' batch writers over runs of records.
+"""Serialising a whole source poll at once: the converters' batch writers over runs of records,
+and over the column runs of ``SourceTask.poll_columns`` (``serialize_columns``).
 
 Why: the per-record path (``RecordConverters.serialize`` per record) costs several Python calls
 per record before any JSON is written; for a JDBC or CDC poll of thousands of records with one
@@ -16,6 +17,16 @@ must return, for every value, exactly what ``from_connect_data(topic, schema, va
 returns for it, for any topic and headers, and must have no effect when it raises. JsonConverter
 and StringConverter offer it. ``tests/unit/runtime/test_source_batch.py`` checks that the batch
 path produces what the per-record path produces.
+
+Columnar runs (``api.columns.ColumnarRecords``) skip the records altogether: a ``StructColumn``
+that holds a struct in every row goes to ``converter.columns_writer(schema)`` — a function from
+the struct's field columns to the bytes ``from_connect_data`` writes for each row's Struct, with
+the same rules (raise for anything not taken whole, no effect then); JsonConverter offers it.
+Other columns (plain values, or a struct column with nulls) get their values built and go to
+``batch_writer``. A run any writer refuses is sent as its records (``_TaskRun._send_batch``).
+``tests/unit/runtime/test_source_columns.py`` keeps the columnar path equal to the others.
+
+:func:`keep_freed_heap` raises glibc's trim threshold once per process (see there).
 """
 
 from __future__ import annotations
@@ -71,9 +82,12 @@ def keep_freed_heap(env: dict[str, str] | None = None) -> bool:
         return False
     try:
         size = int(raw) if raw else DEFAULT_TRIM_BYTES
+    except ValueError:
+        log.warning("%s=%r is not a number of bytes (or off): glibc's trim threshold left as it is", TRIM_ENV, raw)
+        return False
+    try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (ValueError, OSError, AttributeError):
-        log.debug("%s=%r: glibc's trim threshold left as it is", TRIM_ENV, raw, exc_info=True)
+    except (OSError, AttributeError):  # not glibc
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(mallopt(_M_TRIM_THRESHOLD, min(max(size, 0), 2**31 - 1)))

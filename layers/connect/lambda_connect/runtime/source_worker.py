@@ -40,11 +40,21 @@ Records take the *batch path* by default (``_TaskRun._send_batch``; ``LAMBDA_CON
 or ``SourceWorker(batch=False)`` keeps ``_send``, record by record): a poll's offsets are registered
 per run of one source partition, the chain runs per record, the converters' batch writers turn
 runs of records into bytes (``runtime/source_batch.py``), one loop produces. Tasks that do not
-override ``commit_record`` also get failure-only delivery reports (``delivery.report.only.error``):
+override ``commit_record`` also get failure-only delivery reports (``delivery.report.only.error``)
+through one producer-wide callback (``on_delivery`` in the producer config, none per message):
 success is settled after a flush that leaves nothing in flight (every ``settle_interval_s``, 1 s,
 waiting at most 0.5 s; before each commit; at the end), so a delivered record costs no Python call;
-a failed delivery that is not tolerated then holds back its whole poll (commits stay at or before
-the per-record path's). ``tests/unit/runtime/test_source_batch.py`` keeps both paths equal.
+a failed delivery that is not tolerated then holds back every unsettled poll (commits stay at or
+before the per-record path's). ``tests/unit/runtime/test_source_batch.py`` keeps both paths equal.
+
+Columnar hand-over (``_send_columnar``; ``LAMBDA_CONNECT_SOURCE_COLUMNS=off`` or
+``SourceWorker(columns=False)`` turns it off): on such a settled batch run without transforms, a
+task that overrides ``SourceTask.poll_columns`` is asked for columns instead of records. Each
+``ColumnarRecords`` run (``api.columns``) is converted by the converters' column and batch writers,
+its offsets registered at once and produced in one loop — no Struct or SourceRecord per row;
+runs the converters do not take whole, and the plain records between runs, go through
+``_send_batch`` as records. ``tests/unit/runtime/test_source_columns.py`` keeps it equal to the
+per-record path.
 
 After ``stop`` the run reads ``SourceTask.lag_metrics()`` (a CDC slot's bytes behind, say) into
 ``SourceRunResult.lag_metrics``; the source handler publishes them as gauges.
@@ -805,11 +815,12 @@ class _TaskRun:
 
         Offsets are registered per run of one source partition; the chain runs per record; the
         converters' batch writers turn whole runs into bytes (``source_batch``); then one loop
-        produces. Delivery (``settled``): one callback object for the whole poll, and the producer
-        reports failures only (``delivery.report.only.error``), so a delivered record costs no
-        Python call — its success is known once a flush leaves nothing in flight (``_settle``). A
-        failed delivery in a mode that does not tolerate it holds back the *whole poll* in every
-        source partition it touched (the callback cannot tell which record it was): commits stay
+        produces. Delivery (``settled``): no callback per message — the producer reports failures
+        only (``delivery.report.only.error``) to its producer-wide ``_batch_delivered``, so a
+        delivered record costs no Python call — its success is known once a flush leaves nothing
+        in flight (``_settle``). A failed delivery in a mode that does not tolerate it holds back
+        every unsettled poll in every source partition it touched (the callback cannot tell which
+        record it was): commits stay
         at or before what the per-record path commits, and the task fails as there. Tasks that
         override ``commit_record`` get ``_send``'s per-record delivery reports instead. A record
         that fails in a transform or converter without being tolerated stops the poll there, as

@@ -33,7 +33,7 @@ import threading
 import time
 from binascii import a2b_base64
 from collections.abc import Iterable, Mapping
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from lambda_connect.api.errors import ConnectException
@@ -73,8 +73,8 @@ __all__ = ["CONNECTOR_ENV", "KafkaDlqTransport", "SinkHandler", "StoreStatusRepo
 
 log = logging.getLogger(__name__)
 
-_partition_of = attrgetter("topic", "partition")
-_offset_of = attrgetter("offset")
+_partition_of = itemgetter(0, 1)  # a ConsumedRecord's (topic, partition), by position
+_offset_of = itemgetter(2)
 
 CONNECTOR_ENV = "LAMBDA_CONNECT_CONNECTOR"
 DEADLINE_MARGIN_ENV = "LAMBDA_CONNECT_DEADLINE_MARGIN_MS"

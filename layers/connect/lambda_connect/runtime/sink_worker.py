@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby, repeat
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from lambda_connect.api.connector import SinkTask
@@ -67,10 +67,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_topic_of = attrgetter("topic")
-_partition_number = attrgetter("partition")
-_partition_of = attrgetter("topic", "partition")
-_offset_of = attrgetter("offset")
+# ConsumedRecord fields by position: a C tuple index, cheaper than a named tuple's attribute.
+_topic_of = itemgetter(0)
+_partition_number = itemgetter(1)
+_partition_of = itemgetter(0, 1)
+_offset_of = itemgetter(2)
 _new_sink_record = SinkRecord.__new__
 
 #: Default time kept in reserve for put + flush + DLQ flush once conversion stops.

@@ -20,7 +20,7 @@ its slot up to where it read).
 (say an older checkout's ``layers/connect``) on a third slot, in a subprocess, in the same run:
 before/after figures against the same hand loop.
 
-    python bench/source_cdc.py [--inserts 1000000] [--updates 100000] [--profile] [--baseline DIR]
+    python bench/source_cdc.py [--inserts 1000000] [--updates 100000] [--profile] [--phases] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -45,6 +45,27 @@ def timed(fn: Callable[[], int]) -> tuple[int, float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     n = fn()
     return n, time.perf_counter() - wall, time.process_time() - cpu
+
+
+PHASES = {"poll": 0.0, "serialize": 0.0}
+
+
+def time_phases() -> None:
+    """Add each call's main-thread CPU of ``PostgresTask.poll`` and ``BatchSerializer.serialize`` to PHASES."""
+    from lambda_connect.plugins.connectors.cdc.postgres.connector import PostgresTask
+    from lambda_connect.runtime.source_batch import BatchSerializer
+
+    for cls, name, phase in ((PostgresTask, "poll", "poll"), (BatchSerializer, "serialize", "serialize")):
+        inner = getattr(cls, name)
+
+        def timed_call(*args: Any, _inner: Any = inner, _phase: str = phase, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return _inner(*args, **kwargs)
+            finally:
+                PHASES[_phase] += time.thread_time() - start
+
+        setattr(cls, name, timed_call)
 
 
 def lag(cluster: Any, slot: str) -> int:
@@ -154,8 +175,12 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the runtime side")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="also run the runtime side with the lambda_connect package under this directory")
+    parser.add_argument("--phases", action="store_true",
+                        help="print the runtime side's main-thread CPU in the connector's poll and in the converters")
     parser.add_argument("--runtime-only", nargs=2, metavar=("PORT", "SLOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phases:
+        time_phases()
     if args.runtime_only:  # the --baseline subprocess: one runtime side, its figures as JSON
         n, wall, cpu = timed(runtime_copy(args.bootstrap, int(args.runtime_only[0]), args.runtime_only[1], "base"))
         print(json.dumps({"n": n, "wall": wall, "cpu": cpu}))
@@ -191,12 +216,14 @@ def main() -> None:
         expected = args.inserts + args.updates
         ours = runtime_copy(bootstrap, cluster.port)
         hand = hand_copy(bootstrap, cluster.port)
+        thread_run = time.thread_time()
         if args.profile:
             profiler = cProfile.Profile()
             n_run, wall_run, cpu_run = timed(lambda: profiler.runcall(ours))
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         else:
             n_run, wall_run, cpu_run = timed(ours)
+        thread_run = time.thread_time() - thread_run
         lag_run = lag(cluster, "bench_run")
         base = None
         if args.baseline is not None:
@@ -216,6 +243,10 @@ def main() -> None:
         print(f"hand-written loop                         : {rate_hand:10,.0f} changes/s  "
               f"{cpu_hand * 1e6 / n_hand:7.1f} CPU-ms/1000  slot lag after: {lag_hand} bytes")
         print(f"ratio runtime / hand-written              : {rate_run / rate_hand:.2f}")
+        if args.phases:
+            poll, ser = PHASES["poll"], PHASES["serialize"]
+            print(f"runtime main thread, µs per change: poll {poll * 1e6 / n_run:.1f}, converters "
+                  f"{ser * 1e6 / n_run:.1f}, rest {(thread_run - poll - ser) * 1e6 / n_run:.1f}")
         if base is not None:
             assert base["n"] == expected, (base["n"], expected)
             rate_base = base["n"] / base["wall"]

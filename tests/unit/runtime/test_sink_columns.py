@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from lambda_connect.api import ConfigDef, SchemaAndValue, SinkConnector, SinkRecord, SinkTask
 from lambda_connect.api.connector import Task
-from lambda_connect.api.data import OPTIONAL_STRING_SCHEMA
 from lambda_connect.api.converter import HeaderConverter
+from lambda_connect.api.data import OPTIONAL_STRING_SCHEMA
 from lambda_connect.plugins import BUILTINS
 from lambda_connect.runtime import conversion
 from lambda_connect.runtime.connector_cache import PipelineCache

@@ -450,11 +450,15 @@ class TableShape:
         DEFAULT): a missing required column gets its type's zero value, as Debezium does, so the
         struct stays valid for its schema."""
         value = self.value(raw)
-        values = value._values
+        self.fill_missing(value._values)
+        return value
+
+    def fill_missing(self, values: list[Any]) -> None:
+        """Give each required field of a value list that holds None its default or zero value
+        (what ``partial_value`` does to the row it converted)."""
         for f in self.value_schema.fields:
             if values[f.index] is None and not f.schema.optional:
                 values[f.index] = f.schema.default if f.schema.default is not None else zero_value(f.schema)
-        return value
 
     def key(self, raw: Sequence[Any]) -> Struct | None:
         if self.key_schema is None:

@@ -305,3 +305,28 @@ def test_heap_trim_setting(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCa
     monkeypatch.setattr(source_batch, "_trim_done", False)
     assert source_batch.keep_freed_heap({"LAMBDA_CONNECT_MALLOC_TRIM": "lots"}) is False
     assert "LAMBDA_CONNECT_MALLOC_TRIM='lots' is not a number of bytes" in caplog.text
+
+
+def test_topics_are_created_on_the_columnar_path_as_on_the_per_record_path() -> None:
+    """``topic.creation.*``: every topic a columnar run goes to is created before its first record,
+    with its group's settings, once — the same calls, in the same order, as record by record."""
+    config = {**CONVERTERS["json-off"], "errors.tolerance": "all",
+              "topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "2",
+              "topic.creation.groups": "two", "topic.creation.two.include": "t2",
+              "topic.creation.two.cleanup.policy": "compact"}
+    seen = []
+    for batch in (True, False):
+        created: list[tuple[str, int, int, dict[str, str]]] = []
+
+        def factory(admin_overrides: Any, created: list[Any] = created) -> Any:
+            def create(topic: str, partitions: int, rf: int, configs: Any) -> bool:
+                created.append((topic, partitions, rf, dict(configs)))
+                return True
+
+            return create
+
+        result = run(5, config, batch=batch, topic_creator_factory=factory)
+        assert result["calls"] == (["poll_columns"] if batch else ["poll"])
+        seen.append((created, result["logs"], result["offsets"]))
+    assert seen[0] == seen[1]
+    assert {c[0] for c in seen[0][0]} == {"t1", "t2"} and ("t2", 2, 1, {"cleanup.policy": "compact"}) in seen[0][0]

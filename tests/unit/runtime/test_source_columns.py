@@ -330,3 +330,40 @@ def test_topics_are_created_on_the_columnar_path_as_on_the_per_record_path() -> 
         seen.append((created, result["logs"], result["offsets"]))
     assert seen[0] == seen[1]
     assert {c[0] for c in seen[0][0]} == {"t1", "t2"} and ("t2", 2, 1, {"cleanup.policy": "compact"}) in seen[0][0]
+
+
+def test_the_producer_of_a_batch_run_is_freed_without_the_cycle_collector() -> None:
+    """The producer-wide callback reaches the run through a weak reference: a finished run's
+    producer (and its librdkafka threads) goes away by reference counting alone."""
+    import gc
+    import os
+
+    from lambda_connect.api.data import STRING_SCHEMA
+    from lambda_connect.aws.kafka_clients import KafkaSettings, make_producer
+
+    from tests.unit.runtime.test_source_batch import registry as batch_registry
+
+    def threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs /proc to count threads")
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1")
+    name = "freed"
+    SCRIPTS[name] = [[SourceRecord({"p": 0}, {"n": 1}, "t", None, None, None, STRING_SCHEMA, "v")]]
+    store = InMemoryStateStore()
+    worker = SourceWorker(store, batch_registry(), lambda o, t: make_producer(settings, o, transactional_id=t),
+                          sleep=lambda s: None, batch=True, gc_tuning=False)
+    store.create_connector(name, {"name": name, "connector.class": ScriptedSourceConnector.name, "script": name,
+                                  "errors.tolerance": "all", "producer.override.message.timeout.ms": "200",
+                                  **CONVERTERS["string"]})
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        before = threads()
+        result = worker.run_task(name, 0, 10_000, "inv")
+        assert result.records_failed == 1
+        assert threads() <= before, "the run's producer outlived it"
+    finally:
+        if was:
+            gc.enable()

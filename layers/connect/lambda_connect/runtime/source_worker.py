@@ -88,6 +88,7 @@ import os
 import threading
 import time
 import traceback
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -301,6 +302,20 @@ class _SentPoll:
     def __init__(self) -> None:
         self.firsts: list[tuple[PartitionTrack, int]] = []
         self.sent: Counter[str] = Counter()
+
+
+def _failure_reports(run: _TaskRun) -> Callable[[Any, Any], None]:
+    """The producer-wide delivery callback of a batch run: ``run._batch_delivered`` through a weak
+    reference, so the producer (which holds its config's callback) and the run do not keep each
+    other alive — a producer left to the cycle collector would keep its threads and connections."""
+    ref = weakref.ref(run)
+
+    def report(err: Any, msg: Any) -> None:
+        target = ref()
+        if target is not None:
+            target._batch_delivered(err, msg)
+
+    return report
 
 
 class SourceWorker:
@@ -568,7 +583,7 @@ class _TaskRun:
             overrides.setdefault(REPORT_ONLY_ERRORS, True)
             # One producer-wide callback instead of one per message: a callback given to
             # ``produce`` costs confluent-kafka per-message state (~0.3 µs a record).
-            overrides[DEFAULT_DELIVERY] = self._batch_delivered
+            overrides[DEFAULT_DELIVERY] = _failure_reports(self)
         self.columnar = (self.settled and len(self.p.chain) == 0 and self.w.columns_enabled()
                          and getattr(task_class, "poll_columns", None) is not SourceTask.poll_columns)
         transactional_id = f"{self.name}-{self.task_id}" if self.eos else None

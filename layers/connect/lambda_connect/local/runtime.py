@@ -51,11 +51,13 @@ SHARED_ENV = ("LAMBDA_CONNECT_STATE_URL", "LAMBDA_CONNECT_BOOTSTRAP_SERVERS", "L
 #: Seconds between two counts of topic and sink positions on an in-memory broker.
 POSITIONS_INTERVAL_S = 5.0
 #: librdkafka settings of every client of the embedded broker (the task functions', the mappings',
-#: the runtime's own), unless the environment sets them: a client's connections wait
-#: ``reconnect.backoff.ms / 2`` between each other (librdkafka's sparse connections), so each new
-#: client lost 50 ms of Kafka's default 100 ms before its first request to the broker it learns of
-#: from the bootstrap connection; on one loopback broker 10 ms is plenty. A broker that went away is
-#: still retried with a backoff that doubles up to ``reconnect.backoff.max.ms`` (10 s).
+#: the runtime's own), unless the environment sets them. A client connects to a broker only once a
+#: request needs it (sparse connections) and spaces such connections by ``reconnect.backoff.ms / 2``:
+#: with Kafka's default of 100 ms each new client lost 50 ms before its first request to the broker
+#: it learns of from the bootstrap connection (a mapping's group join, a DLQ topic's creation, the
+#: topic watch). On one loopback broker 10 ms is plenty; a broker that went away is still retried
+#: with a backoff doubling up to ``reconnect.backoff.max.ms`` (10 s). Sparse connections stay on:
+#: turned off, every client left open at exit reports the stopped broker again and again.
 EMBEDDED_BROKER_CLIENT_ENV = {"LAMBDA_CONNECT_KAFKA_RECONNECT_BACKOFF_MS": "10"}
 #: The heavier modules the start needs once the broker is up, imported while it starts.
 _START_MODULES = ("lambda_connect.rest.router", "lambda_connect.rest.resources", "lambda_connect.runtime.reconciler",

@@ -230,14 +230,17 @@ def _install(trace: _Trace) -> None:
         original_call = m._LazyHandler.__call__
         sink_calls = [0]
 
+        source_calls = [0]
+
         def call(self: Any, event: Any, context: Any) -> Any:
-            if "Sink" not in self.spec.name:
+            kind = "sink" if "Sink" in self.spec.name else "source"
+            calls = sink_calls if kind == "sink" else source_calls
+            calls[0] += 1
+            n = calls[0]
+            if (kind == "source" and not trace.profile) or n > 2:
                 return original_call(self, event, context)
-            sink_calls[0] += 1
-            n = sink_calls[0]
-            if n > 2:
-                return original_call(self, event, context)
-            trace.mark(f"sink invocation #{n}: start")
+            if kind == "sink":
+                trace.mark(f"sink invocation #{n}: start")
             profiler = None
             if trace.profile and n == 1:
                 import cProfile
@@ -254,8 +257,9 @@ def _install(trace: _Trace) -> None:
                     profiler.disable()
                     text = io.StringIO()
                     pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
-                    trace.profile_text = text.getvalue()
-                trace.mark(f"sink invocation #{n}: end")
+                    trace.profile_text += f"first {kind} invocation:\n{text.getvalue()}"
+                if kind == "sink":
+                    trace.mark(f"sink invocation #{n}: end")
 
         m._LazyHandler.__call__ = call
 
@@ -377,7 +381,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="another checkout to take turns with")
     parser.add_argument("--all", action="store_true", help="print every run's phases, not only the median run's")
-    parser.add_argument("--profile", action="store_true", help="cProfile the first sink invocation")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first sink and source invocations")
     parser.add_argument("--slow", type=float, help="print the phases of every run whose first row took longer")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -419,7 +423,7 @@ def main() -> int:
             print(f"  phases of the median run ({name}):")
             print_phases(median_run)
         if args.profile and ok[0]["profile"]:
-            print(f"  first sink invocation, cProfile ({name}, run 1):")
+            print(f"  first sink and source invocations, cProfile (wall time; {name}, run 1):")
             print(ok[0]["profile"])
     return 0
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from lambda_connect.api import Date, Decimal, Schema, Time, Timestamp, Type
+from lambda_connect.api import ConnectException, Date, Decimal, Schema, Time, Timestamp, Type
 
 __all__ = ["ColumnSpec", "Converter", "RowShape", "convert_column", "row_shape", "shape_from_description", "zone"]
 
@@ -347,13 +347,35 @@ def _from_value(value: Any, tz: dt.tzinfo) -> tuple[Schema, Converter | None]:
     return Schema(Type.STRING, optional=True), _str_value
 
 
+def _text_timestamp(tz: dt.tzinfo) -> Converter:
+    """SQLite keeps timestamps as ISO text (``2024-05-01 12:00:00.000``); a query's result hands
+    them over as that text. Naive text is wall-clock time in ``db.timezone``, as a DATETIME is."""
+    naive = _naive_timestamp(tz)
+
+    def convert(v: Any) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, dt.datetime):
+            return naive(v) if v.tzinfo is None else _aware_timestamp(v)
+        try:
+            parsed = dt.datetime.fromisoformat(str(v))
+        except ValueError:
+            raise ConnectException(f"timestamp column value {v!r} is not an ISO date and time") from None
+        return naive(parsed) if parsed.tzinfo is None else _aware_timestamp(parsed)
+
+    return convert
+
+
 def shape_from_description(
-    description: Sequence[Sequence[Any]], sample: Sequence[Any] | None, driver: str, tz: dt.tzinfo
+    description: Sequence[Sequence[Any]], sample: Sequence[Any] | None, driver: str, tz: dt.tzinfo,
+    timestamp_columns: Sequence[str] = (),
 ) -> RowShape:
     """The shape of a ``query`` result: Confluent reads ``ResultSetMetaData``; we read the
     DB-API description (type OIDs for psycopg, field codes for PyMySQL) and fall back to the
     first row's values where the description says nothing (SQLite). Every field is optional,
-    because a driver rarely knows whether a query column can be null."""
+    because a driver rarely knows whether a query column can be null. The mode's
+    ``timestamp_columns`` are timestamps whatever the sample says: SQLite returns them as text,
+    and timestamp mode must compare and store them as times."""
     specs: list[ColumnSpec] = []
     for i, d in enumerate(description):
         name, code = d[0], d[1]
@@ -367,7 +389,11 @@ def shape_from_description(
             mapped = _mysql_spec(code, True, precision, scale, tz)
         if mapped is None:
             value = sample[i] if sample is not None else None
-            mapped = _from_value(value, tz) if value is not None else (Schema(Type.STRING, optional=True), _str_value)
+            if name in timestamp_columns and not isinstance(value, dt.datetime):
+                mapped = Timestamp.schema(optional=True), _text_timestamp(tz)
+            else:
+                mapped = _from_value(value, tz) if value is not None else (Schema(Type.STRING, optional=True),
+                                                                           _str_value)
         specs.append(ColumnSpec(name, mapped[0], mapped[1]))
     return _shape(None, specs)
 

@@ -274,7 +274,8 @@ class Querier:
                 self._held = peek
         if self._shape is None:
             self._shape = shape_from_description(
-                self._description or [], rows[0] if rows else None, self._driver, self._db_tz
+                self._description or [], rows[0] if rows else None, self._driver, self._db_tz,
+                self._ts_names if self.mode.uses_timestamp else (),
             )
         if columns:
             run = self._columns(rows, exhausted)

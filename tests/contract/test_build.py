@@ -16,6 +16,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_DIR = ROOT / "layers" / "connect"
+#: The native modules the layer carries, cross-compiled (layers/connect/build_native.py MODULES), sorted.
+NATIVE_MODULES = [
+    "lambda_connect/api/_map_edit.abi3.so",
+    "lambda_connect/aws/_slot_decode.abi3.so",
+    "lambda_connect/plugins/connectors/cdc/postgres/_pgoutput.abi3.so",
+    "lambda_connect/runtime/_batch_loop.abi3.so",
+]
 
 
 def _load_script(name: str) -> Any:
@@ -49,6 +56,23 @@ def test_layer_extras_match_the_package_extras(extra: str) -> None:
     assert _requirements(LAYER_DIR / f"requirements-{extra}.txt") == expected
 
 
+def test_every_native_module_is_built_for_the_host_the_layer_and_make() -> None:
+    """pyproject's ext-modules (host), build_native.MODULES (layer) and the Makefile's NATIVE_SRC list
+    the same C sources, and the layer holds exactly NATIVE_MODULES."""
+    spec = importlib.util.spec_from_file_location("build_native", LAYER_DIR / "build_native.py")
+    assert spec and spec.loader
+    native = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(native)
+    host = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["ext-modules"]
+    sources = sorted(str(s.relative_to(ROOT)) for s in native.MODULES)
+    assert sorted(src for m in host for src in m["sources"]) == sources
+    assert sorted(m["name"].replace(".", "/") + ".abi3.so" for m in host) == NATIVE_MODULES
+    assert sorted(str(p) for p in native.MODULES.values()) == NATIVE_MODULES
+    make = (ROOT / "Makefile").read_text()
+    listed = re.search(r"^NATIVE_SRC := ((?:.*\\\n)*.*)$", make, re.M)
+    assert listed and sorted(listed.group(1).replace("\\\n", " ").split()) == sources
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real build (pip fetches arm64 wheels; cached under .aws-sam/cache between runs)."""
@@ -80,7 +104,7 @@ def test_layer_holds_confluent_kafka_for_aarch64_and_our_package(built: Path) ->
     assert librdkafka and _elf_machine(librdkafka[0]) == 183
     assert (python / "lambda_connect" / "api" / "records.py").is_file()
     natives = sorted(str(p.relative_to(python)) for p in (python / "lambda_connect").rglob("*.so"))
-    assert natives == ["lambda_connect/api/_map_edit.abi3.so", "lambda_connect/runtime/_batch_loop.abi3.so"]
+    assert natives == NATIVE_MODULES
     assert all(_elf_machine(python / n) == 183 for n in natives)  # cross-compiled, never the host's build
     assert not list((python / "lambda_connect").rglob("*.c"))
     assert (python / "aws_lambda_powertools").is_dir() and list((python / "orjson").glob("*aarch64*.so"))
@@ -107,8 +131,7 @@ def test_layer_check_fails_when_a_handler_module_is_missing(built: Path, tmp_pat
     template = build.load_template(ROOT / "template.yaml")
     code_dirs = {k: built / k for k in build.functions_of(template)}
     assert build.check_layer(template, code_dirs, layer).ok
-    assert build.check_layer(template, code_dirs, layer).native_modules == [
-        "lambda_connect/api/_map_edit.abi3.so", "lambda_connect/runtime/_batch_loop.abi3.so"]
+    assert build.check_layer(template, code_dirs, layer).native_modules == NATIVE_MODULES
     (layer / "python" / "lambda_connect" / "api" / "records.py").unlink()
     shutil.rmtree(layer / "python" / "orjson")
     host_build = layer / "python" / "lambda_connect" / "api" / "_map_edit.abi3.so"

@@ -37,6 +37,7 @@ from operator import itemgetter
 from typing import Any
 
 from lambda_connect.api.errors import ConnectException
+from lambda_connect.api.plans import NATIVE_SWITCH
 from lambda_connect.runtime.dlq import ProducerLike
 from lambda_connect.runtime.gc_tuning import relaxed_gc
 from lambda_connect.runtime.sink_worker import (
@@ -68,6 +69,11 @@ from .kafka_event import (
 )
 from .metrics import emit, make_metrics, sink_batch_metrics, worker_id
 from .topic_identity import KafkaTopicIdentities
+
+try:  # built by pip install like the plan engine; without it the Python loop of _slot_records runs
+    from ._slot_decode import decode as _native_decode
+except ImportError:  # pragma: no cover - depends on the build
+    _native_decode = None
 
 __all__ = ["CONNECTOR_ENV", "KafkaDlqTransport", "SinkHandler", "StoreStatusReporter", "consumed_records"]
 
@@ -193,6 +199,10 @@ class _Irregular(Exception):
     """A record field that is present but not of the type Lambda sends: the slow path names it."""
 
 
+#: What the fast pass catches to send a record down the slow path (both builds of it).
+_CAUGHT = (_Irregular, ValueError, TypeError, AttributeError, KeyError, binascii.Error)
+
+
 def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
     """Headers exactly as ``KafkaEventRecord.headers`` decodes them; anything it would refuse raises."""
     if type(raw) is not list:
@@ -234,6 +244,11 @@ def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> tuple[li
     if coordinates is None:  # a malformed key: every record of it is refused by the slow path
         return [_slow(data, slot) for data in items], False
     slot_topic, slot_partition = coordinates
+    if _native_decode is not None and os.environ.get(NATIVE_SWITCH, "on").strip().lower() not in _OFF:
+        # The loop below in C (aws/_slot_decode.c), step for step; None: a slot it does not take.
+        taken = _native_decode(items, slot, slot_topic, slot_partition, _NATIVE_CONTEXT)
+        if taken is not None:
+            return taken
     max_offset, max_timestamp = MAX_OFFSET, MAX_TIMESTAMP
     new, record = tuple.__new__, ConsumedRecord  # the named tuple without its Python-level __new__
     out: list[ConsumedRecord] = []
@@ -268,7 +283,7 @@ def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> tuple[li
             kind = data["timestampType"]
             append(new(record, (topic, partition, offset, timestamp,
                                 kind if type(kind) is str and kind else NO_TIMESTAMP_TYPE, key, value, headers, None)))
-        except (_Irregular, ValueError, TypeError, AttributeError, KeyError, binascii.Error):
+        except _CAUGHT:
             append(_slow(data, slot))
             plain = False
             continue
@@ -277,6 +292,13 @@ def _slot_records(slot: str, items: list[Any], *, fast: bool = True) -> tuple[li
         else:
             plain = False
     return out, plain
+
+
+_OFF = frozenset({"off", "false", "0", "no"})  # values of NATIVE_SWITCH, read as api.plans reads them
+#: What ``_slot_decode.decode`` needs of this module: the record type, the slow path and the
+#: header decoding, the exceptions the Python loop catches, base64 in strict mode, the limits.
+_NATIVE_CONTEXT = (ConsumedRecord, _slow, _headers,
+                   _CAUGHT, a2b_base64, {"strict_mode": True}, NO_TIMESTAMP_TYPE, MAX_OFFSET, MAX_TIMESTAMP)
 
 
 def _without_duplicates(records: list[ConsumedRecord]) -> list[ConsumedRecord]:

@@ -70,40 +70,34 @@ decode_base64(Context *c, PyObject *text)
     const char *s = PyUnicode_AsUTF8AndSize(text, &n);
     if (s == NULL) return NULL;
     if (n % 4 == 0) {
+        /* One pass: decode every group, OR-ing the table entries (-1 for a byte off the alphabet). */
+        const unsigned char *u = (const unsigned char *)s;
         Py_ssize_t pad = 0;
         if (n && s[n - 1] == '=') pad = (n > 1 && s[n - 2] == '=') ? 2 : 1;
-        const unsigned char *u = (const unsigned char *)s;
-        Py_ssize_t i, body = n - pad;
-        for (i = 0; i < body; i++)
-            if (b64[u[i]] < 0) break;
-        int tail_clear = 1;
-        if (i == body && pad) {
-            int last = b64[u[body - 1]];
-            tail_clear = pad == 2 ? (last & 0x0F) == 0 : (last & 0x03) == 0;
+        Py_ssize_t full = pad ? n - 4 : n;  /* the characters of the groups without padding */
+        PyObject *out = PyBytes_FromStringAndSize(NULL, full / 4 * 3 + (pad ? 3 - pad : 0));
+        if (out == NULL) return NULL;
+        unsigned char *o = (unsigned char *)PyBytes_AsString(out);
+        int bad = 0;
+        Py_ssize_t i;
+        for (i = 0; i < full; i += 4) {
+            int a = b64[u[i]], b = b64[u[i + 1]], c = b64[u[i + 2]], d = b64[u[i + 3]];
+            bad |= a | b | c | d;
+            unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 | (unsigned)d;
+            *o++ = (unsigned char)(v >> 16);
+            *o++ = (unsigned char)(v >> 8);
+            *o++ = (unsigned char)v;
         }
-        if (i == body && tail_clear) {
-            Py_ssize_t size = body / 4 * 3 + (pad ? 3 - pad : 0);
-            PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-            if (out == NULL) return NULL;
-            unsigned char *o = (unsigned char *)PyBytes_AsString(out);
-            Py_ssize_t j = 0;
-            for (i = 0; i + 4 <= body; i += 4) {
-                unsigned v = (unsigned)b64[u[i]] << 18 | (unsigned)b64[u[i + 1]] << 12 |
-                             (unsigned)b64[u[i + 2]] << 6 | (unsigned)b64[u[i + 3]];
-                o[j++] = (unsigned char)(v >> 16);
-                o[j++] = (unsigned char)(v >> 8);
-                o[j++] = (unsigned char)v;
-            }
-            if (pad == 1) {
-                unsigned v = (unsigned)b64[u[i]] << 18 | (unsigned)b64[u[i + 1]] << 12 | (unsigned)b64[u[i + 2]] << 6;
-                o[j++] = (unsigned char)(v >> 16);
-                o[j++] = (unsigned char)(v >> 8);
-            } else if (pad == 2) {
-                unsigned v = (unsigned)b64[u[i]] << 18 | (unsigned)b64[u[i + 1]] << 12;
-                o[j++] = (unsigned char)(v >> 16);
-            }
-            return out;
+        if (pad) {  /* the last group: two or three characters, their unused bits zero */
+            int a = b64[u[i]], b = b64[u[i + 1]], c = pad == 1 ? b64[u[i + 2]] : 0;
+            bad |= a | b | c;
+            if (pad == 2 ? (b & 0x0F) : (c & 0x03)) bad = -1;
+            unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6;
+            *o++ = (unsigned char)(v >> 16);
+            if (pad == 1) *o++ = (unsigned char)(v >> 8);
         }
+        if (bad >= 0) return out;
+        Py_DECREF(out);
     }
     PyObject *args = PyTuple_Pack(1, text);
     if (args == NULL) return NULL;

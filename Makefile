@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NATIVE_SRC := layers/connect/lambda_connect/api/_map_edit.c layers/connect/lambda_connect/runtime/_batch_loop.c \
 	layers/connect/lambda_connect/plugins/connectors/cdc/postgres/_pgoutput.c \
-	layers/connect/lambda_connect/aws/_slot_decode.c
+	layers/connect/lambda_connect/aws/_slot_decode.c layers/connect/lambda_connect/aws/_event_render.c
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE_SRC) | cksum | cut -d' ' -f1)
 
 .PHONY: install test lint demo bench build clean soak

@@ -1,7 +1,8 @@
 """Build the native code (the plan engine ``api/_map_edit.c``, the batch loop
 ``runtime/_batch_loop.c``, the CDC source's pgoutput decoder
-``plugins/connectors/cdc/postgres/_pgoutput.c`` and the sink handler's event decoding
-``aws/_slot_decode.c``) for the Lambda layer.
+``plugins/connectors/cdc/postgres/_pgoutput.c``, the sink handler's event decoding
+``aws/_slot_decode.c`` and the local event source mapping's event rendering
+``aws/_event_render.c``) for the Lambda layer.
 
 The layer runs on Linux arm64 (python3.13) whatever machine builds it, so the engine is
 cross-compiled: ``ziglang`` from PyPI is a complete C toolchain for aarch64 glibc targets,
@@ -35,6 +36,7 @@ MODULES = {
     HERE / "lambda_connect" / "plugins" / "connectors" / "cdc" / "postgres" / "_pgoutput.c":
         Path("lambda_connect") / "plugins" / "connectors" / "cdc" / "postgres" / "_pgoutput.abi3.so",
     HERE / "lambda_connect" / "aws" / "_slot_decode.c": Path("lambda_connect") / "aws" / "_slot_decode.abi3.so",
+    HERE / "lambda_connect" / "aws" / "_event_render.c": Path("lambda_connect") / "aws" / "_event_render.abi3.so",
 }
 TARGET = "aarch64-linux-gnu.2.17"  # glibc 2.17: loads on every Lambda runtime (AL2023 has 2.34)
 ZIGLANG = "ziglang==0.17.1"

@@ -19,6 +19,7 @@ LAYER_DIR = ROOT / "layers" / "connect"
 #: The native modules the layer carries, cross-compiled (layers/connect/build_native.py MODULES), sorted.
 NATIVE_MODULES = [
     "lambda_connect/api/_map_edit.abi3.so",
+    "lambda_connect/aws/_event_render.abi3.so",
     "lambda_connect/aws/_slot_decode.abi3.so",
     "lambda_connect/plugins/connectors/cdc/postgres/_pgoutput.abi3.so",
     "lambda_connect/runtime/_batch_loop.abi3.so",

@@ -6,20 +6,49 @@ allowed because the two are the same payload: compared here byte for byte, for t
 consumer hands over (tombstones, missing keys, empty and binary values, headers with null and
 empty values, Unicode and escapes in topic and header names, several partitions interleaved,
 extreme offsets and timestamps) and whatever hypothesis generates; anything off the fast path
-must give the plain path's bytes or its very error.
+must give the plain path's bytes or its very error. Every test runs twice: with the records
+rendered by the C loop (``aws/_event_render.c``) and by the Python loop it stands for.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lambda_connect.api.plans import NATIVE_SWITCH
+from lambda_connect.aws import kafka_event
 from lambda_connect.aws.kafka_event import KafkaRecordTuple, build_kafka_event, kafka_event_json
 
 SERVERS = "127.0.0.1:9092,127.0.0.1:9093"
+
+
+@pytest.fixture(autouse=True, scope="module", params=["native", "python"])
+def renderer(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The C loop or the Python one (module-scoped, so that hypothesis' tests take it too)."""
+    before = os.environ.get(NATIVE_SWITCH)
+    os.environ[NATIVE_SWITCH] = "on" if request.param == "native" else "off"
+    try:
+        yield request.param
+    finally:
+        if before is None:
+            os.environ.pop(NATIVE_SWITCH, None)
+        else:
+            os.environ[NATIVE_SWITCH] = before
+
+
+def test_the_native_loop_is_built_and_used(renderer: str) -> None:
+    assert kafka_event._native_render is not None, "aws/_event_render.c was not built at install"
+    assert kafka_event.native_render_enabled() is (renderer == "native")
+    rendered = kafka_event._native_render(CASES["interleaved partitions"], kafka_event._json_str,
+                                          kafka_event._headers_json)
+    assert rendered is not None and rendered.startswith(b'"orders-3":[{"topic":"orders","partition":3,"offset":0,')
+    assert kafka_event._native_render(CASES["bool partition"], kafka_event._json_str,
+                                      kafka_event._headers_json) is None  # off the path: Python decides
 
 
 def plain(records: list[Any], **kwargs: Any) -> bytes:

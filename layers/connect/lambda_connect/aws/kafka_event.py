@@ -504,6 +504,21 @@ def build_kafka_event(
 
 
 #: The range of integers orjson writes (int64 and uint64); outside it, it raises.
+try:  # optional: built at install (pyproject ext-modules); this module's Python loop is the fallback
+    from ._event_render import render_records as _native_render
+except ImportError:  # pragma: no cover - no C compiler at install time
+    _native_render = None
+
+
+def native_render_enabled() -> bool:
+    """``LAMBDA_CONNECT_NATIVE_PLANS=off`` turns the project's native code off, this renderer included."""
+    import os
+
+    from lambda_connect.api.plans import NATIVE_SWITCH
+
+    return os.environ.get(NATIVE_SWITCH, "on").strip().lower() not in ("off", "false", "0", "no")
+
+
 _JSON_INT_MIN = -(2**63)
 _JSON_INT_MAX = 2**64 - 1
 
@@ -541,6 +556,11 @@ def kafka_event_json(
         build_kafka_event((), source=source, bootstrap_servers=bootstrap_servers, cluster_arn=cluster_arn))
     if not items:
         return head
+    if _native_render is not None and native_render_enabled():
+        # The loop below in C (aws/_event_render.c), step for step; None: an item it does not take.
+        rendered = _native_render(items, _json_str, _headers_json)
+        if rendered is not None:
+            return head[:-3] + b"{" + rendered + b"}}"
     groups: dict[str, list[str]] = {}
     prefixes: dict[tuple[str, int], tuple[list[str], str]] = {}
     kinds: dict[str, str] = {}

@@ -122,6 +122,7 @@ class EsmProcess:
         self._bridge: threading.Thread | None = None
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
+        self._reply_lost = False
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -197,12 +198,11 @@ class EsmProcess:
                     message = conn.recv_bytes()
                 except (EOFError, OSError):
                     break
-                kind, body = message[:1], message[1:]
+                kind, body = message[:1], memoryview(message)[1:]
                 if kind == _INVOKE:
-                    reply = run_invocation(self._invoke, target, body)
-                    try:
-                        self._send(_RESULT + _pickled_result(reply))
-                    except OSError:
+                    self._reply_lost = False
+                    run_invocation(self._invoke, target, body, self._reply)
+                    if self._reply_lost:
                         break  # the child died while the handler ran: nothing is committed
                 elif kind == _STATS:
                     self._take_stats(pickle.loads(body))
@@ -216,6 +216,13 @@ class EsmProcess:
                 self.stats.last_error = self.stats.last_error or f"poller process exited with code {code}"
                 log.error("event source mapping %s for %s: its poller process exited with code %s",
                           self.uuid, self.topic, code)
+
+    def _reply(self, result: Any, timed_out: bool, error: str | None) -> None:
+        """The invocation's outcome, sent to the child as soon as the handler returns."""
+        try:
+            self._send(_RESULT + _pickled_result((result, timed_out, error)))
+        except OSError:
+            self._reply_lost = True
 
     def _take_stats(self, values: dict[str, Any]) -> None:
         for name, value in values.items():

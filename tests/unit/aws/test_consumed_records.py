@@ -70,6 +70,25 @@ def test_one_bad_record_carries_its_error_and_hides_nothing() -> None:
     assert (records[3].timestamp_type, records[3].key) == ("NO_TIMESTAMP_TYPE", b"k")
 
 
+@pytest.mark.parametrize("field", ["key", "value"])
+def test_a_lone_surrogate_fails_its_record_not_the_batch(field: str) -> None:
+    """JSON may escape a lone surrogate ("\\ud800"), and the Python runtime in AWS parses events
+    with ``json.loads``, which keeps it: not base64, so that record goes to the error policy with
+    its text kept, and the records around it are decoded as usual."""
+    import json
+
+    import orjson
+
+    parsed = json.loads(b'{"eventSource":"aws:kafka","records":{"orders-0":['
+                          + orjson.dumps(raw("orders", 0, 1)) + b","
+                          + orjson.dumps(raw("orders", 0, 2))[:-1] + b',"' + field.encode() + b'":"x\\ud800"},'
+                          + orjson.dumps(raw("orders", 0, 3)) + b"]}}")
+    first, bad, last = consumed_records(parsed)
+    assert first.consume_error is None and last.consume_error is None and last.value == b"v3"
+    assert isinstance(bad.consume_error, MalformedEventError) and field in str(bad.consume_error)
+    assert getattr(bad, field) == "x\ud800".encode("utf-8", "surrogatepass")
+
+
 @pytest.mark.parametrize("fields", [{"partition": True}, {"offset": "12"}, {"timestamp": 1.5}, {"topic": ""}])
 def test_mistyped_coordinates_are_reported_not_guessed(fields: dict[str, Any]) -> None:
     (record,) = consumed_records(event({"orders-0": [{**raw("orders", 0, 9), **fields}]}))

@@ -189,7 +189,9 @@ def _undecodable(data: Any, slot: str, error: MalformedEventError) -> ConsumedRe
 
     def raw(name: str) -> bytes | None:
         value = fields.get(name)
-        return None if value is None else str(value).encode("utf-8")
+        # surrogatepass: JSON may carry a lone surrogate ("\ud800"), which strict UTF-8 refuses;
+        # the record must still reach the error policy, its text kept as it came
+        return None if value is None else str(value).encode("utf-8", "surrogatepass")
 
     return ConsumedRecord(topic, partition, offset, timestamp, "NO_TIMESTAMP_TYPE", raw("key"), raw("value"), (),
                           consume_error=error)

@@ -98,3 +98,18 @@ def test_records_whose_offset_is_none_do_not_hide_the_last_real_offset():
     tracker.submit({"p": 0}, {"n": 1}).ack()
     tracker.submit({"p": 0}, None).ack()
     assert tracker.committable() == [({"p": 0}, {"n": 1})]
+
+
+def test_reader_returns_what_this_run_committed_once_told():
+    store = InMemoryStateStore()
+    store.commit_offsets("c", [({"p": 1}, {"n": 1})])
+    reader = StoreOffsetReader(store, "c")
+    store.commit_offsets("c", [({"p": 1}, {"n": 2}), ({"p": 2}, {"n": 7})])
+    assert reader.offset({"p": 1}) == {"n": 1}  # another writer's commit: still the snapshot
+    committed = {"n": 3}
+    reader.committed([({"p": 1}, committed), ({"p": 3}, {"n": 9})])
+    committed["n"] = 4  # the reader keeps its own copy
+    assert reader.offset({"p": 1}) == {"n": 3} and reader.offset({"p": 3}) == {"n": 9}
+    assert reader.offset({"p": 2}) is None
+    reader.committed([({"p": 3}, None)])
+    assert reader.offset({"p": 3}) is None

@@ -3,8 +3,9 @@
 Two halves of Kafka Connect's offset handling for source tasks:
 
 * :class:`StoreOffsetReader` is the ``OffsetStorageReader`` a task gets in its context. It reads
-  the offsets committed in the state table once, when the invocation starts (Kafka's reader
-  also returns committed offsets only, never the in-flight ones of the running task).
+  the offsets committed in the state table once, when the invocation starts, and then those the
+  run itself stores (``committed``, before the task's ``commit``); like Kafka's reader it returns
+  committed offsets only, never the in-flight ones of the running task.
 * :class:`SubmittedOffsets` is Kafka's ``SubmittedRecords``: every record handed to the producer
   is registered in order, per source partition; a record is *acknowledged* when Kafka
   confirmed it, when a transform dropped it, or when a tolerated error skipped it. The
@@ -78,6 +79,16 @@ class StoreOffsetReader(OffsetStorageReader):
     def offset(self, partition: Mapping[str, Any]) -> dict[str, Any] | None:
         found = self._committed.get(partition_id(partition))
         return dict(found) if found is not None else None
+
+    def committed(self, offsets: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]) -> None:
+        """The runtime stored ``offsets`` (``(partition, offset)``): later reads return them, so a
+        task's ``commit`` can see how far the store now holds."""
+        for partition, offset in offsets:
+            key = partition_id(partition)
+            if offset is None:
+                self._committed.pop(key, None)
+            else:
+                self._committed[key] = dict(offset)
 
     def known(self) -> dict[str, dict[str, Any]]:
         """Every committed offset by partition id (used to tell whether a commit changes anything)."""

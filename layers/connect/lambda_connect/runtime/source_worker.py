@@ -528,6 +528,7 @@ class _TaskRun:
         self.offsets = SubmittedOffsets()
         self.deliveries = _Deliveries()
         self.task: SourceTask | None = None
+        self.reader: StoreOffsetReader | None = None
         self.producer: Any = None
         self.in_transaction = False
         self.next_commit = worker.clock() + worker.commit_interval_s
@@ -595,6 +596,7 @@ class _TaskRun:
             except Exception as e:
                 raise self._kafka_failure("Could not initialise the transactional producer", e) from e
         reader = StoreOffsetReader(self.w.store, self.name)
+        self.reader = reader
         task = task_class()
         if not isinstance(task, SourceTask):
             raise ConfigException(f"{self.p.config.class_name} is not a source connector")
@@ -1248,6 +1250,8 @@ class _TaskRun:
             raise _Fenced(f"lease epoch {self.lease.epoch} of task {self.name}-{self.task_id} no longer holds; "
                           f"{len(offsets)} offset(s) not committed")
         self.result.offsets_committed += len(offsets)
+        if self.reader is not None:
+            self.reader.committed(offsets)
         if self.task is not None:
             try:
                 self.task.commit()

@@ -11,10 +11,12 @@ Event shapes (Debezium's, so its consumers and the JDBC sink read our topics unc
   an update that changes the key becomes a delete of the old key (header ``__debezium.newkey``),
   its tombstone, and a create of the new key (header ``__debezium.oldkey``).
 
-Confirming: a task returns records in change order and learns, through ``commit_record``, which
-Kafka acknowledged. :class:`AckTracker` keeps the order and a list of *release points* — "once the
-first N records are acknowledged, the log may be released up to position P" — so ``commit`` can
-tell the database exactly how far it may discard its log, and no further.
+Confirming: a task returns records in change order and keeps a list of *release points* — "once
+the first N records are acknowledged, the log may be released up to position P" — so ``commit`` can
+tell the database exactly how far it may discard its log, and no further. :class:`AckTracker`
+learns which records Kafka acknowledged through ``commit_record`` (MySQL/MariaDB);
+:class:`CommittedReleases` reads it from the offset the runtime stored (PostgreSQL), so the task
+needs no call per record.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = [
     "COMMON_KEYS",
     "CONNECTOR_VERSION",
     "AckTracker",
+    "CommittedReleases",
     "CdcSourceConnector",
     "ChangeEmitter",
     "TableFilter",
@@ -718,3 +721,66 @@ class AckTracker:
 
     def all_acked(self) -> bool:
         return self.done == self.submitted
+
+
+class CommittedReleases:
+    """How far the log may go, told by the committed offset instead of per-record acknowledgements.
+
+    The same release points as :class:`AckTracker` (``release_point(position)``: once everything
+    submitted so far is acknowledged, the log may go up to ``position``), answered from the
+    offset the runtime committed for the source partition (the offset of the last record of the
+    acknowledged prefix). It relies on two facts of the records' offsets: every record submitted
+    after a release point carries ``lsn_commit`` at least that point's position, so a committed
+    ``lsn_commit`` of at least the position means the point's records are all acknowledged; and
+    the point's last record is acknowledged when the committed offset is that record's offset
+    (unless the record before it carries the same offset, as several tables of one TRUNCATE do:
+    then only a later record's offset releases the point). A point before which nothing was
+    submitted is released at once.
+    """
+
+    def __init__(self) -> None:
+        self.submitted = 0
+        self._last: Any = None  # offset of the last submitted record
+        self._before_last: Any = None  # and of the one before it
+        #: (last record's offset or None, whether the record before it has the same offset, position)
+        self._points: deque[tuple[Any, bool, Any]] = deque()
+
+    def add(self, record: SourceRecord) -> None:
+        self._before_last, self._last = self._last, record.source_offset
+        self.submitted += 1
+
+    def submit(self, records: Sequence[SourceRecord]) -> None:
+        n = len(records)
+        if n:
+            self._before_last = records[-2].source_offset if n > 1 else self._last
+            self._last = records[-1].source_offset
+            self.submitted += n
+
+    def release_point(self, position: Any) -> None:
+        last = self._last
+        shared = last is not None and last == self._before_last
+        points = self._points
+        if points and points[-1][0] is last:  # nothing submitted since the previous point
+            points[-1] = (last, shared, position)
+        else:
+            points.append((last, shared, position))
+
+    def releasable(self, committed: Mapping[str, Any] | None) -> Any:
+        """The furthest position whose records the ``committed`` offset covers (None if none is new)."""
+        found = None
+        points = self._points
+        mark = int(committed.get("lsn_commit") or 0) if committed else -1
+        while points:
+            last, _shared, position = points[0]
+            if last is None or position <= mark:
+                found = points.popleft()[2]
+            else:
+                break
+        # Only the first point left can end at the committed record: a record after it would have
+        # carried lsn_commit up to its position.
+        if points and committed is not None:
+            last, shared, position = points[0]
+            if not shared and last == committed:
+                points.popleft()
+                found = position
+        return found

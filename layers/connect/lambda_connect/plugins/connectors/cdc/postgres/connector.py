@@ -15,7 +15,9 @@ A tick (one task invocation):
 3. ``commit`` — called by the runtime after the offsets of acknowledged records are stored —
    confirms the slot (``pg_replication_slot_advance``) up to the last transaction whose records
    Kafka acknowledged, or up to the end of the read when the rest held nothing captured, so an
-   idle table does not pin WAL.
+   idle table does not pin WAL. Which records were acknowledged it reads from the stored offset
+   of its partition (``CommittedReleases``), not from a ``commit_record`` per record, so the
+   runtime gives it failure-only delivery reports.
 
 Offsets (partition ``{"server": topic.prefix}``): ``lsn_commit`` is the end of the last
 transaction fully published; ``txId``, ``lsn_proc`` and ``lsn_events_processed`` locate the last
@@ -61,9 +63,9 @@ from lambda_connect.api.config import CaseInsensitiveValidString, Range, ValidSt
 from ..common import (
     COMMON_KEYS,
     CONNECTOR_VERSION,
-    AckTracker,
     CdcSourceConnector,
     ChangeEmitter,
+    CommittedReleases,
     TableFilter,
     TableShape,
     TransactionMetadata,
@@ -224,7 +226,7 @@ class PostgresTask(SnapshotPlans, SourceTask):
         self._source_schema = source_schema("postgresql")
         self._txmeta = (TransactionMetadata(self._partition, topic_safe(f"{self._prefix}.{cfg['topic.transaction']}"))
                         if cfg["provide.transaction.metadata"] else None)
-        self._tracker = AckTracker()
+        self._tracker = CommittedReleases()
         self._relations: dict[int, _Relation] = {}
         self._cursor: Any = None
         self._prefetched: list | None = None
@@ -433,7 +435,7 @@ class PostgresTask(SnapshotPlans, SourceTask):
                 if self._tracker.submitted == 0:
                     # Nothing captured this tick, so the runtime will not call commit(): confirm here,
                     # or an idle table would pin WAL forever.
-                    self.commit()
+                    self._confirm()
         else:
             # A peek starts where the slot is confirmed, and the slot is confirmed only after Kafka
             # acknowledged: the next read asks for more, and what this tick already published is skipped.
@@ -992,11 +994,13 @@ class PostgresTask(SnapshotPlans, SourceTask):
         return heartbeat_record(self._partition, offset, self._cfg["topic.heartbeat.prefix"], self._prefix, now_ms)
 
     # --- confirming -----------------------------------------------------------------------
-    def commit_record(self, record: SourceRecord, metadata: Any) -> None:
-        self._tracker.acked(record)
-
     def commit(self) -> None:
-        position = self._tracker.releasable()
+        """The runtime stored the offsets of what Kafka acknowledged: confirm the slot as far as the
+        stored offset of this task's partition covers (``CommittedReleases``), no further."""
+        self._confirm()
+
+    def _confirm(self) -> None:
+        position = self._tracker.releasable(self._stored_offset())
         if position is not None:
             self._advance(position)
 
@@ -1039,9 +1043,7 @@ class PostgresTask(SnapshotPlans, SourceTask):
             try:
                 if conn is getattr(self, "_ctl", None) and self._cfg["slot.drop.on.stop"]:
                     # Only what Kafka acknowledged is confirmed; dropping the slot forgets the rest.
-                    position = self._tracker.releasable()
-                    if position is not None:
-                        self._advance(position)
+                    self._confirm()
                     slots.drop_slot(conn, self._slot)
                 conn.close()
             except Exception as e:  # stop must not raise

@@ -749,6 +749,11 @@ class CommittedReleases:
         self._before_last, self._last = self._last, record.source_offset
         self.submitted += 1
 
+    def add_offset(self, offset: Any) -> None:
+        """``add`` for a record handed over by column, by its offset alone."""
+        self._before_last, self._last = self._last, offset
+        self.submitted += 1
+
     def submit(self, records: Sequence[SourceRecord]) -> None:
         n = len(records)
         if n:

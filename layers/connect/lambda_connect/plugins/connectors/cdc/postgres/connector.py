@@ -46,6 +46,7 @@ from operator import itemgetter
 from typing import Any, ClassVar
 
 from lambda_connect.api import (
+    ColumnarRecords,
     ConfigDef,
     ConfigException,
     ConfigKey,
@@ -55,6 +56,7 @@ from lambda_connect.api import (
     SourceRecord,
     SourceTask,
     Struct,
+    StructColumn,
     Task,
     Type,
 )
@@ -200,6 +202,90 @@ class _Chunk:
         self.window_open = False
 
 
+class _Run:
+    """Consecutive short-way changes of one relation, kept by column until ``poll_columns`` hands
+    them over (``columns``): per change its key values, ``before`` and ``after`` values (None
+    when absent), the ``source`` block's prepared values and ``sequence``, the op, the processing
+    time and the offset. The ``source`` values of a change are the relation's prepared list of
+    its transaction (``PostgresTask._source_for``), shared, with ``sequence`` and ``lsn`` apart."""
+
+    __slots__ = ("afters", "befores", "keys", "lsns", "nows", "offsets", "ops", "partition", "rel", "sequences",
+                 "source_schema", "sources")
+
+    def __init__(self, rel: _Relation, partition: dict[str, Any], source_schema: Any) -> None:
+        self.rel = rel
+        self.partition = partition
+        self.source_schema = source_schema
+        self.keys: list[Any] = []
+        self.befores: list[Any] = []
+        self.afters: list[Any] = []
+        self.sources: list[list[Any]] = []
+        self.sequences: list[str] = []
+        self.lsns: list[int] = []
+        self.ops: list[str] = []
+        self.nows: list[int] = []
+        self.offsets: list[dict[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def add(self, key: Any, before: Any, after: Any, rel: _Relation, lsn: int, op: str,
+            offset: dict[str, Any]) -> None:
+        self.keys.append(key)
+        self.befores.append(before)
+        self.afters.append(after)
+        self.sources.append(rel.source_of)
+        self.sequences.append(f'{rel.sequence_head}{lsn}"]')
+        self.lsns.append(lsn)
+        self.ops.append(op)
+        self.nows.append(time.time_ns())
+        self.offsets.append(offset)
+
+    def columns(self, n: int) -> ColumnarRecords:
+        """The first ``n`` changes as a ``ColumnarRecords`` run, taken out of this one."""
+        shape = self.rel.shape
+        assert shape is not None
+        if n == len(self.offsets):
+            keys, befores, afters, sources = self.keys, self.befores, self.afters, self.sources
+            sequences, lsns, ops, nows, offsets = self.sequences, self.lsns, self.ops, self.nows, self.offsets
+            for name in _Run.__slots__:
+                if name not in ("partition", "rel", "source_schema"):
+                    setattr(self, name, [])
+        else:
+            keys, befores, afters, sources = self.keys[:n], self.befores[:n], self.afters[:n], self.sources[:n]
+            sequences, lsns, ops, nows, offsets = (self.sequences[:n], self.lsns[:n], self.ops[:n], self.nows[:n],
+                                                   self.offsets[:n])
+            for name in _Run.__slots__:
+                if name not in ("partition", "rel", "source_schema"):
+                    del getattr(self, name)[:n]
+        value_schema = shape.value_schema
+        source_columns: list[Any] = [list(map(itemgetter(i), sources)) for i in range(len(sources[0]))]
+        source_columns[6] = sequences
+        source_columns[12] = lsns
+        ms = [t // 1_000_000 for t in nows]
+        us = [t // 1_000 for t in nows]
+        envelope = StructColumn(shape.envelope, [
+            _struct_column(value_schema, befores), _struct_column(value_schema, afters),
+            StructColumn(self.source_schema, source_columns), [None] * n, ops, ms, us, nows])
+        key_schema = shape.key_schema
+        key_column = None
+        if key_schema is not None:
+            width = len(key_schema.fields)
+            key_column = StructColumn(key_schema, list(zip(*keys)) if width else [], length=n)
+        return ColumnarRecords(shape.topic, self.partition, offsets, shape.envelope, envelope,
+                               key_schema=key_schema, keys=key_column)
+
+
+def _struct_column(schema: Any, rows: list[Any]) -> StructColumn:
+    """A ``StructColumn`` of ``rows`` (each a value list, or None for no struct)."""
+    width = len(schema.fields)
+    if None not in rows:
+        return StructColumn(schema, list(zip(*rows)) if width else [], length=len(rows))
+    present = [r is not None for r in rows]
+    held = [r for r in rows if r is not None]
+    return StructColumn(schema, list(zip(*held)) if held else [[] for _ in range(width)], present)
+
+
 class PostgresTask(SnapshotPlans, SourceTask):
     """Reads one slot for one tick; see the module docstring."""
 
@@ -233,7 +319,8 @@ class PostgresTask(SnapshotPlans, SourceTask):
         self._read_done = False
         self._read_rows = 0
         self._read_limit = cfg["slot.read.max.changes"]
-        self._pending: deque[SourceRecord] = deque()
+        self._pending: deque[Any] = deque()  # SourceRecords, and _Runs once poll_columns is used
+        self._columnar = False  # poll_columns was called: the short way fills _Runs
         self._chunk: _Chunk | None = None
         self._tx: pgoutput.Begin | None = None
         self._skip_tx = False
@@ -392,6 +479,99 @@ class PostgresTask(SnapshotPlans, SourceTask):
             out.append(self._heartbeat())
         return out
 
+    def poll_columns(self) -> list[Any] | None:
+        """What ``poll`` would return, with the changes of the streaming short way handed over as
+        ``ColumnarRecords`` runs (``api.columns``): consecutive changes of one relation make one
+        run whose value is a ``StructColumn`` of the envelope and whose key a ``StructColumn`` of
+        the key. Every other record (tombstones, snapshot rows, transaction metadata, heartbeats,
+        key changes, TOASTed rows, truncates, signals) stays a ``SourceRecord`` between the runs.
+        Same loop as ``poll``; at most ``max.batch.size`` records, a run split where needed. Once
+        called, the task keeps building runs: the runtime asks one way for a whole run."""
+        self._columnar = True
+        if self._busy:
+            return []
+        out: list[Any] = []
+        held = 0  # records in ``out``
+        batch = self._batch
+        pending = self._pending
+        while held < batch:
+            if pending:
+                while pending and held < batch:
+                    item = pending[0]
+                    if type(item) is _Run:
+                        room, size = batch - held, len(item)
+                        if size <= room:
+                            pending.popleft()
+                            out.append(item.columns(size))
+                            held += size
+                        else:
+                            out.append(item.columns(room))
+                            held += room
+                    else:
+                        pending.popleft()
+                        out.append(item)
+                        held += 1
+                continue
+            if self._cursor is None:
+                if self._paused:  # a blocking snapshot holds the stream at its signal
+                    records = self._blocking_step()
+                    if not records:
+                        break
+                    self._tracker.submit(records)
+                    self._pending.extend(records)
+                    continue
+                if self._read_done and self._chunk is None:
+                    if self._snapshot is not None and self._snapshot["tables"]:
+                        self._start_chunk()
+                    else:
+                        break
+                if not self._stream and self._snapshot is None:
+                    break
+                if not self._open_read():
+                    break
+            rows, self._prefetched = self._prefetched or self._cursor.fetchmany(self._batch), None
+            if not rows:
+                self._close_read()
+                continue
+            self._read_rows += len(rows)
+            self._rows(rows)
+        if not out and self._heartbeat_due():
+            out.append(self._heartbeat())
+        return out
+
+    def _run_for(self, rel: _Relation) -> _Run:
+        """The open run of ``rel``'s changes: the last pending item when it is one, else a new one."""
+        pending = self._pending
+        if pending:
+            last = pending[-1]
+            if type(last) is _Run and last.rel is rel:
+                return last
+        run = _Run(rel, self._emitter.partition, self._source_schema)
+        pending.append(run)
+        return run
+
+    def _column_delete(self, rel: _Relation, lsn: int, count: int, previous: tuple[int, int], key: Struct | None,
+                       values: list) -> None:
+        """``_fast_delete``'s records with the event in a run: the same offsets, the tombstone
+        (when on and the table has a key) a ``SourceRecord`` after it."""
+        shape = rel.shape
+        assert shape is not None
+        tx, pos = self._tx, self._pos
+        assert tx is not None
+        offset = {"lsn_commit": pos, "lsn_proc": lsn, "lsn_events_processed": count, "lsn": lsn, "txId": tx.xid,
+                  "ts_usec": tx.commit_ts_us}
+        key_values = None if key is None else key._values
+        if self._emitter.tombstones and key is not None:
+            prior = self._offset(*previous) if previous[0] else self._position_offset()
+            self._run_for(rel).add(key_values, values, None, rel, lsn, "d", prior)
+            self._tracker.add_offset(prior)
+            tombstone = source_record(self._emitter.partition, offset, shape.topic, shape.key_schema, key, None, None)
+            self._tracker.add(tombstone)
+            self._pending.append(tombstone)
+        else:
+            self._run_for(rel).add(key_values, values, None, rel, lsn, "d", offset)
+            self._tracker.add_offset(offset)
+
     def _open_read(self) -> bool:
         """Start a peek from the slot's confirmed position up to this tick's target."""
         if self._conn is None:
@@ -517,6 +697,15 @@ class PostgresTask(SnapshotPlans, SourceTask):
         assert tx is not None
         if rel.source_tx is not tx or rel.source_pos != pos:
             self._source_for(rel, tx, pos)
+        if self._columnar:
+            offset = {"lsn_commit": pos, "lsn_proc": lsn, "lsn_events_processed": count, "lsn": lsn,
+                      "txId": tx.xid, "ts_usec": tx.commit_ts_us}
+            self._run_for(rel).add(
+                rel.key_of(values) if shape.key_schema is not None else None,
+                None if old is None else old if rel.whole else rel.value_of(old),
+                values if rel.whole else rel.value_of(values), rel, lsn, op, offset)
+            self._tracker.add_offset(offset)
+            return True
         # Structs made as Struct.from_values makes them, without its call (four per change)
         key_schema = shape.key_schema
         key = None
@@ -577,6 +766,9 @@ class PostgresTask(SnapshotPlans, SourceTask):
         values = list(old) if rel.whole else rel.value_of(old) if rel.value_list else list(rel.value_of(old))
         if data[5] == 0x4B:  # only the key: the other required columns get their zero values
             shape.fill_missing(values)
+        if self._columnar:
+            self._column_delete(rel, lsn, count, previous, key, values)
+            return True
         source_values = rel.source_of.copy()
         source_values[6] = f'{rel.sequence_head}{lsn}"]'
         source_values[12] = lsn

@@ -261,9 +261,8 @@ def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str], profile
     original_serve = esm_process.EsmProcess._serve
     split = up_in_process.split = {"mapping": 0.0, "handler": 0.0, "handler_wall": 0.0}  # type: ignore[attr-defined]
 
-    def measured(self: Any) -> None:
-        """CPU of the mapping's poller thread and of the thread the handler runs on (``thread_time``)."""
-        invoke = self._invoke
+    def timed(invoke: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        """``invoke``, adding its thread's CPU and its wall time to the split (and to cProfile)."""
 
         def timed_invoke(event: Any, context: Any) -> Any:
             started, wall = time.thread_time(), time.perf_counter()
@@ -275,7 +274,11 @@ def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str], profile
                 split["handler"] += time.thread_time() - started
                 split["handler_wall"] += time.perf_counter() - wall
 
-        self._invoke = timed_invoke
+        return timed_invoke
+
+    def measured(self: Any) -> None:
+        """CPU of the mapping's poller thread and of the thread the handler runs on (``thread_time``)."""
+        self._invoke = timed(self._invoke)
         started = time.thread_time()
         try:
             if profiler is not None:
@@ -287,19 +290,7 @@ def up_in_process(workdir: Path, bootstrap: str, config: dict[str, str], profile
 
     def measured_serve(self: Any) -> None:
         """Process mode: the handler's thread here serves the poller process; time what it runs."""
-        invoke = self._invoke
-
-        def timed_invoke(event: Any, context: Any) -> Any:
-            started, wall = time.thread_time(), time.perf_counter()
-            try:
-                if handler_profiler is not None:
-                    return handler_profiler.runcall(invoke, event, context)
-                return invoke(event, context)
-            finally:
-                split["handler"] += time.thread_time() - started
-                split["handler_wall"] += time.perf_counter() - wall
-
-        self._invoke = timed_invoke
+        self._invoke = timed(self._invoke)
         original_serve(self)
 
     esm.EsmEmulator._run = measured  # type: ignore[method-assign]

@@ -41,7 +41,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar
 
@@ -203,63 +203,40 @@ class _Chunk:
 
 
 class _Run:
-    """Consecutive short-way changes of one relation, kept by column until ``poll_columns`` hands
-    them over (``columns``): per change its key values, ``before`` and ``after`` values (None
-    when absent), the ``source`` block's prepared values and ``sequence``, the op, the processing
-    time and the offset. The ``source`` values of a change are the relation's prepared list of
-    its transaction (``PostgresTask._source_for``), shared, with ``sequence`` and ``lsn`` apart."""
+    """Consecutive short-way changes of one relation, kept until ``poll_columns`` hands them over
+    (``columns``): one tuple per change (``add``) of its key values, ``before`` and ``after``
+    values (None when absent), the ``source`` block's prepared values (the relation's list for
+    its transaction, ``PostgresTask._source_for``, shared), ``sequence``, LSN, op, processing
+    time and offset — turned into columns in one transposition."""
 
-    __slots__ = ("afters", "befores", "keys", "lsns", "nows", "offsets", "ops", "partition", "rel", "sequences",
-                 "source_schema", "sources")
+    __slots__ = ("partition", "rel", "rows", "source_schema")
 
     def __init__(self, rel: _Relation, partition: dict[str, Any], source_schema: Any) -> None:
         self.rel = rel
         self.partition = partition
         self.source_schema = source_schema
-        self.keys: list[Any] = []
-        self.befores: list[Any] = []
-        self.afters: list[Any] = []
-        self.sources: list[list[Any]] = []
-        self.sequences: list[str] = []
-        self.lsns: list[int] = []
-        self.ops: list[str] = []
-        self.nows: list[int] = []
-        self.offsets: list[dict[str, Any]] = []
+        self.rows: list[tuple[Any, ...]] = []
 
     def __len__(self) -> int:
-        return len(self.offsets)
+        return len(self.rows)
 
     def add(self, key: Any, before: Any, after: Any, rel: _Relation, lsn: int, op: str,
             offset: dict[str, Any]) -> None:
-        self.keys.append(key)
-        self.befores.append(before)
-        self.afters.append(after)
-        self.sources.append(rel.source_of)
-        self.sequences.append(f'{rel.sequence_head}{lsn}"]')
-        self.lsns.append(lsn)
-        self.ops.append(op)
-        self.nows.append(time.time_ns())
-        self.offsets.append(offset)
+        self.rows.append((key, before, after, rel.source_of, f'{rel.sequence_head}{lsn}"]', lsn, op,
+                          time.time_ns(), offset))
 
     def columns(self, n: int) -> ColumnarRecords:
         """The first ``n`` changes as a ``ColumnarRecords`` run, taken out of this one."""
         shape = self.rel.shape
         assert shape is not None
-        if n == len(self.offsets):
-            keys, befores, afters, sources = self.keys, self.befores, self.afters, self.sources
-            sequences, lsns, ops, nows, offsets = self.sequences, self.lsns, self.ops, self.nows, self.offsets
-            for name in _Run.__slots__:
-                if name not in ("partition", "rel", "source_schema"):
-                    setattr(self, name, [])
+        if n == len(self.rows):
+            rows, self.rows = self.rows, []
         else:
-            keys, befores, afters, sources = self.keys[:n], self.befores[:n], self.afters[:n], self.sources[:n]
-            sequences, lsns, ops, nows, offsets = (self.sequences[:n], self.lsns[:n], self.ops[:n], self.nows[:n],
-                                                   self.offsets[:n])
-            for name in _Run.__slots__:
-                if name not in ("partition", "rel", "source_schema"):
-                    del getattr(self, name)[:n]
+            rows = self.rows[:n]
+            del self.rows[:n]
+        keys, befores, afters, sources, sequences, lsns, ops, nows, offsets = zip(*rows)
         value_schema = shape.value_schema
-        source_columns: list[Any] = [list(map(itemgetter(i), sources)) for i in range(len(sources[0]))]
+        source_columns: list[Any] = list(zip(*sources))
         source_columns[6] = sequences
         source_columns[12] = lsns
         ms = [t // 1_000_000 for t in nows]
@@ -270,13 +247,12 @@ class _Run:
         key_schema = shape.key_schema
         key_column = None
         if key_schema is not None:
-            width = len(key_schema.fields)
-            key_column = StructColumn(key_schema, list(zip(*keys)) if width else [], length=n)
-        return ColumnarRecords(shape.topic, self.partition, offsets, shape.envelope, envelope,
+            key_column = StructColumn(key_schema, list(zip(*keys)) if key_schema.fields else [], length=n)
+        return ColumnarRecords(shape.topic, self.partition, list(offsets), shape.envelope, envelope,
                                key_schema=key_schema, keys=key_column)
 
 
-def _struct_column(schema: Any, rows: list[Any]) -> StructColumn:
+def _struct_column(schema: Any, rows: Sequence[Any]) -> StructColumn:
     """A ``StructColumn`` of ``rows`` (each a value list, or None for no struct)."""
     width = len(schema.fields)
     if None not in rows:
@@ -697,13 +673,17 @@ class PostgresTask(SnapshotPlans, SourceTask):
         assert tx is not None
         if rel.source_tx is not tx or rel.source_pos != pos:
             self._source_for(rel, tx, pos)
-        if self._columnar:
+        if self._columnar:  # (_Run.add, inlined)
             offset = {"lsn_commit": pos, "lsn_proc": lsn, "lsn_events_processed": count, "lsn": lsn,
                       "txId": tx.xid, "ts_usec": tx.commit_ts_us}
-            self._run_for(rel).add(
-                rel.key_of(values) if shape.key_schema is not None else None,
-                None if old is None else old if rel.whole else rel.value_of(old),
-                values if rel.whole else rel.value_of(values), rel, lsn, op, offset)
+            pending = self._pending
+            run = pending[-1] if pending else None
+            if type(run) is not _Run or run.rel is not rel:
+                run = self._run_for(rel)
+            run.rows.append((rel.key_of(values) if shape.key_schema is not None else None,
+                             None if old is None else old if rel.whole else rel.value_of(old),
+                             values if rel.whole else rel.value_of(values), rel.source_of,
+                             f'{rel.sequence_head}{lsn}"]', lsn, op, time.time_ns(), offset))
             self._tracker.add_offset(offset)
             return True
         # Structs made as Struct.from_values makes them, without its call (four per change)

@@ -8,8 +8,9 @@ envelopes, partitions, offsets — and their JSON bytes, with only the envelope'
 set aside. The changes interleave tables (REPLICA IDENTITY DEFAULT and FULL, a key of two columns,
 a table without a key), with updates, deletes, key changes, TOASTed values and truncates, under
 small batches (runs split across polls), with transaction metadata and tombstones on and off.
-Then the whole source through ``SourceWorker`` with JSON (schemas on and off), processing times
-frozen: the Kafka log bytes, counters and stored offsets equal with columns on and off.
+Then the whole source through ``SourceWorker`` with JSON (schemas on and off), a value converter
+without a column writer and a transform, processing times frozen: the Kafka log bytes, counters
+and stored offsets equal with columns on and off.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def columns_tick(p: dict[str, str], offsets: Offsets, polls: list[list[SourceRec
             runs.extend(len(i) for i in items if isinstance(i, ColumnarRecords))
             assert all(isinstance(i, ColumnarRecords | SourceRecord) for i in items)
             records = flat(items)
-            assert len(records) <= int(p["max.batch.size"]) or len(records) == 1, [len(i) if isinstance(i, ColumnarRecords) else "r" for i in items]
+            assert len(records) <= int(p["max.batch.size"]) or len(records) == 1
             polls.append(records)
             out.extend(records)
         offsets.commit(out)
@@ -173,8 +174,17 @@ class _FrozenTime:
         return getattr(time, attr)
 
 
-@pytest.mark.parametrize("schemas", ["false", "true"])
-def test_the_worker_logs_the_same_bytes_with_columns_on_and_off(logical_pg, name, schemas, monkeypatch):
+UNWRAP = {"transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState"}
+
+
+@pytest.mark.parametrize(("schemas", "extra", "columnar"), [
+    ("false", {}, True), ("true", {}, True),
+    # a converter without a column writer: the runs' records are converted one by one
+    ("false", {"value.converter": "org.apache.kafka.connect.storage.StringConverter"}, True),
+    ("true", UNWRAP, False),  # a transform: the runtime asks for records
+], ids=["json", "json-schemas", "string-values", "transform"])
+def test_the_worker_logs_the_same_bytes_with_columns_on_and_off(logical_pg, name, schemas, extra, columnar,
+                                                                monkeypatch):
     monkeypatch.setattr(connector, "time", _FrozenTime())
     monkeypatch.setattr(common, "time", _FrozenTime())
     asked: list[str] = []
@@ -195,7 +205,7 @@ def test_the_worker_logs_the_same_bytes_with_columns_on_and_off(logical_pg, name
             "key.converter": "org.apache.kafka.connect.json.JsonConverter",
             "key.converter.schemas.enable": schemas,
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-            "value.converter.schemas.enable": schemas})
+            "value.converter.schemas.enable": schemas, **extra})
     workers = {way: SourceWorker(store, Registry(BUILTINS), cluster.factory, sleep=lambda s: None,
                                  columns=way == "on") for way, cluster in clusters.items()}
     for way, w in workers.items():
@@ -211,7 +221,7 @@ def test_the_worker_logs_the_same_bytes_with_columns_on_and_off(logical_pg, name
         result.pop("duration_ms")
         assert result.pop("connector") == way
         assert result["outcome"] == "completed" and result["records_produced"] > 130, result
-        assert bool(asked) == (way == "on")  # the columnar path, and only there
+        assert bool(asked) == (way == "on" and columnar)  # the columnar path, and only there
         results[way] = result
     logs = {way: {topic: [(m["key"], m["value"], m["partition"], m.get("headers")) for m in ms]
                   for topic, ms in c.logs.items()} for way, c in clusters.items()}

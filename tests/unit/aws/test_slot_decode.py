@@ -105,7 +105,7 @@ def mutate(record: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("name", "value"), [(n, v) for n, vs in ODD_VALUES.items() for v in vs],
-                         ids=lambda x: repr(x)[:30])
+                         ids=lambda x: "missing" if x is MISSING else repr(x)[:30])  # xdist: ids without addresses
 def test_each_odd_field_alone_and_between_good_records(name: str, value: Any) -> None:
     odd = mutate(good(8), name, value)
     assert_same(SLOT, [odd])

@@ -428,29 +428,8 @@ class PostgresTask(SnapshotPlans, SourceTask):
                 else:
                     out.extend(pending.popleft() for _ in range(take))
                 continue
-            if self._cursor is None:
-                if self._paused:  # a blocking snapshot holds the stream at its signal
-                    records = self._blocking_step()
-                    if not records:
-                        break
-                    self._tracker.submit(records)
-                    self._pending.extend(records)
-                    continue
-                if self._read_done and self._chunk is None:
-                    if self._snapshot is not None and self._snapshot["tables"]:
-                        self._start_chunk()
-                    else:
-                        break
-                if not self._stream and self._snapshot is None:
-                    break
-                if not self._open_read():
-                    break
-            rows, self._prefetched = self._prefetched or self._cursor.fetchmany(self._batch), None
-            if not rows:
-                self._close_read()
-                continue
-            self._read_rows += len(rows)
-            self._rows(rows)
+            if not self._read_more():
+                break
         if not out and self._heartbeat_due():
             out.append(self._heartbeat())
         return out
@@ -488,32 +467,40 @@ class PostgresTask(SnapshotPlans, SourceTask):
                         out.append(item)
                         held += 1
                 continue
-            if self._cursor is None:
-                if self._paused:  # a blocking snapshot holds the stream at its signal
-                    records = self._blocking_step()
-                    if not records:
-                        break
-                    self._tracker.submit(records)
-                    self._pending.extend(records)
-                    continue
-                if self._read_done and self._chunk is None:
-                    if self._snapshot is not None and self._snapshot["tables"]:
-                        self._start_chunk()
-                    else:
-                        break
-                if not self._stream and self._snapshot is None:
-                    break
-                if not self._open_read():
-                    break
-            rows, self._prefetched = self._prefetched or self._cursor.fetchmany(self._batch), None
-            if not rows:
-                self._close_read()
-                continue
-            self._read_rows += len(rows)
-            self._rows(rows)
+            if not self._read_more():
+                break
         if not out and self._heartbeat_due():
             out.append(self._heartbeat())
         return out
+
+    def _read_more(self) -> bool:
+        """One step of reading for ``poll`` and ``poll_columns``: a blocking snapshot's next chunk, a
+        snapshot chunk or the slot's next rows, decoded into ``_pending``. False when this tick has
+        nothing more to read."""
+        if self._cursor is None:
+            if self._paused:  # a blocking snapshot holds the stream at its signal
+                records = self._blocking_step()
+                if not records:
+                    return False
+                self._tracker.submit(records)
+                self._pending.extend(records)
+                return True
+            if self._read_done and self._chunk is None:
+                if self._snapshot is not None and self._snapshot["tables"]:
+                    self._start_chunk()
+                else:
+                    return False
+            if not self._stream and self._snapshot is None:
+                return False
+            if not self._open_read():
+                return False
+        rows, self._prefetched = self._prefetched or self._cursor.fetchmany(self._batch), None
+        if not rows:
+            self._close_read()
+            return True
+        self._read_rows += len(rows)
+        self._rows(rows)
+        return True
 
     def _run_for(self, rel: _Relation) -> _Run:
         """The open run of ``rel``'s changes: the last pending item when it is one, else a new one."""

@@ -26,24 +26,12 @@ from lambda_connect.runtime.source_worker import SourceWorker
 from lambda_connect.state.memory import InMemoryStateStore
 
 from tests.integration.connectors.test_jdbc_source import MemoryOffsets
+from tests.integration.connectors.test_jdbc_source import db as db  # the same three databases
 from tests.unit.runtime.test_source_worker_twins import FakeCluster
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 ROWS = 53
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[str, sa.Engine]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/columns.db"
-    elif request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = request.getfixturevalue("mariadb_url")
-    engine = sa.create_engine(url)
-    yield url, engine
-    engine.dispose()
 
 
 @pytest.fixture
